@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Kizashi needs to build, run and test, and the Python
+# reference readers used by tests (laspy + lazrs). Idempotent: only what is missing.
+set -euo pipefail
+
+PKGS=(
+  pkg-config gcc g++ mold
+  libgdal-dev gdal-bin            # GDAL + PROJ (gdal crate links against them), gdalinfo for tests
+  libx11-dev libxkbcommon-dev libwayland-dev libxcursor1 libxrandr2 libxi6
+  libvulkan1 mesa-vulkan-drivers xvfb xauth
+  fonts-noto-cjk
+  python3-pip
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+else
+  echo "setup: Debian packages already present"
+fi
+
+# Reference reader for round-trip tests (the field's Python LAS stack).
+PY=python3
+if ! $PY -c 'import laspy, lazrs, numpy' 2>/dev/null; then
+  echo "setup: installing laspy[lazrs] numpy"
+  $PY -m pip install -q "laspy[lazrs]>=2.5" numpy || \
+    $PY -m pip install -q --break-system-packages "laspy[lazrs]>=2.5" numpy
+fi
+
+# Rust toolchain: use the one on PATH (rustup-managed on our machines).
+if ! command -v cargo >/dev/null 2>&1; then
+  if [ -x "$HOME/.cargo/bin/cargo" ]; then export PATH="$HOME/.cargo/bin:$PATH"; else
+    echo "setup: cargo not found; install Rust (rustup) first" >&2; exit 1; fi
+fi
+echo "setup: done"

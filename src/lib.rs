@@ -1,0 +1,11 @@
+//! Kizashi (兆し): survey point clouds and rasters in, deformation between epochs out.
+//!
+//! Rooms: [`io`] reads and writes formats, `analysis` computes (no I/O), `app` is the viewer;
+//! [`pipeline`] is the one entry point both the CLI and the GUI use for processing.
+
+pub mod cloud;
+pub mod demo;
+pub mod io;
+pub mod pipeline;
+
+pub use cloud::{Bounds, Crs, PointCloud, ScalarField};

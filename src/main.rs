@@ -26,6 +26,9 @@ enum Command {
         /// Print a JSON array with one object per file.
         #[arg(long)]
         json: bool,
+        /// Decode every point (streamed, bounded memory) and report the points' own bounds.
+        #[arg(long)]
+        full: bool,
     },
     /// Run the main job on the bundled sample survey (generated deterministically if missing).
     Demo {
@@ -93,8 +96,8 @@ fn run() -> Result<i32> {
             eprintln!("kizashi: the 3D viewer is not part of this build yet; try `kizashi demo` or `kizashi --help`");
             Ok(2)
         }
-        Some(Command::Info { files, json }) => {
-            let infos: Vec<info::FileInfo> = files.iter().map(|p| info::inspect(p)).collect();
+        Some(Command::Info { files, json, full }) => {
+            let infos: Vec<info::FileInfo> = files.iter().map(|p| info::inspect_with(p, full)).collect();
             if json {
                 println!("{}", serde_json::to_string(&infos)?);
             } else {

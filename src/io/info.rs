@@ -59,6 +59,11 @@ pub struct PointCloudInfo {
     pub evlr_count: usize,
     pub generating_software: String,
     pub file_size: u64,
+    /// Points actually decoded by `info` (1 unless `--full`).
+    pub points_decoded: u64,
+    /// Bounds of the decoded points (with `--full`), which may differ from the header's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub point_bounds: Option<Bounds>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -119,6 +124,8 @@ fn point_cloud_info(h: &LasHeader) -> PointCloudInfo {
         evlr_count: h.evlr_count,
         generating_software: h.generating_software.clone(),
         file_size: h.file_size,
+        points_decoded: 0,
+        point_bounds: None,
     }
 }
 
@@ -138,14 +145,41 @@ fn raster_summary(r: &RasterInfo) -> RasterSummary {
     }
 }
 
-fn inspect_las(path: &Path) -> Result<(LasHeader, Vec<String>), IoError> {
+struct LasProbe {
+    header: LasHeader,
+    decoded: u64,
+    bounds: Option<Bounds>,
+}
+
+fn inspect_las(path: &Path, full: bool) -> Result<LasProbe, IoError> {
     let mut r = LasReader::open(path)?;
-    // Decode the first chunk: a LAZ file whose items cannot be decompressed is reported here,
-    // not later in the middle of a job.
-    let mut probe = PointCloud::default();
-    r.read_chunk(1, &mut probe)?;
-    let warnings = r.header.warnings.clone();
-    Ok((r.header, warnings))
+    // Decode at least the first chunk: a LAZ file whose items cannot be decompressed is
+    // reported here, not later in the middle of a job. With `full`, stream every point through
+    // a buffer that is reused, so memory stays bounded whatever the file size.
+    let hb = r.header.bounds;
+    let finite = hb.min.iter().chain(hb.max.iter()).all(|v| v.is_finite() && v.abs() < 1e12);
+    let mut chunk = PointCloud::with_origin(if finite { crate::cloud::origin_for(&hb) } else { [0.0; 3] });
+    let mut decoded = 0u64;
+    let mut bounds = Bounds::empty();
+    loop {
+        chunk.positions.clear();
+        chunk.scalars.clear();
+        chunk.intensity = None;
+        chunk.rgb = None;
+        chunk.classification = None;
+        chunk.return_number = None;
+        chunk.number_of_returns = None;
+        chunk.gps_time = None;
+        let n = r.read_chunk(if full { super::las::CHUNK_POINTS } else { 1 }, &mut chunk)?;
+        decoded += n as u64;
+        if n > 0 {
+            bounds = bounds.union(&chunk.bounds());
+        }
+        if n == 0 || !full {
+            break;
+        }
+    }
+    Ok(LasProbe { header: r.header, decoded, bounds: (full && !bounds.is_empty()).then_some(bounds) })
 }
 
 /// Rasters up to this many pixels per band are fully decoded by `info` (about a second for
@@ -154,16 +188,25 @@ const VERIFY_MAX_PIXELS: usize = 100_000_000;
 
 /// Inspects one file. Never panics; a bad file gives `ok: false` and a one-line `error`.
 pub fn inspect(path: &Path) -> FileInfo {
+    inspect_with(path, false)
+}
+
+/// As `inspect`; with `full`, every point is decoded (streamed) and the points' own bounds
+/// are reported.
+pub fn inspect_with(path: &Path, full: bool) -> FileInfo {
     let mut info = FileInfo { path: path.display().to_string(), kind: "unknown".into(), ok: false, error: None, point_cloud: None, raster: None, warnings: Vec::new() };
     match file_kind(path) {
         Err(e) => info.error = Some(e.to_string()),
         Ok(FileKind::PointCloud) => {
             info.kind = "point_cloud".into();
-            match inspect_las(path) {
-                Ok((h, w)) => {
+            match inspect_las(path, full) {
+                Ok(p) => {
                     info.ok = true;
-                    info.point_cloud = Some(point_cloud_info(&h));
-                    info.warnings = w;
+                    let mut pc = point_cloud_info(&p.header);
+                    pc.points_decoded = p.decoded;
+                    pc.point_bounds = p.bounds;
+                    info.point_cloud = Some(pc);
+                    info.warnings = p.header.warnings.clone();
                 }
                 Err(e) => info.error = Some(e.to_string()),
             }
@@ -212,6 +255,12 @@ pub fn describe(i: &FileInfo) -> String {
         s.push_str(&format!("  scale: {:?}  offset: {:?}\n", p.scale, p.offset));
         s.push_str(&format!("  crs: {}\n", crs_line(&p.crs)));
         s.push_str(&format!("  dimensions: {}\n", p.dimensions.join(", ")));
+        if let Some(b) = p.point_bounds {
+            s.push_str(&format!(
+                "  point bounds ({} decoded): {:.3} {:.3} {:.3} .. {:.3} {:.3} {:.3}\n",
+                p.points_decoded, b.min[0], b.min[1], b.min[2], b.max[0], b.max[1], b.max[2]
+            ));
+        }
         if let Some(d) = p.point_density {
             s.push_str(&format!("  density: {d:.2} points per square unit\n"));
         }

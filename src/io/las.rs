@@ -375,8 +375,42 @@ fn check_laz(path: &Path, f: &mut File, vlrs: &[VlrRef], offset_to_points: u64, 
     if bytes > compressed_bytes {
         return Err(corrupt(path, format!("LAZ chunks claim {bytes} bytes but the file has {compressed_bytes}")));
     }
+    check_layered_chunks(path, f, &vlr, table.as_ref(), data_start)?;
     if points < point_count {
         return Err(corrupt(path, format!("header claims {point_count} points but the LAZ chunk table holds at most {points}")));
+    }
+    Ok(())
+}
+
+/// Layered LAZ (point formats 6-10) starts every chunk with the raw first point, a point count
+/// and one u32 byte size per layer; laz-rs allocates each layer at the size it reads. A chunk
+/// whose layer sizes add up to more than the chunk itself is corrupt and is refused here,
+/// before a flipped bit becomes a multi-gigabyte allocation.
+fn check_layered_chunks(path: &Path, f: &mut File, vlr: &laz::LazVlr, table: &[laz::laszip::ChunkTableEntry], data_start: u64) -> Result<()> {
+    use laz::LazItemType as T;
+    let mut layers = 0usize;
+    for item in vlr.items() {
+        layers += match item.item_type() {
+            T::Point14 => 9,
+            T::RGB14 | T::WavePacket14 => 1,
+            T::RGBNIR14 => 2,
+            T::Byte14(n) => usize::from(n),
+            _ => return Ok(()), // point-wise (v1/v2) items read no sizes from the stream
+        };
+    }
+    let first = vlr.items_size() as usize;
+    let head = first + 4 + 4 * layers;
+    let mut buf = vec![0u8; 4 * layers];
+    let mut at = data_start;
+    for (i, e) in table.iter().enumerate() {
+        if e.byte_count > head as u64 {
+            read_exact_at(f, at + first as u64 + 4, &mut buf).map_err(|e| IoError::io(path, e))?;
+            let sum: u64 = buf.chunks_exact(4).map(|b| u64::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))).sum();
+            if sum > e.byte_count - head as u64 {
+                return Err(corrupt(path, format!("LAZ chunk {i}: layers claim {sum} bytes in a {}-byte chunk", e.byte_count)));
+            }
+        }
+        at += e.byte_count;
     }
     Ok(())
 }

@@ -152,11 +152,15 @@ pub fn ortho_image() -> image::RgbImage {
 /// Generates one epoch. `epoch` is 1 or 2; epoch 2 carries the deformation and a `true_dz`
 /// field with the displacement applied to each point.
 pub fn epoch(epoch: u8, ortho: &image::RgbImage) -> PointCloud {
+    epoch_with(epoch, POINTS_PER_EPOCH, ortho)
+}
+
+/// As `epoch`, with `n` points (benchmarks use millions).
+pub fn epoch_with(epoch: u8, n: usize, ortho: &image::RgbImage) -> PointCloud {
     let mut rng = ChaCha8Rng::seed_from_u64(0x4B49_5A41_5348_4900 + u64::from(epoch));
     let noise = Normal::new(0.0, NOISE_M).unwrap_or_else(|_| unreachable!("constant sigma"));
     let origin = [SITE_ORIGIN[0] + SITE_SIZE / 2.0, SITE_ORIGIN[1] + SITE_SIZE / 2.0, 0.0];
     let mut c = PointCloud::with_origin(origin);
-    let n = POINTS_PER_EPOCH;
     c.positions.reserve(n);
     let (mut rgb, mut inten, mut class, mut time, mut tdz) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let t0 = if epoch == 1 { 4.05e8 } else { 4.37e8 };

@@ -1,0 +1,42 @@
+//! Reading speed, for scripts/bench_read.sh (run side by side with bench/read_laspy.py).
+//!
+//!   read_bench make N OUT.laz     write an N-point survey epoch (deterministic)
+//!   read_bench read FILE [REPEAT] read FILE REPEAT times; print JSON with the best time
+
+use kizashi::io::las;
+use std::path::Path;
+use std::time::Instant;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().collect();
+    match args.get(1).map(String::as_str) {
+        Some("make") => {
+            let n: usize = args.get(2).ok_or("N")?.parse()?;
+            let out = Path::new(args.get(3).ok_or("OUT")?);
+            let img = kizashi::demo::ortho_image();
+            let cloud = kizashi::demo::epoch_with(1, n, &img);
+            las::write(out, &cloud, &las::WriteOptions::default())?;
+            println!("wrote {} points to {}", cloud.len(), out.display());
+        }
+        Some("read") => {
+            let file = Path::new(args.get(2).ok_or("FILE")?);
+            let repeat: usize = args.get(3).map(|r| r.parse()).transpose()?.unwrap_or(3);
+            let mut best = f64::INFINITY;
+            let mut n = 0;
+            for _ in 0..repeat {
+                let t = Instant::now();
+                let l = las::read(file)?;
+                best = best.min(t.elapsed().as_secs_f64());
+                n = l.cloud.len();
+            }
+            println!(
+                "{{\"tool\":\"kizashi\",\"file\":\"{}\",\"points\":{n},\"best_s\":{best:.4},\"points_per_s\":{:.0},\"threads\":{}}}",
+                file.display(),
+                n as f64 / best,
+                rayon::current_num_threads()
+            );
+        }
+        _ => return Err("usage: read_bench make N OUT.laz | read FILE [REPEAT]".into()),
+    }
+    Ok(())
+}

@@ -45,9 +45,9 @@ impl Progress for Silent {
 }
 
 /// Reads one survey epoch (LAS/LAZ/COPC) with progress; stops between chunks when cancelled.
-pub fn load_epoch(path: &Path, progress: &dyn Progress, cancel: &Cancel) -> Result<las::Loaded> {
+pub fn load_epoch(path: &Path, fields: las::Fields, progress: &dyn Progress, cancel: &Cancel) -> Result<las::Loaded> {
     let step = format!("read {}", path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default());
-    las::read_with(path, |done, total| {
+    las::read_with(path, fields, |done, total| {
         progress.update(&step, done, total);
         !cancel.is_cancelled()
     })
@@ -104,7 +104,7 @@ pub fn run_demo(sample_dir: &Path, out_dir: &Path, regenerate: bool, progress: &
     let files: Vec<info::FileInfo> = [&e1, &e2, &ortho].iter().map(|p| info::inspect(p)).collect();
     let mut epochs = Vec::new();
     for p in [&e1, &e2] {
-        let l = load_epoch(p, progress, cancel)?;
+        let l = load_epoch(p, las::Fields::ALL, progress, cancel)?;
         epochs.push(epoch_summary(p, &l.cloud, l.warnings));
     }
     raster::Raster::open(&ortho)?.preview(512)?;

@@ -105,3 +105,15 @@ fn empty_cloud_writes_a_valid_file() {
     assert_eq!(back.cloud.len(), 0);
     assert!(back.warnings.iter().any(|w| w.contains("no points")));
 }
+
+#[test]
+fn positions_only_read_matches_the_full_read() {
+    for rel in ["las/pdal/las_with_several_extra_byte_bloc.laz", "epochs/ttp/ttp_2015.laz", "las/pdal/autzen_trim_7.las"] {
+        let full = las::read(&data(rel)).unwrap();
+        let pos = las::read_with(&data(rel), las::Fields::POSITIONS, |_, _| true).unwrap();
+        assert_eq!(pos.cloud.positions, full.cloud.positions, "{rel}");
+        assert_eq!(pos.cloud.origin, full.cloud.origin);
+        assert!(pos.cloud.intensity.is_none() && pos.cloud.rgb.is_none() && pos.cloud.scalars.is_empty(), "{rel}");
+        assert!(full.cloud.intensity.is_some());
+    }
+}

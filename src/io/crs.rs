@@ -103,8 +103,27 @@ pub fn describe(srs: &SpatialRef, source: CrsSource) -> Result<Crs, IoError> {
     })
 }
 
+/// PROJ's identification of a CRS without an authority code searches its database (~60 ms);
+/// surveys come in series with the same WKT, so parsed CRSs are remembered.
+static PARSED: std::sync::Mutex<Vec<(String, Crs)>> = std::sync::Mutex::new(Vec::new());
+
 /// Parses a WKT string (LAS WKT VLR, raster projection).
 pub fn from_wkt(wkt: &str, source: CrsSource) -> Result<Crs, IoError> {
+    if let Ok(cache) = PARSED.lock() {
+        if let Some((_, c)) = cache.iter().find(|(w, c)| w == wkt && c.source == source) {
+            return Ok(c.clone());
+        }
+    }
+    let c = parse_wkt(wkt, source)?;
+    if let Ok(mut cache) = PARSED.lock() {
+        if cache.len() < 64 {
+            cache.push((wkt.to_string(), c.clone()));
+        }
+    }
+    Ok(c)
+}
+
+fn parse_wkt(wkt: &str, source: CrsSource) -> Result<Crs, IoError> {
     quiet_gdal();
     let trimmed = wkt.trim_end_matches('\0').trim();
     if trimmed.is_empty() {

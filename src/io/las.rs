@@ -504,24 +504,90 @@ pub fn read_header(path: &Path) -> Result<LasHeader> {
     check_layout(path).map(|(h, _)| h)
 }
 
+/// Which per-point attributes to decode. Positions are always read. Layered LAZ (point
+/// formats 6-10) stores each attribute in its own compressed layer, so attributes left out
+/// are not even decompressed: change detection needs only positions and reads 2-3x faster.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fields {
+    pub intensity: bool,
+    pub returns: bool,
+    pub classification: bool,
+    pub gps_time: bool,
+    pub rgb: bool,
+    pub extra: bool,
+}
+
+impl Fields {
+    pub const ALL: Fields = Fields { intensity: true, returns: true, classification: true, gps_time: true, rgb: true, extra: true };
+    pub const POSITIONS: Fields = Fields { intensity: false, returns: false, classification: false, gps_time: false, rgb: false, extra: false };
+
+    fn selection(&self) -> laz::DecompressionSelection {
+        use laz::DecompressionSelection as S;
+        // XY and returns share one layer that is always decoded.
+        let mut bits = S::XY_RETURNS_CHANNEL | S::Z;
+        if self.intensity {
+            bits |= S::INTENSITY;
+        }
+        if self.classification {
+            bits |= S::CLASSIFICATION | S::FLAGS;
+        }
+        if self.gps_time {
+            bits |= S::GPS_TIME;
+        }
+        if self.rgb {
+            bits |= S::RGB;
+        }
+        if self.extra {
+            bits |= S::ALL_EXTRA_BYTES;
+        }
+        laz::DecompressionSelection(bits)
+    }
+}
+
+enum Source {
+    Las(Reader),
+    Laz(laz::ParLasZipDecompressor<PatchedFile>),
+}
+
 /// An open, checked file, ready to stream points.
 pub struct LasReader {
     pub header: LasHeader,
-    reader: Reader,
+    source: Source,
+    fields: Fields,
     data: PointData,
     read_so_far: u64,
 }
 
 impl LasReader {
     pub fn open(path: &Path) -> Result<LasReader> {
+        LasReader::open_with(path, Fields::ALL)
+    }
+
+    pub fn open_with(path: &Path, fields: Fields) -> Result<LasReader> {
         let (header, head) = check_layout(path)?;
         let file = File::open(path).map_err(|e| IoError::io(path, e))?;
-        let patched = PatchedFile { inner: BufReader::with_capacity(1 << 20, file), head, pos: 0 };
-        let reader = guard::contain(|| Reader::with_options(patched, ReaderOptions::default()))
-            .map_err(|e| IoError::Points { path: path.to_path_buf(), reason: e })?
-            .map_err(|e| corrupt(path, e.to_string()))?;
-        let data = PointDataBuilder::new().for_header(reader.header()).build();
-        Ok(LasReader { header, reader, data, read_so_far: 0 })
+        let mut patched = PatchedFile { inner: BufReader::with_capacity(1 << 20, file), head, pos: 0 };
+        let pts = |e: String| IoError::Points { path: path.to_path_buf(), reason: e };
+        let (source, las_header) = if header.compressed {
+            // Same steps as las-rs's parallel LAZ reader, plus the field selection.
+            let h = guard::contain(|| las::Header::new(&mut patched)).map_err(pts)?.map_err(|e| corrupt(path, e.to_string()))?;
+            let vlr = h.laz_vlr().map_err(|e| corrupt(path, e.to_string()))?;
+            let dec = guard::contain(|| laz::ParLasZipDecompressor::selective(patched, vlr, fields.selection()))
+                .map_err(pts)?
+                .map_err(|e| corrupt(path, format!("LAZ: {e}")))?;
+            (Source::Laz(dec), h)
+        } else {
+            let r = guard::contain(|| Reader::with_options(patched, ReaderOptions::default()))
+                .map_err(pts)?
+                .map_err(|e| corrupt(path, e.to_string()))?;
+            let h = r.header().clone();
+            (Source::Las(r), h)
+        };
+        let mut format = *las_header.point_format();
+        format.is_compressed = false;
+        let transforms = *las_header.transforms();
+        let data = PointDataBuilder::new().with_format(format).with_transforms(transforms).build();
+        Ok(LasReader { header, source, fields, data, read_so_far: 0 })
     }
 
     /// Decodes the next chunk of at most `max` points into `out` (appending). Returns how many
@@ -533,16 +599,25 @@ impl LasReader {
         }
         let path = self.header.path.clone();
         let want = left.min(max);
-        let reader = &mut self.reader;
         let data = &mut self.data;
-        let n = guard::contain(|| reader.fill_points(want, data))
-            .map_err(|e| IoError::Points { path: path.clone(), reason: e })?
-            .map_err(|e| las_err(&path, e))?;
+        let n = match &mut self.source {
+            Source::Las(reader) => guard::contain(|| reader.fill_points(want, data))
+                .map_err(|e| IoError::Points { path: path.clone(), reason: e })?
+                .map_err(|e| las_err(&path, e))?,
+            Source::Laz(dec) => {
+                let n = usize::try_from(want).map_err(|_| IoError::Points { path: path.clone(), reason: "chunk too large".into() })?;
+                let buf = data.resize_for(n);
+                guard::contain(|| dec.decompress_many(buf))
+                    .map_err(|e| IoError::Points { path: path.clone(), reason: e })?
+                    .map_err(|e| IoError::Points { path: path.clone(), reason: format!("LAZ data: {e}") })?;
+                want
+            }
+        };
         if n == 0 {
             return Err(IoError::Points { path, reason: format!("file ends after {} of {} points", self.read_so_far, self.header.point_count) });
         }
         self.read_so_far += n;
-        append(&self.header, &self.data, out);
+        append(&self.header, &self.data, self.fields, out);
         Ok(n as usize)
     }
 
@@ -551,23 +626,117 @@ impl LasReader {
     }
 }
 
-/// Appends the decoded records of `pd` to `out`, converting to `out`'s local frame.
-fn append(h: &LasHeader, pd: &PointData, out: &mut PointCloud) {
+/// Byte offsets of the standard fields in a point record (LAS 1.4 R15, tables 7-17).
+struct Offsets {
+    legacy: bool,
+    gps: Option<usize>,
+    rgb: Option<usize>,
+}
+
+impl Offsets {
+    fn of(format: u8) -> Offsets {
+        match format {
+            0 => Offsets { legacy: true, gps: None, rgb: None },
+            1 | 4 => Offsets { legacy: true, gps: Some(20), rgb: None },
+            2 => Offsets { legacy: true, gps: None, rgb: Some(20) },
+            3 | 5 => Offsets { legacy: true, gps: Some(20), rgb: Some(28) },
+            6 | 9 => Offsets { legacy: false, gps: Some(22), rgb: None },
+            _ => Offsets { legacy: false, gps: Some(22), rgb: Some(30) },
+        }
+    }
+}
+
+/// One block of output columns, filled by one rayon task.
+struct Block<'a> {
+    pos: &'a mut [[f32; 3]],
+    intensity: Option<&'a mut [u16]>,
+    ret: Option<(&'a mut [u8], &'a mut [u8])>,
+    class: Option<&'a mut [u8]>,
+    gps: Option<&'a mut [f64]>,
+    rgb: Option<&'a mut [[u16; 3]]>,
+}
+
+fn grow<T: Clone + Default>(col: &mut Option<Vec<T>>, wanted: bool, start: usize, len: usize) {
+    if wanted {
+        let v = col.get_or_insert_with(Vec::new);
+        v.resize(start, T::default()); // a column that appeared late is padded, never misaligned
+        v.resize(start + len, T::default());
+    }
+}
+
+fn split<T>(col: &mut Option<Vec<T>>, start: usize, block: usize) -> Vec<Option<&mut [T]>> {
+    match col {
+        Some(v) => v[start..].chunks_mut(block).map(Some).collect(),
+        None => Vec::new(),
+    }
+}
+
+/// Appends the decoded records of `pd` to `out`, converting to `out`'s local frame, all
+/// columns in one parallel pass over the records (the decompressor already used both cores;
+/// this keeps our own share of the read small).
+fn append(h: &LasHeader, pd: &PointData, f: Fields, out: &mut PointCloud) {
+    use rayon::prelude::*;
+    const B: usize = 1 << 14;
+    let n = pd.len();
+    if n == 0 {
+        return;
+    }
     let o = out.origin;
-    out.positions.extend(pd.x().zip(pd.y()).zip(pd.z()).map(|((x, y), z)| [(x - o[0]) as f32, (y - o[1]) as f32, (z - o[2]) as f32]));
-    out.intensity.get_or_insert_with(Vec::new).extend(pd.intensity());
-    out.return_number.get_or_insert_with(Vec::new).extend(pd.return_number());
-    out.number_of_returns.get_or_insert_with(Vec::new).extend(pd.number_of_returns());
-    out.classification.get_or_insert_with(Vec::new).extend(pd.classification());
-    if let Some(t) = pd.gps_time() {
-        out.gps_time.get_or_insert_with(Vec::new).extend(t);
+    let rec = pd.record_len();
+    let t = *pd.transforms();
+    let off = Offsets::of(h.point_format);
+    let start = out.positions.len();
+    out.positions.resize(start + n, [0.0; 3]);
+    grow(&mut out.intensity, f.intensity, start, n);
+    grow(&mut out.return_number, f.returns, start, n);
+    grow(&mut out.number_of_returns, f.returns, start, n);
+    grow(&mut out.classification, f.classification, start, n);
+    grow(&mut out.gps_time, f.gps_time && off.gps.is_some(), start, n);
+    grow(&mut out.rgb, f.rgb && off.rgb.is_some(), start, n);
+
+    let mut blocks: Vec<Block> = out.positions[start..].chunks_mut(B).map(|pos| Block { pos, intensity: None, ret: None, class: None, gps: None, rgb: None }).collect();
+    for (b, s) in blocks.iter_mut().zip(split(&mut out.intensity, start, B)) {
+        b.intensity = s;
     }
-    if let Some(c) = pd.rgb() {
-        out.rgb.get_or_insert_with(Vec::new).extend(c.map(|(r, g, b)| [r, g, b]));
+    let rn = split(&mut out.return_number, start, B);
+    let nr = split(&mut out.number_of_returns, start, B);
+    for (b, (r, m)) in blocks.iter_mut().zip(rn.into_iter().zip(nr)) {
+        b.ret = r.zip(m);
     }
-    if !h.extra.dims.is_empty() {
-        let rec = pd.record_len();
-        let start = rec.saturating_sub(extra_len(h));
+    for (b, s) in blocks.iter_mut().zip(split(&mut out.classification, start, B)) {
+        b.class = s;
+    }
+    for (b, s) in blocks.iter_mut().zip(split(&mut out.gps_time, start, B)) {
+        b.gps = s;
+    }
+    for (b, s) in blocks.iter_mut().zip(split(&mut out.rgb, start, B)) {
+        b.rgb = s;
+    }
+    let u16_at = |r: &[u8], i: usize| u16::from_le_bytes([r[i], r[i + 1]]);
+    blocks.into_par_iter().zip(pd.raw_bytes().par_chunks(rec * B)).for_each(|(mut b, src)| {
+        for (i, r) in src.chunks_exact(rec).enumerate() {
+            let raw = |k: usize| i32::from_le_bytes([r[4 * k], r[4 * k + 1], r[4 * k + 2], r[4 * k + 3]]);
+            b.pos[i] = [(t.x.direct(raw(0)) - o[0]) as f32, (t.y.direct(raw(1)) - o[1]) as f32, (t.z.direct(raw(2)) - o[2]) as f32];
+            if let Some(v) = b.intensity.as_deref_mut() {
+                v[i] = u16_at(r, 12);
+            }
+            if let Some((rn, nr)) = b.ret.as_mut() {
+                let byte = r[14];
+                (rn[i], nr[i]) = if off.legacy { (byte & 7, (byte >> 3) & 7) } else { (byte & 15, byte >> 4) };
+            }
+            if let Some(v) = b.class.as_deref_mut() {
+                v[i] = if off.legacy { r[15] & 31 } else { r[16] };
+            }
+            if let (Some(v), Some(g)) = (b.gps.as_deref_mut(), off.gps) {
+                v[i] = f64::from_le_bytes(r[g..g + 8].try_into().unwrap_or([0; 8]));
+            }
+            if let (Some(v), Some(c)) = (b.rgb.as_deref_mut(), off.rgb) {
+                v[i] = [u16_at(r, c), u16_at(r, c + 2), u16_at(r, c + 4)];
+            }
+        }
+    });
+    if f.extra && !h.extra.dims.is_empty() {
+        let xs = rec.saturating_sub(extra_len(h));
         for d in &h.extra.dims {
             let field = match out.scalars.iter_mut().position(|s| s.name == d.name) {
                 Some(i) => &mut out.scalars[i],
@@ -577,7 +746,8 @@ fn append(h: &LasHeader, pd: &PointData, out: &mut PointCloud) {
                     &mut out.scalars[last]
                 }
             };
-            field.values.extend(pd.raw_bytes().chunks_exact(rec).map(|r| d.decode(&r[start..])));
+            field.values.resize(start, f32::NAN);
+            field.values.extend(pd.raw_bytes().chunks_exact(rec).map(|r| d.decode(&r[xs..])));
         }
     }
 }
@@ -589,13 +759,13 @@ fn extra_len(h: &LasHeader) -> usize {
 
 /// Reads a whole file into memory.
 pub fn read(path: &Path) -> Result<Loaded> {
-    read_with(path, |_, _| true)
+    read_with(path, Fields::ALL, |_, _| true)
 }
 
-/// Reads a whole file, calling `progress(points_read, total)` after each chunk; the read stops
-/// with `IoError::Cancelled` when it returns false.
-pub fn read_with(path: &Path, mut progress: impl FnMut(u64, u64) -> bool) -> Result<Loaded> {
-    let mut r = LasReader::open(path)?;
+/// Reads a whole file with the chosen attributes, calling `progress(points_read, total)` after
+/// each chunk; the read stops with `IoError::Cancelled` when it returns false.
+pub fn read_with(path: &Path, fields: Fields, mut progress: impl FnMut(u64, u64) -> bool) -> Result<Loaded> {
+    let mut r = LasReader::open_with(path, fields)?;
     let h = r.header.clone();
     let mut warnings = h.warnings.clone();
     let mut origin = origin_for(&h.bounds);

@@ -3,6 +3,7 @@
 //! Rooms: [`io`] reads and writes formats, `analysis` computes (no I/O), `app` is the viewer;
 //! [`pipeline`] is the one entry point both the CLI and the GUI use for processing.
 
+pub mod analysis;
 pub mod cloud;
 pub mod demo;
 pub mod io;

@@ -30,6 +30,57 @@ enum Command {
         #[arg(long)]
         full: bool,
     },
+    /// Change detection between two epochs: M3C2 (with level of detection) or C2C.
+    Change {
+        /// Epoch 1 (reference), LAS/LAZ/COPC.
+        epoch1: PathBuf,
+        /// Epoch 2 (compared), LAS/LAZ/COPC.
+        epoch2: PathBuf,
+        #[arg(long, value_enum, default_value = "m3c2")]
+        method: MethodArg,
+        /// Core points from a file (LAS/LAZ, or CSV/text with X,Y,Z columns).
+        #[arg(long, conflicts_with_all = ["core_step", "core_spacing"])]
+        cores: Option<PathBuf>,
+        /// Every N-th epoch-1 point is a core point.
+        #[arg(long, conflicts_with = "core_spacing")]
+        core_step: Option<usize>,
+        /// One core point per cube of this size (metres).
+        #[arg(long, allow_negative_numbers = true)]
+        core_spacing: Option<f64>,
+        /// M3C2 cylinder radius.
+        #[arg(long, allow_negative_numbers = true, default_value_t = 1.0)]
+        cyl_radius: f64,
+        /// Normal radii, comma-separated; the most planar wins.
+        #[arg(long, value_delimiter = ',', default_value = "0.5,1,2", allow_negative_numbers = true)]
+        normal_radii: Vec<f64>,
+        /// Cylinder half-length along the normal (M3C2) or cut-off distance (C2C).
+        #[arg(long, allow_negative_numbers = true, default_value_t = 3.0)]
+        max_distance: f64,
+        /// Registration error added to the level of detection.
+        #[arg(long, allow_negative_numbers = true, default_value_t = 0.0)]
+        registration_error: f64,
+        /// Medians and interquartile ranges instead of means and standard deviations.
+        #[arg(long)]
+        robust: bool,
+        /// Normal orientation vector x,y,z (default up).
+        #[arg(long, value_delimiter = ',', num_args = 3, allow_negative_numbers = true)]
+        orientation: Option<Vec<f64>>,
+        /// Textbook normal neighbourhoods instead of py4dgeo 1.2's (see the docs).
+        #[arg(long)]
+        exact_normals: bool,
+        /// Worker threads (default: all cores).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Output LAZ/LAS: core points with result fields (plus OUT.json with the job).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// Output CSV, one row per core point.
+        #[arg(long)]
+        csv: Option<PathBuf>,
+        /// Print one JSON summary line.
+        #[arg(long)]
+        json: bool,
+    },
     /// Run the main job on the bundled sample survey (generated deterministically if missing).
     Demo {
         /// Where the sample survey lives (generated there when missing).
@@ -45,6 +96,12 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum MethodArg {
+    M3c2,
+    C2c,
 }
 
 /// Progress on stderr with indicatif, one bar per step.
@@ -111,6 +168,90 @@ fn run() -> Result<i32> {
                 }
             }
             Ok(if infos.iter().all(|i| i.ok) { 0 } else { 1 })
+        }
+        Some(Command::Change {
+            epoch1,
+            epoch2,
+            method,
+            cores,
+            core_step,
+            core_spacing,
+            cyl_radius,
+            normal_radii,
+            max_distance,
+            registration_error,
+            robust,
+            orientation,
+            exact_normals,
+            threads,
+            output,
+            csv,
+            json,
+        }) => {
+            use kizashi::analysis::{m3c2, normals};
+            use kizashi::pipeline::change::{ChangeJob, Cores, Method};
+            if let Some(t) = threads {
+                rayon::ThreadPoolBuilder::new().num_threads(t.max(1)).build_global()?;
+            }
+            let cancel = Cancel::default();
+            let c = cancel.clone();
+            // Ctrl-C: stop between chunks and exit cleanly with a message, no partial output.
+            let _ = ctrlc::set_handler(move || c.cancel());
+            let cores = match (cores, core_step, core_spacing) {
+                (Some(f), _, _) => Cores::File(f),
+                (None, Some(n), _) => Cores::Step(n),
+                (None, None, Some(s)) => Cores::Spacing(s),
+                (None, None, None) => Cores::Step(10),
+            };
+            let orientation = match orientation {
+                Some(v) => normals::Orientation::Vector([v[0], v[1], v[2]]),
+                None => normals::Orientation::default(),
+            };
+            let job = ChangeJob {
+                epoch1,
+                epoch2,
+                method: match method {
+                    MethodArg::M3c2 => Method::M3c2,
+                    MethodArg::C2c => Method::C2c,
+                },
+                cores,
+                m3c2: m3c2::Params {
+                    cyl_radius,
+                    normal_radii,
+                    max_distance,
+                    registration_error,
+                    robust,
+                    orientation,
+                    neighbourhoods: if exact_normals { normals::Neighbourhoods::Exact } else { normals::Neighbourhoods::Py4dgeo },
+                },
+                c2c_max_distance: Some(max_distance),
+                output,
+                csv,
+            };
+            let bars = Bars { bar: Mutex::new(None), hidden: json };
+            let outcome = pipeline::change::run_change(&job, &bars, &cancel);
+            drop(bars);
+            let s = outcome?.summary;
+            if json {
+                println!("{}", serde_json::to_string(&s)?);
+            } else {
+                println!("{} core points, {} NaN, {} significant", s.core_points, s.nan, s.significant);
+                if let (Some(lo), Some(hi), Some(m)) = (s.distance_min, s.distance_max, s.distance_mean) {
+                    println!("distance: min {lo:.3}  max {hi:.3}  mean {m:.3}");
+                }
+                let t = s.timings;
+                println!("time: read {:.2}s, index {:.2}s, normals {:.2}s, distances {:.2}s, write {:.2}s", t.read_s, t.index_s, t.normals_s, t.distances_s, t.write_s);
+                if let Some(o) = &s.output {
+                    println!("wrote {o} (+ {o}.json)");
+                }
+                if let Some(c) = &s.csv {
+                    println!("wrote {c}");
+                }
+                for w in &s.warnings {
+                    eprintln!("warning: {w}");
+                }
+            }
+            Ok(0)
         }
         Some(Command::Demo { sample_dir, out, generate, json }) => {
             if generate {

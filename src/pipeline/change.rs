@@ -1,0 +1,343 @@
+//! The change-detection job: read two epochs -> shared local frame -> core points -> index ->
+//! M3C2 or C2C -> LAZ (+ CSV, + sidecar JSON with inputs and parameters).
+
+use super::{load_epoch, Cancel, PipelineError, Progress, Result};
+use crate::analysis::{c2c, index::Index, m3c2, AnalysisError};
+use crate::cloud::PointCloud;
+use crate::io::{las, IoError};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Method {
+    M3c2,
+    C2c,
+}
+
+/// Where core points come from.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Cores {
+    /// Every n-th epoch-1 point in file order (py4dgeo's usual `cloud[::n]`).
+    Step(usize),
+    /// One epoch-1 point per cube of this size (the first in file order).
+    Spacing(f64),
+    /// A LAS/LAZ file, or a CSV/text file with X, Y, Z columns (header optional).
+    File(PathBuf),
+    /// All epoch-1 points.
+    All,
+}
+
+#[derive(Clone, Debug)]
+pub struct ChangeJob {
+    pub epoch1: PathBuf,
+    pub epoch2: PathBuf,
+    pub method: Method,
+    pub cores: Cores,
+    pub m3c2: m3c2::Params,
+    /// C2C: distances beyond this are NaN.
+    pub c2c_max_distance: Option<f64>,
+    pub output: Option<PathBuf>,
+    pub csv: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub struct ChangeTimings {
+    pub read_s: f64,
+    pub index_s: f64,
+    pub normals_s: f64,
+    pub distances_s: f64,
+    pub write_s: f64,
+    /// index + normals + distances: the change-detection time proper, without file I/O.
+    pub m3c2_s: f64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ChangeSummary {
+    pub method: Method,
+    pub epoch1: String,
+    pub epoch2: String,
+    pub epoch1_points: usize,
+    pub epoch2_points: usize,
+    pub crs_epsg: Option<u32>,
+    pub cores: Cores,
+    pub core_points: usize,
+    pub nan: usize,
+    pub significant: usize,
+    pub parameters: serde_json::Value,
+    pub output: Option<String>,
+    pub csv: Option<String>,
+    pub timings: ChangeTimings,
+    pub warnings: Vec<String>,
+    /// Distance statistics over the non-NaN core points (metres).
+    pub distance_min: Option<f64>,
+    pub distance_max: Option<f64>,
+    pub distance_mean: Option<f64>,
+}
+
+/// Everything the job computed, for the GUI (colour by result) and for tests.
+pub struct ChangeOutcome {
+    pub summary: ChangeSummary,
+    /// Core points with the result fields, in epoch 1's local frame.
+    pub result: PointCloud,
+}
+
+fn crs_compatible(a: &PointCloud, b: &PointCloud, warnings: &mut Vec<String>) -> Result<()> {
+    match (&a.crs, &b.crs) {
+        (Some(x), Some(y)) => {
+            let same = match (x.epsg, y.epsg) {
+                (Some(p), Some(q)) => p == q,
+                _ => x.wkt == y.wkt || x.name == y.name,
+            };
+            if !same {
+                let name = |c: &crate::cloud::Crs| format!("{}{}", c.name, c.epsg.map(|e| format!(" (EPSG:{e})")).unwrap_or_default());
+                return Err(PipelineError::Invalid(format!(
+                    "the epochs are in different CRSs: epoch 1 {}, epoch 2 {}; reproject one first",
+                    name(x),
+                    name(y)
+                )));
+            }
+        }
+        (None, None) => warnings.push("neither epoch names a CRS; assuming both are in the same one".into()),
+        (None, Some(_)) => warnings.push("epoch 1 has no CRS; assuming it is epoch 2's".into()),
+        (Some(_), None) => warnings.push("epoch 2 has no CRS; assuming it is epoch 1's".into()),
+    }
+    Ok(())
+}
+
+/// Core points in epoch 1's local frame.
+fn select_cores(e1: &PointCloud, cores: &Cores) -> Result<Vec<[f32; 3]>> {
+    match cores {
+        Cores::All => Ok(e1.positions.clone()),
+        Cores::Step(n) => {
+            if *n == 0 {
+                return Err(AnalysisError::InvalidParameter("core step must be at least 1".into()).into());
+            }
+            Ok(e1.positions.iter().step_by(*n).copied().collect())
+        }
+        Cores::Spacing(s) => {
+            if !(s.is_finite() && *s > 0.0) {
+                return Err(AnalysisError::InvalidParameter(format!("core spacing must be positive, got {s}")).into());
+            }
+            let mut seen = std::collections::HashSet::new();
+            Ok(e1
+                .positions
+                .iter()
+                .filter(|p| p.iter().all(|v| v.is_finite()))
+                .filter(|p| seen.insert(p.map(|v| (f64::from(v) / s).floor() as i64)))
+                .copied()
+                .collect())
+        }
+        Cores::File(path) => {
+            let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+            let world: Vec<[f64; 3]> = if ext == "las" || ext == "laz" {
+                let c = las::read_with(path, las::Fields::POSITIONS, |_, _| true)?.cloud;
+                (0..c.len()).map(|i| c.world(i)).collect()
+            } else {
+                read_xyz_text(path)?
+            };
+            if world.is_empty() {
+                return Err(PipelineError::Invalid(format!("{}: no core points", path.display())));
+            }
+            Ok(world.iter().map(|w| [0, 1, 2].map(|k| (w[k] - e1.origin[k]) as f32)).collect())
+        }
+    }
+}
+
+/// X, Y, Z from a CSV or whitespace-separated text file. A header row (possibly quoted) is
+/// recognised by its non-numeric fields; columns named x, y, z (any case) are used when
+/// present, else the first three.
+pub fn read_xyz_text(path: &Path) -> Result<Vec<[f64; 3]>> {
+    let text = std::fs::read_to_string(path).map_err(|e| IoError::io(path, e))?;
+    let split = |l: &str| -> Vec<String> {
+        let sep: &[char] = if l.contains(',') { &[','] } else if l.contains(';') { &[';'] } else { &[' ', '\t'] };
+        l.split(sep).map(|t| t.trim().trim_matches(|c| c == '"' || c == '\'').to_string()).filter(|t| !t.is_empty()).collect()
+    };
+    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).peekable();
+    let mut cols = [0usize, 1, 2];
+    if let Some(first) = lines.peek() {
+        let fields = split(first);
+        if fields.iter().any(|f| f.parse::<f64>().is_err()) {
+            let find = |n: &str| fields.iter().position(|f| f.eq_ignore_ascii_case(n) || f.to_ascii_lowercase().starts_with(&format!("{n}_")));
+            match (find("x"), find("y"), find("z")) {
+                (Some(x), Some(y), Some(z)) => cols = [x, y, z],
+                _ => {
+                    return Err(PipelineError::Invalid(format!("{}: header has no X, Y and Z columns ({})", path.display(), fields.join(", "))));
+                }
+            }
+            lines.next();
+        }
+    }
+    let mut out = Vec::new();
+    for (n, l) in lines.enumerate() {
+        let f = split(l);
+        let get = |k: usize| f.get(cols[k]).and_then(|t| t.parse::<f64>().ok()).filter(|v| v.is_finite());
+        match (get(0), get(1), get(2)) {
+            (Some(x), Some(y), Some(z)) => out.push([x, y, z]),
+            _ => return Err(PipelineError::Invalid(format!("{}: row {} has no numeric X, Y, Z: {l}", path.display(), n + 1))),
+        }
+    }
+    Ok(out)
+}
+
+fn overlap(a: &PointCloud, b: &PointCloud) -> Result<()> {
+    let (p, q) = (a.bounds(), b.bounds());
+    let xy = p.min[0] <= q.max[0] && q.min[0] <= p.max[0] && p.min[1] <= q.max[1] && q.min[1] <= p.max[1];
+    if !xy {
+        let f = |b: crate::cloud::Bounds| format!("{:.2} {:.2} .. {:.2} {:.2}", b.min[0], b.min[1], b.max[0], b.max[1]);
+        return Err(AnalysisError::NoOverlap(f(p), f(q)).into());
+    }
+    Ok(())
+}
+
+/// Runs the job. The CLI and the GUI both call this.
+pub fn run_change(job: &ChangeJob, progress: &dyn Progress, cancel: &Cancel) -> Result<ChangeOutcome> {
+    if job.method == Method::M3c2 {
+        job.m3c2.validate()?;
+    }
+    let mut warnings = Vec::new();
+    let t_read = Instant::now();
+    let l1 = load_epoch(&job.epoch1, las::Fields::POSITIONS, progress, cancel)?;
+    let l2 = load_epoch(&job.epoch2, las::Fields::POSITIONS, progress, cancel)?;
+    let read_s = t_read.elapsed().as_secs_f64();
+    let (e1, mut e2) = (l1.cloud, l2.cloud);
+    if e1.is_empty() {
+        return Err(AnalysisError::EmptyEpoch("epoch 1").into());
+    }
+    if e2.is_empty() {
+        return Err(AnalysisError::EmptyEpoch("epoch 2").into());
+    }
+    crs_compatible(&e1, &e2, &mut warnings)?;
+    e2.rebase(e1.origin);
+    overlap(&e1, &e2)?;
+    let cores = select_cores(&e1, &job.cores)?;
+
+    let t_index = Instant::now();
+    let (i1, i2) = rayon::join(|| Index::build(&e1.positions), || Index::build(&e2.positions));
+    let mut timings = ChangeTimings { read_s, index_s: t_index.elapsed().as_secs_f64(), ..Default::default() };
+    if cancel.is_cancelled() {
+        return Err(PipelineError::Cancelled);
+    }
+    let mut result = PointCloud::with_origin(e1.origin);
+    result.positions = cores.clone();
+    result.crs = e1.crs.clone().or(e2.crs.clone());
+    let n = cores.len();
+    let (nan, significant, dist): (usize, usize, Vec<f64>);
+    let parameters;
+    match job.method {
+        Method::M3c2 => {
+            let total = n as u64;
+            let report = |d: usize, _t: usize| progress.update("M3C2", d as u64, total);
+            let (r, t) = m3c2::compute(&i1, &i2, &cores, None, &job.m3c2, &report, &cancel.flag()).map_err(PipelineError::from)?;
+            timings.index_s += t.index_s;
+            timings.normals_s = t.normals_s;
+            timings.distances_s = t.distances_s;
+            nan = r.nan_count();
+            significant = r.significant_count();
+            let f = |v: &[f64]| v.iter().map(|x| *x as f32).collect::<Vec<f32>>();
+            result.set_scalar("m3c2_distance", f(&r.distance), "M3C2 distance (m)");
+            result.set_scalar("m3c2_lod", f(&r.lod), "level of detection 95% (m)");
+            result.set_scalar("m3c2_significant", (0..n).map(|i| if r.significant(i) { 1.0 } else { 0.0 }).collect(), "|distance| > LoD");
+            result.set_scalar("m3c2_spread1", f(&r.spread1), "epoch 1 spread along n (m)");
+            result.set_scalar("m3c2_spread2", f(&r.spread2), "epoch 2 spread along n (m)");
+            result.set_scalar("m3c2_n1", r.n1.iter().map(|&v| v as f32).collect(), "epoch 1 points in cylinder");
+            result.set_scalar("m3c2_n2", r.n2.iter().map(|&v| v as f32).collect(), "epoch 2 points in cylinder");
+            for (k, name) in ["normal_x", "normal_y", "normal_z"].iter().enumerate() {
+                result.set_scalar(name, r.normal.iter().map(|v| v[k]).collect(), "M3C2 normal");
+            }
+            result.set_scalar("m3c2_normal_radius", r.normal_radius.clone(), "normal radius used (m)");
+            dist = r.distance.clone();
+            let p = &job.m3c2;
+            parameters = serde_json::json!({
+                "cyl_radius": p.cyl_radius, "normal_radii": p.normal_radii, "max_distance": p.max_distance,
+                "registration_error": p.registration_error, "robust": p.robust,
+                "orientation": format!("{:?}", p.orientation), "normal_neighbourhoods": format!("{:?}", p.neighbourhoods),
+            });
+        }
+        Method::C2c => {
+            let t = Instant::now();
+            let r = c2c::compute(&i2, &cores, job.c2c_max_distance.map(|m| m as f32));
+            timings.distances_s = t.elapsed().as_secs_f64();
+            nan = r.distance.iter().filter(|d| d.is_nan()).count();
+            significant = 0;
+            dist = r.distance.iter().map(|&v| f64::from(v)).collect();
+            result.set_scalar("c2c_distance", r.distance, "distance to nearest epoch-2 point (m)");
+            result.set_scalar("c2c_dz", r.dz, "vertical component (m)");
+            result.set_scalar("c2c_dh", r.dh, "horizontal component (m)");
+            parameters = serde_json::json!({ "max_distance": job.c2c_max_distance });
+        }
+    }
+    timings.m3c2_s = timings.index_s + timings.normals_s + timings.distances_s;
+    let finite: Vec<f64> = dist.iter().copied().filter(|d| d.is_finite()).collect();
+    let mut summary = ChangeSummary {
+        method: job.method,
+        epoch1: job.epoch1.display().to_string(),
+        epoch2: job.epoch2.display().to_string(),
+        epoch1_points: e1.len(),
+        epoch2_points: e2.len(),
+        crs_epsg: result.crs.as_ref().and_then(|c| c.epsg),
+        cores: job.cores.clone(),
+        core_points: n,
+        nan,
+        significant,
+        parameters,
+        output: job.output.as_ref().map(|p| p.display().to_string()),
+        csv: job.csv.as_ref().map(|p| p.display().to_string()),
+        timings,
+        warnings,
+        distance_min: finite.iter().cloned().reduce(f64::min),
+        distance_max: finite.iter().cloned().reduce(f64::max),
+        distance_mean: (!finite.is_empty()).then(|| finite.iter().sum::<f64>() / finite.len() as f64),
+    };
+    let t_write = Instant::now();
+    if let Some(out) = &job.output {
+        las::write(out, &result, &las::WriteOptions { system_identifier: "Kizashi change".into(), ..Default::default() })?;
+        // The job's inputs and parameters beside the result, so a report can name them later.
+        let side = PathBuf::from(format!("{}.json", out.display()));
+        let json = serde_json::to_string_pretty(&summary).map_err(|e| PipelineError::Invalid(e.to_string()))?;
+        std::fs::write(&side, json + "\n").map_err(|e| IoError::io(&side, e))?;
+    }
+    if let Some(csv) = &job.csv {
+        write_csv(csv, &result, job.method)?;
+    }
+    summary.timings.write_s = t_write.elapsed().as_secs_f64();
+    Ok(ChangeOutcome { summary, result })
+}
+
+fn write_csv(path: &Path, r: &PointCloud, method: Method) -> Result<()> {
+    use std::io::Write;
+    let f = std::fs::File::create(path).map_err(|e| IoError::io(path, e))?;
+    let mut w = std::io::BufWriter::new(f);
+    let col = |name: &str| r.scalar(name).map(|s| s.values.as_slice()).unwrap_or(&[]);
+    let v = |s: &[f32], i: usize| -> String {
+        match s.get(i) {
+            Some(x) if x.is_finite() => format!("{x}"),
+            _ => "NaN".into(),
+        }
+    };
+    let werr = |e: std::io::Error| PipelineError::from(IoError::io(path, e));
+    match method {
+        Method::M3c2 => {
+            writeln!(w, "x,y,z,nx,ny,nz,distance,lod,spread1,n1,spread2,n2,significant").map_err(werr)?;
+            let names = ["normal_x", "normal_y", "normal_z", "m3c2_distance", "m3c2_lod", "m3c2_spread1", "m3c2_n1", "m3c2_spread2", "m3c2_n2", "m3c2_significant"];
+            let cols: Vec<&[f32]> = names.iter().map(|n| col(n)).collect();
+            for i in 0..r.len() {
+                let p = r.world(i);
+                let rest: Vec<String> = cols.iter().map(|c| v(c, i)).collect();
+                writeln!(w, "{:.3},{:.3},{:.3},{}", p[0], p[1], p[2], rest.join(",")).map_err(werr)?;
+            }
+        }
+        Method::C2c => {
+            writeln!(w, "x,y,z,c2c_distance,c2c_dz,c2c_dh").map_err(werr)?;
+            let cols: Vec<&[f32]> = ["c2c_distance", "c2c_dz", "c2c_dh"].iter().map(|n| col(n)).collect();
+            for i in 0..r.len() {
+                let p = r.world(i);
+                writeln!(w, "{:.3},{:.3},{:.3},{},{},{}", p[0], p[1], p[2], v(cols[0], i), v(cols[1], i), v(cols[2], i)).map_err(werr)?;
+            }
+        }
+    }
+    w.flush().map_err(werr)?;
+    Ok(())
+}

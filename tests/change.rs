@@ -1,0 +1,154 @@
+//! `kizashi change` as engineers run it: outputs, core-point sources, and refusals.
+
+mod common;
+
+use common::{data, kizashi};
+use kizashi::analysis::m3c2;
+use kizashi::io::las;
+use kizashi::pipeline::change::{read_xyz_text, run_change, ChangeJob, Cores, Method};
+use kizashi::pipeline::{Cancel, Silent};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn job(e1: PathBuf, e2: PathBuf) -> ChangeJob {
+    ChangeJob {
+        epoch1: e1,
+        epoch2: e2,
+        method: Method::M3c2,
+        cores: Cores::Step(10),
+        m3c2: m3c2::Params { cyl_radius: 1.0, normal_radii: vec![1.0, 2.0], max_distance: 2.0, ..Default::default() },
+        c2c_max_distance: None,
+        output: None,
+        csv: None,
+    }
+}
+
+#[test]
+fn sample_survey_deformation_is_found_where_it_was_made() {
+    let j = job(root().join("sample_data/epoch1_2025.laz"), root().join("sample_data/epoch2_2026.laz"));
+    let out = run_change(&j, &Silent, &Cancel::default()).unwrap();
+    let r = &out.result;
+    let d = &r.scalar("m3c2_distance").unwrap().values;
+    let sig = &r.scalar("m3c2_significant").unwrap().values;
+    let nz = &r.scalar("normal_z").unwrap().values;
+    let (mut checked, mut moved_found, mut stable_flagged, mut stable) = (0, 0, 0, 0);
+    for i in 0..r.len() {
+        if d[i].is_nan() {
+            continue;
+        }
+        let w = r.world(i);
+        let (u, v) = (w[0] - kizashi::demo::SITE_ORIGIN[0], w[1] - kizashi::demo::SITE_ORIGIN[1]);
+        let dz = kizashi::demo::true_dz(u, v);
+        // The displacement is vertical; M3C2 measures it along the normal.
+        let want = dz * f64::from(nz[i]);
+        if dz.abs() > 0.15 {
+            checked += 1;
+            assert!((f64::from(d[i]) - want).abs() < 0.06, "core {i} at ({u:.1},{v:.1}): {} vs {want:.3}", d[i]);
+            if sig[i] == 1.0 {
+                moved_found += 1;
+            }
+        } else if dz == 0.0 {
+            stable += 1;
+            if sig[i] == 1.0 {
+                stable_flagged += 1;
+            }
+        }
+    }
+    assert!(checked > 100, "{checked}");
+    assert_eq!(moved_found, checked, "every core point that moved > 15 cm is significant");
+    // 1 cm noise: the 95 % level of detection flags about 5 % of stable ground.
+    let share = stable_flagged as f64 / stable as f64;
+    assert!(share < 0.08, "{stable_flagged} of {stable} stable core points flagged");
+}
+
+#[test]
+fn cli_writes_laz_csv_and_sidecar_in_the_documented_layout() {
+    let dir = tempfile::tempdir().unwrap();
+    let (o, c) = (dir.path().join("r.laz"), dir.path().join("r.csv"));
+    let out = Command::new(kizashi())
+        .args(["change", "--method", "m3c2", "--core-step", "50", "--cyl-radius", "1", "--normal-radii", "0.5,1,2", "--max-distance", "3", "--json"])
+        .arg(data("synthetic/syn100k/epoch1.laz"))
+        .arg(data("synthetic/syn100k/epoch2.laz"))
+        .arg("-o")
+        .arg(&o)
+        .arg("--csv")
+        .arg(&c)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(s["core_points"], 2000);
+    assert_eq!(s["nan"], 0);
+    for k in ["read_s", "index_s", "normals_s", "distances_s", "write_s", "m3c2_s"] {
+        assert!(s["timings"][k].as_f64().is_some(), "{k}");
+    }
+    let csv = std::fs::read_to_string(&c).unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(lines.next().unwrap(), "x,y,z,nx,ny,nz,distance,lod,spread1,n1,spread2,n2,significant");
+    assert_eq!(lines.count(), 2000);
+    let back = las::read(&o).unwrap();
+    assert_eq!(back.cloud.len(), 2000);
+    for f in ["m3c2_distance", "m3c2_lod", "m3c2_significant", "m3c2_spread1", "m3c2_spread2", "m3c2_n1", "m3c2_n2", "normal_x", "normal_y", "normal_z"] {
+        assert!(back.cloud.scalar(f).is_some(), "{f}");
+    }
+    assert_eq!(back.cloud.crs.and_then(|c| c.epsg), Some(6677));
+    let side: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("r.laz.json")).unwrap()).unwrap();
+    assert_eq!(side["parameters"]["cyl_radius"], 1.0);
+    assert!(side["epoch1"].as_str().unwrap().ends_with("epoch1.laz"));
+}
+
+#[test]
+fn core_points_from_a_quoted_csv_and_from_spacing() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("cores.csv");
+    std::fs::write(&p, "\"ID\";\"X\";\"Y\";\"Z\"\n1;-7981.459;-35954.948;113.901\n2;-7972.006;-35953.837;116.209\n").unwrap();
+    assert_eq!(read_xyz_text(&p).unwrap(), vec![[-7981.459, -35954.948, 113.901], [-7972.006, -35953.837, 116.209]]);
+    let mut j = job(data("synthetic/syn100k/epoch1.laz"), data("synthetic/syn100k/epoch2.laz"));
+    j.cores = Cores::File(p);
+    j.m3c2 = m3c2::Params::default();
+    let r = run_change(&j, &Silent, &Cancel::default()).unwrap();
+    // The first golden core point: py4dgeo says 0.475778.
+    let d = r.result.scalar("m3c2_distance").unwrap().values[0];
+    assert!((d - 0.475778).abs() < 1e-3, "{d}");
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(&bad, "a,b,c\n1,2,3\n").unwrap();
+    assert!(read_xyz_text(&bad).unwrap_err().to_string().contains("no X, Y and Z"));
+    j.cores = Cores::Spacing(5.0);
+    let r = run_change(&j, &Silent, &Cancel::default()).unwrap();
+    assert!(r.summary.core_points > 100 && r.summary.core_points < 400, "{}", r.summary.core_points);
+}
+
+#[test]
+fn bad_inputs_are_refused_with_clear_messages() {
+    let dir = tempfile::tempdir().unwrap();
+    let e1 = data("synthetic/syn100k/epoch1.laz");
+    // Different CRSs: both named.
+    let msg = run_change(&job(data("epochs/ttp/ttp_2015.laz"), e1.clone()), &Silent, &Cancel::default()).err().unwrap().to_string();
+    assert!(msg.contains("EPSG:26917") && msg.contains("EPSG:6677"), "{msg}");
+    // Epochs that do not overlap.
+    let mut far = las::read(&e1).unwrap().cloud;
+    far.origin[0] += 10_000.0;
+    let fp = dir.path().join("far.laz");
+    las::write(&fp, &far, &las::WriteOptions::default()).unwrap();
+    let msg = run_change(&job(e1.clone(), fp), &Silent, &Cancel::default()).err().unwrap().to_string();
+    assert!(msg.contains("do not overlap"), "{msg}");
+    // An empty epoch.
+    let ep = dir.path().join("empty.laz");
+    las::write(&ep, &kizashi::PointCloud::default(), &las::WriteOptions::default()).unwrap();
+    let msg = run_change(&job(e1.clone(), ep), &Silent, &Cancel::default()).err().unwrap().to_string();
+    assert!(msg.contains("epoch 2 has no points"), "{msg}");
+    // Radii that make no sense.
+    for bad in [0.0, -1.0, f64::NAN] {
+        let mut j = job(e1.clone(), e1.clone());
+        j.m3c2.cyl_radius = bad;
+        let msg = run_change(&j, &Silent, &Cancel::default()).err().unwrap().to_string();
+        assert!(msg.contains("cylinder radius"), "{msg}");
+    }
+    let out = Command::new(kizashi()).args(["change", "--normal-radii", "0,1"]).arg(&e1).arg(&e1).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("normal radius"));
+}

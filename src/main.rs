@@ -282,7 +282,16 @@ fn run() -> Result<i32> {
                         b.max[2]
                     );
                 }
-                println!("summary written to {}/summary.json", summary.out_dir);
+                let c = &summary.change;
+                println!(
+                    "M3C2: {} core points, {} significant ({:.1} %), distance {:.3} .. {:.3} m",
+                    c.core_points,
+                    c.significant,
+                    100.0 * c.significant as f64 / c.core_points.max(1) as f64,
+                    c.distance_min.unwrap_or(f64::NAN),
+                    c.distance_max.unwrap_or(f64::NAN)
+                );
+                println!("wrote {}/m3c2.laz, {}/m3c2.csv and {}/summary.json", summary.out_dir, summary.out_dir, summary.out_dir);
             }
             Ok(0)
         }

@@ -72,6 +72,9 @@ fn demo_runs_headless_and_writes_a_summary() {
     assert_eq!(s["epochs"][1]["point_count"], 200_000);
     assert_eq!(s["epochs"][1]["crs_epsg"], 6671);
     assert!(out_dir.join("summary.json").exists());
+    assert!(out_dir.join("m3c2.laz").exists() && out_dir.join("m3c2.csv").exists());
+    let sig = s["change"]["significant"].as_u64().unwrap();
+    assert!(sig > 300 && sig < 6000, "{sig}");
     // Human output says where the summary went.
     let out = Command::new(kizashi()).args(["demo", "--sample-dir"]).arg(&sample).arg("--out").arg(&out_dir).output().unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains("summary.json"));

@@ -83,6 +83,8 @@ pub struct DemoSummary {
     pub out_dir: String,
     pub files: Vec<info::FileInfo>,
     pub epochs: Vec<EpochSummary>,
+    /// M3C2 between the two epochs (written to `out_dir/m3c2.laz` and `.csv`).
+    pub change: change::ChangeSummary,
 }
 
 #[derive(Debug, Serialize)]
@@ -127,12 +129,26 @@ pub fn run_demo(sample_dir: &Path, out_dir: &Path, regenerate: bool, progress: &
     }
     raster::Raster::open(&ortho)?.preview(512)?;
     std::fs::create_dir_all(out_dir).map_err(|e| IoError::io(out_dir, e))?;
+    // Parameters for a 5 pts/m2 drone survey: ~15 points per 1 m cylinder, normals from
+    // 1-2 m neighbourhoods, cylinders long enough for decimetre movements on the slope.
+    let job = change::ChangeJob {
+        epoch1: e1.clone(),
+        epoch2: e2.clone(),
+        method: change::Method::M3c2,
+        cores: change::Cores::Spacing(1.0),
+        m3c2: crate::analysis::m3c2::Params { cyl_radius: 1.0, normal_radii: vec![1.0, 2.0], max_distance: 2.0, ..Default::default() },
+        c2c_max_distance: None,
+        output: Some(out_dir.join("m3c2.laz")),
+        csv: Some(out_dir.join("m3c2.csv")),
+    };
+    let change = change::run_change(&job, progress, cancel)?.summary;
     let summary = DemoSummary {
         sample_dir: sample_dir.display().to_string(),
         generated,
         out_dir: out_dir.display().to_string(),
         files,
         epochs,
+        change,
     };
     let sp: PathBuf = out_dir.join("summary.json");
     let json = serde_json::to_string_pretty(&summary).map_err(|e| PipelineError::Invalid(e.to_string()))?;

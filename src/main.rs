@@ -63,7 +63,7 @@ enum Command {
         #[arg(long)]
         robust: bool,
         /// Normal orientation vector x,y,z (default up).
-        #[arg(long, value_delimiter = ',', num_args = 3, allow_negative_numbers = true)]
+        #[arg(long, value_delimiter = ',', num_args = 1, allow_hyphen_values = true)]
         orientation: Option<Vec<f64>>,
         /// Textbook normal neighbourhoods instead of py4dgeo 1.2's (see the docs).
         #[arg(long)]
@@ -78,6 +78,22 @@ enum Command {
         #[arg(long)]
         csv: Option<PathBuf>,
         /// Print one JSON summary line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Register epoch 2 onto epoch 1 (robust point-to-plane ICP) and write it aligned.
+    Register {
+        epoch1: PathBuf,
+        epoch2: PathBuf,
+        /// Use only epoch-2 points in this stable XY box: xmin,ymin,xmax,ymax (data CRS).
+        #[arg(long, value_delimiter = ',', num_args = 1, allow_hyphen_values = true)]
+        stable_box: Option<Vec<f64>>,
+        /// Radius of the local planes of epoch 1 (m).
+        #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
+        plane_radius: f64,
+        /// Aligned epoch 2 (LAS/LAZ, all attributes kept).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
         #[arg(long)]
         json: bool,
     },
@@ -204,7 +220,8 @@ fn run() -> Result<i32> {
                 (None, None, None) => Cores::Step(10),
             };
             let orientation = match orientation {
-                Some(v) => normals::Orientation::Vector([v[0], v[1], v[2]]),
+                Some(v) if v.len() == 3 => normals::Orientation::Vector([v[0], v[1], v[2]]),
+                Some(v) => anyhow::bail!("--orientation needs three numbers x,y,z, got {}", v.len()),
                 None => normals::Orientation::default(),
             };
             let job = ChangeJob {
@@ -249,6 +266,39 @@ fn run() -> Result<i32> {
                 }
                 for w in &s.warnings {
                     eprintln!("warning: {w}");
+                }
+            }
+            Ok(0)
+        }
+        Some(Command::Register { epoch1, epoch2, stable_box, plane_radius, output, json }) => {
+            use kizashi::pipeline::change::{run_register, RegisterJob};
+            let cancel = Cancel::default();
+            let c = cancel.clone();
+            let _ = ctrlc::set_handler(move || c.cancel());
+            let job = RegisterJob {
+                epoch1,
+                epoch2,
+                stable_box: match stable_box {
+                    Some(b) if b.len() == 4 => Some([b[0], b[1], b[2], b[3]]),
+                    Some(b) => anyhow::bail!("--stable-box needs four numbers xmin,ymin,xmax,ymax, got {}", b.len()),
+                    None => None,
+                },
+                params: kizashi::analysis::icp::IcpParams { plane_radius, ..Default::default() },
+                output,
+            };
+            let bars = Bars { bar: Mutex::new(None), hidden: json };
+            let outcome = run_register(&job, &bars, &cancel);
+            drop(bars);
+            let s = outcome?;
+            if json {
+                println!("{}", serde_json::to_string(&s)?);
+            } else {
+                for row in &s.matrix {
+                    println!("{:>14.9} {:>14.9} {:>14.9} {:>14.6}", row[0], row[1], row[2], row[3]);
+                }
+                println!("{} pairs, rms {:.4} m, registration error {:.4} m, {} iterations", s.pairs, s.rms, s.registration_error, s.iterations);
+                if let Some(o) = &s.output {
+                    println!("wrote {o}");
                 }
             }
             Ok(0)

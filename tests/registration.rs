@@ -56,3 +56,35 @@ fn icp_undoes_the_misalignment_despite_moved_ground() {
     eprintln!("after ICP: {flagged} of {} stable core points significant ({:.1} %)", stable.len(), 100.0 * share);
     assert!(share <= 0.06, "{:.1} % of stable core points flagged", 100.0 * share);
 }
+
+#[test]
+fn register_cli_writes_the_aligned_epoch_with_its_attributes() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("aligned.laz");
+    let d = "synthetic/syn100k_misaligned";
+    let o = std::process::Command::new(common::kizashi())
+        .arg("register")
+        .arg(data(&format!("{d}/epoch1.laz")))
+        .arg(data(&format!("{d}/epoch2.laz")))
+        .arg("-o")
+        .arg(&out)
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let s: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(s["pairs"].as_u64().unwrap() > 50_000);
+    assert!(s["rms"].as_f64().unwrap() < 0.03);
+    assert!(s["registration_error"].as_f64().unwrap() < 0.005);
+    let src = las::read(&data(&format!("{d}/epoch2.laz"))).unwrap().cloud;
+    let back = las::read(&out).unwrap().cloud;
+    assert_eq!(back.len(), src.len());
+    assert_eq!(back.gps_time, src.gps_time);
+    assert_eq!(back.crs.as_ref().and_then(|c| c.epsg), Some(6677));
+    // Each point moved by about the misalignment (1-2 cm), none by more than 5 cm.
+    let moved = (0..src.len()).step_by(101).map(|i| {
+        let (a, b) = (src.world(i), back.world(i));
+        ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2) + (a[2] - b[2]).powi(2)).sqrt()
+    });
+    assert!(moved.clone().all(|m| m > 0.005 && m < 0.05), "{:?}", moved.take(5).collect::<Vec<_>>());
+}

@@ -193,6 +193,30 @@ fn overlap(a: &PointCloud, b: &PointCloud) -> Result<()> {
     Ok(())
 }
 
+/// Reads both epochs (epoch 2 with `fields2`), checks them, and puts epoch 2 in epoch 1's
+/// local frame.
+fn load_pair(
+    p1: &Path,
+    p2: &Path,
+    fields2: las::Fields,
+    warnings: &mut Vec<String>,
+    progress: &dyn Progress,
+    cancel: &Cancel,
+) -> Result<(PointCloud, PointCloud)> {
+    let e1 = load_epoch(p1, las::Fields::POSITIONS, progress, cancel)?.cloud;
+    let mut e2 = load_epoch(p2, fields2, progress, cancel)?.cloud;
+    if e1.is_empty() {
+        return Err(AnalysisError::EmptyEpoch("epoch 1").into());
+    }
+    if e2.is_empty() {
+        return Err(AnalysisError::EmptyEpoch("epoch 2").into());
+    }
+    crs_compatible(&e1, &e2, warnings)?;
+    e2.rebase(e1.origin);
+    overlap(&e1, &e2)?;
+    Ok((e1, e2))
+}
+
 /// Runs the job. The CLI and the GUI both call this.
 pub fn run_change(job: &ChangeJob, progress: &dyn Progress, cancel: &Cancel) -> Result<ChangeOutcome> {
     if job.method == Method::M3c2 {
@@ -200,19 +224,8 @@ pub fn run_change(job: &ChangeJob, progress: &dyn Progress, cancel: &Cancel) -> 
     }
     let mut warnings = Vec::new();
     let t_read = Instant::now();
-    let l1 = load_epoch(&job.epoch1, las::Fields::POSITIONS, progress, cancel)?;
-    let l2 = load_epoch(&job.epoch2, las::Fields::POSITIONS, progress, cancel)?;
+    let (mut e1, mut e2) = load_pair(&job.epoch1, &job.epoch2, las::Fields::POSITIONS, &mut warnings, progress, cancel)?;
     let read_s = t_read.elapsed().as_secs_f64();
-    let (mut e1, mut e2) = (l1.cloud, l2.cloud);
-    if e1.is_empty() {
-        return Err(AnalysisError::EmptyEpoch("epoch 1").into());
-    }
-    if e2.is_empty() {
-        return Err(AnalysisError::EmptyEpoch("epoch 2").into());
-    }
-    crs_compatible(&e1, &e2, &mut warnings)?;
-    e2.rebase(e1.origin);
-    overlap(&e1, &e2)?;
     let cores = select_cores(&e1, &job.cores)?;
 
     let t_index = Instant::now();
@@ -346,4 +359,73 @@ fn write_csv(path: &Path, r: &PointCloud, method: Method) -> Result<()> {
     }
     w.flush().map_err(werr)?;
     Ok(())
+}
+
+/// Registration of epoch 2 onto epoch 1 (`kizashi register`).
+#[derive(Clone, Debug)]
+pub struct RegisterJob {
+    pub epoch1: PathBuf,
+    pub epoch2: PathBuf,
+    /// Only epoch-2 points inside this XY box (data CRS: xmin, ymin, xmax, ymax) are used.
+    pub stable_box: Option<[f64; 4]>,
+    pub params: crate::analysis::icp::IcpParams,
+    /// Epoch 2 with the transform applied, all its attributes kept.
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct RegisterSummary {
+    pub epoch1: String,
+    pub epoch2: String,
+    /// Row-major 4x4 transform in data-CRS coordinates (epoch 2 -> epoch 1).
+    pub matrix: [[f64; 4]; 4],
+    pub rms: f64,
+    pub pairs: usize,
+    pub iterations: usize,
+    pub registration_error: f64,
+    pub output: Option<String>,
+    pub warnings: Vec<String>,
+    pub seconds: f64,
+}
+
+pub fn run_register(job: &RegisterJob, progress: &dyn Progress, cancel: &Cancel) -> Result<RegisterSummary> {
+    let t0 = Instant::now();
+    let mut warnings = Vec::new();
+    let (e1, mut e2) = load_pair(&job.epoch1, &job.epoch2, las::Fields::ALL, &mut warnings, progress, cancel)?;
+    let sorted = morton_sorted(&e1.positions);
+    let index = Index::build(&sorted);
+    let o = e1.origin;
+    let keep = |p: [f64; 3]| match job.stable_box {
+        Some(b) => {
+            let (x, y) = (p[0] + o[0], p[1] + o[1]);
+            x >= b[0] && x <= b[2] && y >= b[1] && y <= b[3]
+        }
+        None => true,
+    };
+    let r = crate::analysis::icp::register(&index, &e2.positions, &job.params, &keep)?;
+    for p in &mut e2.positions {
+        let q = r.apply(p.map(f64::from));
+        *p = q.map(|v| v as f32);
+    }
+    // Local -> data CRS: x' = R (x - o) + t + o.
+    let mut m = r.matrix;
+    for row in 0..3 {
+        let ro: f64 = (0..3).map(|c| r.matrix[row][c] * o[c]).sum();
+        m[row][3] = r.matrix[row][3] + o[row] - ro;
+    }
+    if let Some(out) = &job.output {
+        las::write(out, &e2, &las::WriteOptions { system_identifier: "Kizashi register".into(), ..Default::default() })?;
+    }
+    Ok(RegisterSummary {
+        epoch1: job.epoch1.display().to_string(),
+        epoch2: job.epoch2.display().to_string(),
+        matrix: m,
+        rms: r.rms,
+        pairs: r.pairs,
+        iterations: r.iterations,
+        registration_error: r.registration_error,
+        output: job.output.as_ref().map(|p| p.display().to_string()),
+        warnings,
+        seconds: t0.elapsed().as_secs_f64(),
+    })
 }

@@ -352,8 +352,18 @@ fn main() {
     match run() {
         Ok(code) => std::process::exit(code),
         Err(e) => {
-            // One line: the chain of causes joined, never a backtrace.
-            let msg = e.chain().map(|c| c.to_string()).collect::<Vec<_>>().join(": ");
+            // One line: the chain of causes joined (skipping causes the message already quotes),
+            // never a backtrace.
+            let mut msg = String::new();
+            for c in e.chain() {
+                let part = c.to_string();
+                if !msg.contains(&part) {
+                    if !msg.is_empty() {
+                        msg.push_str(": ");
+                    }
+                    msg.push_str(&part);
+                }
+            }
             eprintln!("kizashi: {msg}");
             std::process::exit(1);
         }

@@ -776,8 +776,10 @@ pub fn read_with(path: &Path, fields: Fields, mut progress: impl FnMut(u64, u64)
     let mut cloud = PointCloud::with_origin(origin);
     cloud.crs = h.crs.clone();
     // Reserve what the file can plausibly hold, never what the header merely claims.
-    let plausible = if h.compressed { h.point_count.min(h.file_size) } else { h.point_count };
-    cloud.positions.reserve(plausible.min(200_000_000) as usize);
+    // (LAS: the count was checked against the file size. LAZ: a count cannot be checked before
+    // decoding, so reserve a bounded amount and let the vectors grow with what decodes.)
+    let plausible = if h.compressed { h.point_count.min(h.file_size / 2).min(1 << 24) } else { h.point_count };
+    cloud.positions.reserve(plausible as usize);
     let total = h.point_count;
     let mut first = true;
     while r.read_chunk(CHUNK_POINTS, &mut cloud)? > 0 {

@@ -169,6 +169,17 @@ mod tests {
     }
 
     #[test]
+    fn radii_in_any_order_select_like_single_radius_runs() {
+        let pts = plane(0.3, 0.1);
+        let idx = Index::build(&pts);
+        let q = [0.05, -0.05, 0.0];
+        let radii = [1.5, 0.3, 0.8];
+        let all = normal_at(&idx, &q, &radii, &Orientation::default(), Neighbourhoods::Exact).unwrap();
+        let single = normal_at(&idx, &q, &[radii[all.radius_index]], &Orientation::default(), Neighbourhoods::Exact).unwrap();
+        assert!((0..3).all(|k| (all.n[k] - single.n[k]).abs() < 1e-12), "{:?} vs {:?}", all.n, single.n);
+    }
+
+    #[test]
     fn too_few_neighbours_give_no_normal() {
         let idx = Index::build(&[[0.0, 0.0, 0.0], [0.1, 0.0, 0.0]]);
         assert!(normal_at(&idx, &[0.0, 0.0, 0.0], &[1.0], &Orientation::default(), Neighbourhoods::Exact).is_none());

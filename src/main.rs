@@ -31,56 +31,7 @@ enum Command {
         full: bool,
     },
     /// Change detection between two epochs: M3C2 (with level of detection) or C2C.
-    Change {
-        /// Epoch 1 (reference), LAS/LAZ/COPC.
-        epoch1: PathBuf,
-        /// Epoch 2 (compared), LAS/LAZ/COPC.
-        epoch2: PathBuf,
-        #[arg(long, value_enum, default_value = "m3c2")]
-        method: MethodArg,
-        /// Core points from a file (LAS/LAZ, or CSV/text with X,Y,Z columns).
-        #[arg(long, conflicts_with_all = ["core_step", "core_spacing"])]
-        cores: Option<PathBuf>,
-        /// Every N-th epoch-1 point is a core point.
-        #[arg(long, conflicts_with = "core_spacing")]
-        core_step: Option<usize>,
-        /// One core point per cube of this size (metres).
-        #[arg(long, allow_negative_numbers = true)]
-        core_spacing: Option<f64>,
-        /// M3C2 cylinder radius.
-        #[arg(long, allow_negative_numbers = true, default_value_t = 1.0)]
-        cyl_radius: f64,
-        /// Normal radii, comma-separated; the most planar wins.
-        #[arg(long, value_delimiter = ',', default_value = "0.5,1,2", allow_negative_numbers = true)]
-        normal_radii: Vec<f64>,
-        /// Cylinder half-length along the normal (M3C2) or cut-off distance (C2C).
-        #[arg(long, allow_negative_numbers = true, default_value_t = 3.0)]
-        max_distance: f64,
-        /// Registration error added to the level of detection.
-        #[arg(long, allow_negative_numbers = true, default_value_t = 0.0)]
-        registration_error: f64,
-        /// Medians and interquartile ranges instead of means and standard deviations.
-        #[arg(long)]
-        robust: bool,
-        /// Normal orientation vector x,y,z (default up).
-        #[arg(long, value_delimiter = ',', num_args = 1, allow_hyphen_values = true)]
-        orientation: Option<Vec<f64>>,
-        /// Textbook normal neighbourhoods instead of py4dgeo 1.2's (see the docs).
-        #[arg(long)]
-        exact_normals: bool,
-        /// Worker threads (default: all cores).
-        #[arg(long)]
-        threads: Option<usize>,
-        /// Output LAZ/LAS: core points with result fields (plus OUT.json with the job).
-        #[arg(short, long)]
-        output: Option<PathBuf>,
-        /// Output CSV, one row per core point.
-        #[arg(long)]
-        csv: Option<PathBuf>,
-        /// Print one JSON summary line.
-        #[arg(long)]
-        json: bool,
-    },
+    Change(ChangeArgs),
     /// Register epoch 2 onto epoch 1 (robust point-to-plane ICP) and write it aligned.
     Register {
         epoch1: PathBuf,
@@ -112,6 +63,58 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(clap::Args)]
+struct ChangeArgs {
+    /// Epoch 1 (reference), LAS/LAZ/COPC.
+    epoch1: PathBuf,
+    /// Epoch 2 (compared), LAS/LAZ/COPC.
+    epoch2: PathBuf,
+    #[arg(long, value_enum, default_value = "m3c2")]
+    method: MethodArg,
+    /// Core points from a file (LAS/LAZ, or CSV/text with X,Y,Z columns).
+    #[arg(long, conflicts_with_all = ["core_step", "core_spacing"])]
+    cores: Option<PathBuf>,
+    /// Every N-th epoch-1 point is a core point.
+    #[arg(long, conflicts_with = "core_spacing")]
+    core_step: Option<usize>,
+    /// One core point per cube of this size (metres).
+    #[arg(long, allow_negative_numbers = true)]
+    core_spacing: Option<f64>,
+    /// M3C2 cylinder radius.
+    #[arg(long, allow_negative_numbers = true, default_value_t = 1.0)]
+    cyl_radius: f64,
+    /// Normal radii, comma-separated; the most planar wins.
+    #[arg(long, value_delimiter = ',', default_value = "0.5,1,2", allow_negative_numbers = true)]
+    normal_radii: Vec<f64>,
+    /// Cylinder half-length along the normal (M3C2) or cut-off distance (C2C).
+    #[arg(long, allow_negative_numbers = true, default_value_t = 3.0)]
+    max_distance: f64,
+    /// Registration error added to the level of detection.
+    #[arg(long, allow_negative_numbers = true, default_value_t = 0.0)]
+    registration_error: f64,
+    /// Medians and interquartile ranges instead of means and standard deviations.
+    #[arg(long)]
+    robust: bool,
+    /// Normal orientation vector x,y,z (default up).
+    #[arg(long, value_delimiter = ',', num_args = 1, allow_hyphen_values = true)]
+    orientation: Option<Vec<f64>>,
+    /// Textbook normal neighbourhoods instead of py4dgeo 1.2's (see the docs).
+    #[arg(long)]
+    exact_normals: bool,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Output LAZ/LAS: core points with result fields (plus OUT.json with the job).
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+    /// Output CSV, one row per core point.
+    #[arg(long)]
+    csv: Option<PathBuf>,
+    /// Print one JSON summary line.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -162,6 +165,15 @@ impl Drop for Bars {
     }
 }
 
+/// A cancel flag that Ctrl-C sets: long jobs stop between chunks and exit with a message,
+/// leaving no partial output.
+fn cancel_on_ctrl_c() -> Cancel {
+    let cancel = Cancel::default();
+    let c = cancel.clone();
+    let _ = ctrlc::set_handler(move || c.cancel());
+    cancel
+}
+
 fn run() -> Result<i32> {
     let cli = Cli::parse();
     match cli.command {
@@ -185,71 +197,50 @@ fn run() -> Result<i32> {
             }
             Ok(if infos.iter().all(|i| i.ok) { 0 } else { 1 })
         }
-        Some(Command::Change {
-            epoch1,
-            epoch2,
-            method,
-            cores,
-            core_step,
-            core_spacing,
-            cyl_radius,
-            normal_radii,
-            max_distance,
-            registration_error,
-            robust,
-            orientation,
-            exact_normals,
-            threads,
-            output,
-            csv,
-            json,
-        }) => {
+        Some(Command::Change(a)) => {
             use kizashi::analysis::{m3c2, normals};
             use kizashi::pipeline::change::{ChangeJob, Cores, Method};
-            if let Some(t) = threads {
+            if let Some(t) = a.threads {
                 rayon::ThreadPoolBuilder::new().num_threads(t.max(1)).build_global()?;
             }
-            let cancel = Cancel::default();
-            let c = cancel.clone();
-            // Ctrl-C: stop between chunks and exit cleanly with a message, no partial output.
-            let _ = ctrlc::set_handler(move || c.cancel());
-            let cores = match (cores, core_step, core_spacing) {
+            let cancel = cancel_on_ctrl_c();
+            let cores = match (a.cores, a.core_step, a.core_spacing) {
                 (Some(f), _, _) => Cores::File(f),
                 (None, Some(n), _) => Cores::Step(n),
                 (None, None, Some(s)) => Cores::Spacing(s),
                 (None, None, None) => Cores::Step(10),
             };
-            let orientation = match orientation {
+            let orientation = match a.orientation {
                 Some(v) if v.len() == 3 => normals::Orientation::Vector([v[0], v[1], v[2]]),
                 Some(v) => anyhow::bail!("--orientation needs three numbers x,y,z, got {}", v.len()),
                 None => normals::Orientation::default(),
             };
             let job = ChangeJob {
-                epoch1,
-                epoch2,
-                method: match method {
+                epoch1: a.epoch1,
+                epoch2: a.epoch2,
+                method: match a.method {
                     MethodArg::M3c2 => Method::M3c2,
                     MethodArg::C2c => Method::C2c,
                 },
                 cores,
                 m3c2: m3c2::Params {
-                    cyl_radius,
-                    normal_radii,
-                    max_distance,
-                    registration_error,
-                    robust,
+                    cyl_radius: a.cyl_radius,
+                    normal_radii: a.normal_radii,
+                    max_distance: a.max_distance,
+                    registration_error: a.registration_error,
+                    robust: a.robust,
                     orientation,
-                    neighbourhoods: if exact_normals { normals::Neighbourhoods::Exact } else { normals::Neighbourhoods::Py4dgeo },
+                    neighbourhoods: if a.exact_normals { normals::Neighbourhoods::Exact } else { normals::Neighbourhoods::Py4dgeo },
                 },
-                c2c_max_distance: Some(max_distance),
-                output,
-                csv,
+                c2c_max_distance: Some(a.max_distance),
+                output: a.output,
+                csv: a.csv,
             };
-            let bars = Bars { bar: Mutex::new(None), hidden: json };
+            let bars = Bars { bar: Mutex::new(None), hidden: a.json };
             let outcome = pipeline::change::run_change(&job, &bars, &cancel);
             drop(bars);
             let s = outcome?.summary;
-            if json {
+            if a.json {
                 println!("{}", serde_json::to_string(&s)?);
             } else {
                 println!("{} core points, {} NaN, {} significant", s.core_points, s.nan, s.significant);
@@ -272,9 +263,7 @@ fn run() -> Result<i32> {
         }
         Some(Command::Register { epoch1, epoch2, stable_box, plane_radius, output, json }) => {
             use kizashi::pipeline::change::{run_register, RegisterJob};
-            let cancel = Cancel::default();
-            let c = cancel.clone();
-            let _ = ctrlc::set_handler(move || c.cancel());
+            let cancel = cancel_on_ctrl_c();
             let job = RegisterJob {
                 epoch1,
                 epoch2,

@@ -5,7 +5,7 @@ pub mod change;
 
 use crate::cloud::PointCloud;
 use crate::analysis::AnalysisError;
-use crate::io::{info, las, raster, IoError};
+use crate::io::{info, las, IoError};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -127,7 +127,10 @@ pub fn run_demo(sample_dir: &Path, out_dir: &Path, regenerate: bool, progress: &
         let l = load_epoch(p, las::Fields::ALL, progress, cancel)?;
         epochs.push(epoch_summary(p, &l.cloud, l.warnings));
     }
-    raster::Raster::open(&ortho)?.preview(512)?;
+    // `info::inspect` above already decoded every block of the orthophoto.
+    if let Some(bad) = files.iter().find(|f| !f.ok) {
+        return Err(PipelineError::Invalid(bad.error.clone().unwrap_or_else(|| format!("{}: unreadable", bad.path))));
+    }
     std::fs::create_dir_all(out_dir).map_err(|e| IoError::io(out_dir, e))?;
     // Parameters for a 5 pts/m2 drone survey: ~15 points per 1 m cylinder, normals from
     // 1-2 m neighbourhoods, cylinders long enough for decimetre movements on the slope.

@@ -4,6 +4,8 @@
 //! [`pipeline`] is the one entry point both the CLI and the GUI use for processing.
 
 pub mod analysis;
+#[cfg(feature = "gui")]
+pub mod app;
 pub mod cloud;
 pub mod demo;
 pub mod io;

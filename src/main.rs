@@ -18,6 +18,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Open the 3D viewer (also what `kizashi` with no subcommand does).
+    View(ViewArgs),
     /// Describe LAS/LAZ/COPC point clouds and GeoTIFF rasters without loading every point.
     Info {
         /// Files to describe.
@@ -117,6 +119,39 @@ struct ChangeArgs {
     json: bool,
 }
 
+#[derive(clap::Args, Default)]
+struct ViewArgs {
+    /// Point clouds (LAS/LAZ/COPC) and rasters (GeoTIFF orthophoto or DEM) to open.
+    files: Vec<PathBuf>,
+    /// Run change detection between the first two point clouds once they are loaded.
+    #[arg(long, value_enum)]
+    change: Option<MethodArg>,
+    /// Save the window (3D view and panels) to this PNG once everything is drawn, then exit.
+    #[arg(long)]
+    screenshot: Option<PathBuf>,
+    /// Frames to render (and time) before the screenshot.
+    #[arg(long, default_value_t = 5)]
+    frames: u32,
+    /// Write what was shown (layers, errors, result, points drawn, frame times) as JSON, then exit.
+    #[arg(long)]
+    stats: Option<PathBuf>,
+    /// Interface language (default: Japanese when the locale is ja, else English).
+    #[arg(long)]
+    lang: Option<String>,
+    /// Points drawn per frame over all layers.
+    #[arg(long)]
+    budget: Option<usize>,
+    /// Window size, WIDTHxHEIGHT.
+    #[arg(long, default_value = "1280x800")]
+    size: String,
+    /// Initial colour of point clouds: rgb, elevation, intensity, classification.
+    #[arg(long)]
+    colour: Option<String>,
+    /// Scripted runs (--screenshot/--stats) fail after this many seconds.
+    #[arg(long, default_value_t = 900.0)]
+    timeout: f64,
+}
+
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum MethodArg {
     M3c2,
@@ -177,10 +212,8 @@ fn cancel_on_ctrl_c() -> Cancel {
 fn run() -> Result<i32> {
     let cli = Cli::parse();
     match cli.command {
-        None => {
-            eprintln!("kizashi: the 3D viewer is not part of this build yet; try `kizashi demo` or `kizashi --help`");
-            Ok(2)
-        }
+        None => view(ViewArgs::default()),
+        Some(Command::View(a)) => view(a),
         Some(Command::Info { files, json, full }) => {
             let infos: Vec<info::FileInfo> = files.iter().map(|p| info::inspect_with(p, full)).collect();
             if json {
@@ -335,6 +368,49 @@ fn run() -> Result<i32> {
             Ok(0)
         }
     }
+}
+
+#[cfg(feature = "gui")]
+fn view(a: ViewArgs) -> Result<i32> {
+    use kizashi::app::{i18n::Lang, ViewOptions};
+    let lang = match &a.lang {
+        Some(l) => Some(Lang::parse(l).ok_or_else(|| anyhow::anyhow!("unknown language {l:?}: use ja or en"))?),
+        None => None,
+    };
+    let size = a
+        .size
+        .split_once(['x', 'X'])
+        .and_then(|(w, h)| Some((w.trim().parse::<u32>().ok()?, h.trim().parse::<u32>().ok()?)))
+        .filter(|&(w, h)| (320..=8192).contains(&w) && (240..=8192).contains(&h))
+        .ok_or_else(|| anyhow::anyhow!("--size {:?}: expected WIDTHxHEIGHT, e.g. 1280x800", a.size))?;
+    if let Some(c) = &a.colour {
+        if !["rgb", "elevation", "intensity", "classification"].contains(&c.as_str()) {
+            anyhow::bail!("--colour {c:?}: use rgb, elevation, intensity or classification");
+        }
+    }
+    let opts = ViewOptions {
+        files: a.files,
+        change: a.change.map(|m| match m {
+            MethodArg::M3c2 => kizashi::pipeline::change::Method::M3c2,
+            MethodArg::C2c => kizashi::pipeline::change::Method::C2c,
+        }),
+        screenshot: a.screenshot,
+        frames: a.frames,
+        stats: a.stats,
+        lang,
+        budget: a.budget,
+        size,
+        timeout_s: a.timeout,
+        colour: a.colour,
+    };
+    kizashi::app::run(opts)?;
+    Ok(0)
+}
+
+#[cfg(not(feature = "gui"))]
+fn view(_: ViewArgs) -> Result<i32> {
+    eprintln!("kizashi: this build has no viewer (built without the `gui` feature); try `kizashi --help`");
+    Ok(2)
 }
 
 fn main() {

@@ -7,6 +7,7 @@ pub mod icp;
 pub mod index;
 pub mod m3c2;
 pub mod normals;
+pub mod octree;
 
 /// Why an analysis could not run.
 #[derive(Debug, thiserror::Error)]

@@ -224,8 +224,46 @@ pub fn run_change(job: &ChangeJob, progress: &dyn Progress, cancel: &Cancel) -> 
     }
     let mut warnings = Vec::new();
     let t_read = Instant::now();
-    let (mut e1, mut e2) = load_pair(&job.epoch1, &job.epoch2, las::Fields::POSITIONS, &mut warnings, progress, cancel)?;
+    let (e1, e2) = load_pair(&job.epoch1, &job.epoch2, las::Fields::POSITIONS, &mut warnings, progress, cancel)?;
     let read_s = t_read.elapsed().as_secs_f64();
+    change_between(job, e1, e2, read_s, warnings, progress, cancel)
+}
+
+/// The same job on epochs already in memory (the viewer's): only positions, origin and CRS
+/// are used; epoch 2 is put into epoch 1's frame here. `job.epoch1/2` only name the inputs.
+pub fn run_change_loaded(job: &ChangeJob, e1: &PointCloud, e2: &PointCloud, progress: &dyn Progress, cancel: &Cancel) -> Result<ChangeOutcome> {
+    if job.method == Method::M3c2 {
+        job.m3c2.validate()?;
+    }
+    let positions_only = |c: &PointCloud| {
+        let mut p = PointCloud::with_origin(c.origin);
+        p.positions = c.positions.clone();
+        p.crs = c.crs.clone();
+        p
+    };
+    let (e1, mut e2) = (positions_only(e1), positions_only(e2));
+    if e1.is_empty() {
+        return Err(AnalysisError::EmptyEpoch("epoch 1").into());
+    }
+    if e2.is_empty() {
+        return Err(AnalysisError::EmptyEpoch("epoch 2").into());
+    }
+    let mut warnings = Vec::new();
+    crs_compatible(&e1, &e2, &mut warnings)?;
+    e2.rebase(e1.origin);
+    overlap(&e1, &e2)?;
+    change_between(job, e1, e2, 0.0, warnings, progress, cancel)
+}
+
+fn change_between(
+    job: &ChangeJob,
+    mut e1: PointCloud,
+    mut e2: PointCloud,
+    read_s: f64,
+    warnings: Vec<String>,
+    progress: &dyn Progress,
+    cancel: &Cancel,
+) -> Result<ChangeOutcome> {
     let cores = select_cores(&e1, &job.cores)?;
 
     let t_index = Instant::now();
@@ -312,17 +350,25 @@ pub fn run_change(job: &ChangeJob, progress: &dyn Progress, cancel: &Cancel) -> 
     };
     let t_write = Instant::now();
     if let Some(out) = &job.output {
-        las::write(out, &result, &las::WriteOptions { system_identifier: "Kizashi change".into(), ..Default::default() })?;
-        // The job's inputs and parameters beside the result, so a report can name them later.
-        let side = PathBuf::from(format!("{}.json", out.display()));
-        let json = serde_json::to_string_pretty(&summary).map_err(|e| PipelineError::Invalid(e.to_string()))?;
-        std::fs::write(&side, json + "\n").map_err(|e| IoError::io(&side, e))?;
+        write_result(out, &result, &summary)?;
     }
     if let Some(csv) = &job.csv {
         write_csv(csv, &result, job.method)?;
     }
     summary.timings.write_s = t_write.elapsed().as_secs_f64();
     Ok(ChangeOutcome { summary, result })
+}
+
+/// Writes a change result: LAZ/LAS with the result fields, and beside it `OUT.json` with the
+/// job's inputs and parameters, so a report can name them later.
+pub fn write_result(out: &Path, result: &PointCloud, summary: &ChangeSummary) -> Result<()> {
+    las::write(out, result, &las::WriteOptions { system_identifier: "Kizashi change".into(), ..Default::default() })?;
+    let mut summary = summary.clone();
+    summary.output = Some(out.display().to_string());
+    let side = PathBuf::from(format!("{}.json", out.display()));
+    let json = serde_json::to_string_pretty(&summary).map_err(|e| PipelineError::Invalid(e.to_string()))?;
+    std::fs::write(&side, json + "\n").map_err(|e| IoError::io(&side, e))?;
+    Ok(())
 }
 
 fn write_csv(path: &Path, r: &PointCloud, method: Method) -> Result<()> {
@@ -428,4 +474,36 @@ pub fn run_register(job: &RegisterJob, progress: &dyn Progress, cancel: &Cancel)
         warnings,
         seconds: t0.elapsed().as_secs_f64(),
     })
+}
+
+/// Registration of epochs already in memory (the viewer's): returns the ICP result (in
+/// epoch 1's local frame) and a positions-only copy of epoch 2 moved onto epoch 1, in epoch 1's
+/// frame, ready for `run_change_loaded`.
+pub fn register_loaded(
+    e1: &PointCloud,
+    e2: &PointCloud,
+    params: &crate::analysis::icp::IcpParams,
+    cancel: &Cancel,
+) -> Result<(crate::analysis::icp::IcpResult, PointCloud)> {
+    if e1.is_empty() {
+        return Err(AnalysisError::EmptyEpoch("epoch 1").into());
+    }
+    if e2.is_empty() {
+        return Err(AnalysisError::EmptyEpoch("epoch 2").into());
+    }
+    let mut moved = PointCloud::with_origin(e2.origin);
+    moved.positions = e2.positions.clone();
+    moved.crs = e2.crs.clone();
+    moved.rebase(e1.origin);
+    overlap(e1, &moved)?;
+    let sorted = morton_sorted(&e1.positions);
+    let index = Index::build(&sorted);
+    if cancel.is_cancelled() {
+        return Err(PipelineError::Cancelled);
+    }
+    let r = crate::analysis::icp::register(&index, &moved.positions, params, &|_| true)?;
+    for p in &mut moved.positions {
+        *p = r.apply(p.map(f64::from)).map(|v| v as f32);
+    }
+    Ok((r, moved))
 }

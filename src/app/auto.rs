@@ -1,0 +1,235 @@
+//! Scripted runs (`--screenshot`, `--stats`, `--change`): load, optionally run change
+//! detection through the same code path as the panel's Run button, wait until every pipeline
+//! is compiled and every wanted node is drawn, measure N frames, save the window, write what
+//! was shown as JSON, exit. Tests and the viewer benchmark use this.
+
+use super::{ui, JobKind, LayerKind, PipelinesReady, Viewer, ViewOptions};
+use crate::pipeline::change::Method;
+use bevy::prelude::*;
+use bevy::render::view::screenshot::{Screenshot, ScreenshotCaptured};
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// The process's result: set when a scripted run fails (the window closes either way).
+#[derive(Resource, Clone, Default)]
+pub struct ExitCode(Arc<Mutex<Option<String>>>);
+
+impl ExitCode {
+    pub fn fail(&self, why: String) {
+        if let Ok(mut e) = self.0.lock() {
+            e.get_or_insert(why);
+        }
+    }
+    pub fn result(&self) -> anyhow::Result<()> {
+        match self.0.lock().ok().and_then(|e| e.clone()) {
+            Some(why) => Err(anyhow::anyhow!(why)),
+            None => Ok(()),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stage {
+    Loading,
+    Changing,
+    Settling,
+    Measuring,
+    Capturing,
+    Done,
+}
+
+#[derive(Resource)]
+pub struct Auto {
+    screenshot: Option<PathBuf>,
+    stats: Option<PathBuf>,
+    change: Option<Method>,
+    frames: u32,
+    timeout_s: f64,
+    stage: Stage,
+    started: Instant,
+    settled: u32,
+    frame_ms: Vec<f32>,
+    drawn: Vec<usize>,
+    saved: Arc<Mutex<Option<Result<(), String>>>>,
+    load_s: Option<f64>,
+    change_s: Option<f64>,
+}
+
+impl Auto {
+    pub fn new(o: &ViewOptions) -> Auto {
+        Auto {
+            screenshot: o.screenshot.clone(),
+            stats: o.stats.clone(),
+            change: o.change,
+            frames: o.frames.max(1),
+            timeout_s: o.timeout_s,
+            stage: Stage::Loading,
+            started: Instant::now(),
+            settled: 0,
+            frame_ms: Vec::new(),
+            drawn: Vec::new(),
+            saved: Arc::new(Mutex::new(None)),
+            load_s: None,
+            change_s: None,
+        }
+    }
+
+    pub fn active(&self) -> bool {
+        self.screenshot.is_some() || self.stats.is_some()
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn step(
+    mut auto: ResMut<Auto>,
+    mut viewer: ResMut<Viewer>,
+    ready: Res<PipelinesReady>,
+    time: Res<Time>,
+    mut commands: Commands,
+    exit_code: Res<ExitCode>,
+    mut exit: MessageWriter<AppExit>,
+    windows: Query<&Window>,
+) {
+    if !auto.active() || auto.stage == Stage::Done {
+        return;
+    }
+    let elapsed = auto.started.elapsed().as_secs_f64();
+    if elapsed > auto.timeout_s && auto.stage != Stage::Capturing {
+        let why = format!("gave up after {:.0} s while {:?}", elapsed, auto.stage);
+        write_stats(&auto, &viewer, &windows, Some(&why));
+        exit_code.fail(why);
+        auto.stage = Stage::Done;
+        exit.write(AppExit::error());
+        return;
+    }
+    match auto.stage {
+        Stage::Loading => {
+            if !viewer.busy(JobKind::Load) {
+                auto.load_s = Some(elapsed);
+                if let Some(m) = auto.change {
+                    viewer.change.method = m;
+                    ui::defaults_from_density(&mut viewer);
+                    if let Err(e) = ui::start_change(&mut viewer) {
+                        viewer.errors.push(e);
+                    }
+                    auto.stage = Stage::Changing;
+                } else {
+                    auto.stage = Stage::Settling;
+                }
+            }
+        }
+        Stage::Changing => {
+            if !viewer.busy(JobKind::Change) && !viewer.busy(JobKind::Load) {
+                auto.change_s = Some(elapsed - auto.load_s.unwrap_or(0.0));
+                auto.stage = Stage::Settling;
+            }
+        }
+        Stage::Settling => {
+            // Ready = nothing left to spawn and no pipeline compiling, three frames running
+            // (a new mesh can queue a new pipeline the frame after it appears).
+            let ok = !viewer.lod_pending && viewer.jobs.is_empty() && ready.0.load(Ordering::Relaxed) && viewer.frame > 3;
+            auto.settled = if ok { auto.settled + 1 } else { 0 };
+            if auto.settled >= 3 {
+                auto.stage = Stage::Measuring;
+                viewer.auto_active = true;
+            }
+        }
+        Stage::Measuring => {
+            let ms = time.delta_secs() * 1000.0;
+            auto.frame_ms.push(ms);
+            auto.drawn.push(viewer.points_drawn);
+            if auto.frame_ms.len() as u32 >= auto.frames {
+                match auto.screenshot.clone() {
+                    Some(path) => {
+                        let saved = auto.saved.clone();
+                        commands.spawn(Screenshot::primary_window()).observe(move |shot: On<ScreenshotCaptured>| {
+                            let r = match shot.image.clone().try_into_dynamic() {
+                                Ok(img) => img.to_rgb8().save(&path).map_err(|e| format!("{}: {e}", path.display())),
+                                Err(e) => Err(format!("screenshot: {e:?}")),
+                            };
+                            if let Ok(mut s) = saved.lock() {
+                                *s = Some(r);
+                            }
+                        });
+                        auto.stage = Stage::Capturing;
+                    }
+                    None => finish(&mut auto, &viewer, &windows, &exit_code, &mut exit, None),
+                }
+            }
+        }
+        Stage::Capturing => {
+            let r = auto.saved.lock().ok().and_then(|s| s.clone());
+            if let Some(r) = r {
+                finish(&mut auto, &viewer, &windows, &exit_code, &mut exit, r.err());
+            } else if elapsed > auto.timeout_s + 60.0 {
+                finish(&mut auto, &viewer, &windows, &exit_code, &mut exit, Some("the screenshot never arrived".into()));
+            }
+        }
+        Stage::Done => {}
+    }
+}
+
+fn finish(auto: &mut Auto, viewer: &Viewer, windows: &Query<&Window>, code: &ExitCode, exit: &mut MessageWriter<AppExit>, err: Option<String>) {
+    write_stats(auto, viewer, windows, err.as_deref());
+    auto.stage = Stage::Done;
+    match err {
+        Some(e) => {
+            code.fail(e);
+            exit.write(AppExit::error());
+        }
+        None => {
+            exit.write(AppExit::Success);
+        }
+    }
+}
+
+fn write_stats(auto: &Auto, viewer: &Viewer, windows: &Query<&Window>, failure: Option<&str>) {
+    let Some(path) = &auto.stats else { return };
+    let layers: Vec<serde_json::Value> = viewer
+        .layers
+        .iter()
+        .map(|l| match &l.kind {
+            LayerKind::Cloud(c) => serde_json::json!({
+                "name": l.name, "kind": if c.summary.is_some() { "result" } else { "cloud" },
+                "points": c.cloud.len(), "drawn": c.drawn, "visible": l.visible,
+                "colour": format!("{:?}", c.mode), "range": [c.range.0, c.range.1],
+                "octree_nodes": c.octree.nodes.len(), "spacing": c.spacing, "warnings": l.warnings,
+                "crs_epsg": c.cloud.crs.as_ref().and_then(|c| c.epsg),
+            }),
+            LayerKind::Raster(r) => serde_json::json!({
+                "name": l.name, "kind": if r.is_dem { "dem" } else { "orthophoto" }, "visible": l.visible,
+                "size": [r.raster.size.0, r.raster.size.1], "drape_z": f64::from(r.drape_z) + r.origin[2],
+            }),
+        })
+        .collect();
+    let change = viewer.layers.iter().find_map(|l| l.cloud().and_then(|c| c.summary.clone()));
+    let n = auto.frame_ms.len().max(1) as f32;
+    let mean = auto.frame_ms.iter().sum::<f32>() / n;
+    let win = windows.single().ok().map(|w| [w.physical_width(), w.physical_height()]);
+    let json = serde_json::json!({
+        "lang": viewer.lang,
+        "window": win,
+        "view_rect": viewer.view_rect.map(|r| [r.min.x, r.min.y, r.max.x, r.max.y]),
+        "layers": layers,
+        "errors": viewer.errors,
+        "change": change,
+        "registration": viewer.change.registration,
+        "points_drawn": auto.drawn.last().copied().unwrap_or(viewer.points_drawn),
+        "budget": viewer.settings.budget,
+        "frames_measured": auto.frame_ms.len(),
+        "frame_ms_mean": mean,
+        "frame_ms_max": auto.frame_ms.iter().cloned().fold(0.0f32, f32::max),
+        "fps": if mean > 0.0 { 1000.0 / mean } else { 0.0 },
+        "load_s": auto.load_s,
+        "change_s": auto.change_s,
+        "total_s": auto.started.elapsed().as_secs_f64(),
+        "screenshot": auto.screenshot,
+        "failure": failure,
+    });
+    let text = serde_json::to_string_pretty(&json).unwrap_or_default();
+    if let Err(e) = std::fs::write(path, text + "\n") {
+        eprintln!("kizashi: cannot write {}: {e}", path.display());
+    }
+}

@@ -1,0 +1,227 @@
+//! Point colours: colour maps and what each colour mode means. Pure functions (no bevy), so
+//! the legend, the histogram and the points use the same mapping.
+
+use crate::cloud::PointCloud;
+use rayon::prelude::*;
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum ColourMode {
+    Rgb,
+    Intensity,
+    Elevation,
+    Classification,
+    /// A named scalar field with a sequential map.
+    Field(String),
+    /// A signed displacement field: diverging map centred on 0, grey where `significance`
+    /// (a 0/1 field) says the change is within the level of detection.
+    Deformation { field: String, significance: Option<String> },
+}
+
+/// Grey for "within the level of detection": neither end of the diverging map.
+pub const NOT_SIGNIFICANT: [u8; 3] = [150, 150, 150];
+/// Points with no value (NaN): dark, so they read as "no data", not as a value.
+pub const NO_DATA: [u8; 3] = [60, 60, 66];
+
+/// Viridis at 9 stops (sequential, perceptually uniform, colour-blind safe).
+const VIRIDIS: [[u8; 3]; 9] = [
+    [68, 1, 84], [71, 44, 122], [59, 81, 139], [44, 113, 142], [33, 144, 141],
+    [39, 173, 129], [92, 200, 99], [170, 220, 50], [253, 231, 37],
+];
+/// ColorBrewer RdBu reversed, 11 stops: blue = negative (loss, subsidence), red = positive.
+const RDBU: [[u8; 3]; 11] = [
+    [5, 48, 97], [33, 102, 172], [67, 147, 195], [146, 197, 222], [209, 229, 240], [247, 247, 247],
+    [253, 219, 199], [244, 165, 130], [214, 96, 77], [178, 24, 43], [103, 0, 31],
+];
+
+fn ramp(stops: &[[u8; 3]], t: f32) -> [u8; 3] {
+    let t = if t.is_finite() { t.clamp(0.0, 1.0) } else { 0.0 };
+    let x = t * (stops.len() - 1) as f32;
+    let i = (x.floor() as usize).min(stops.len() - 2);
+    let f = x - i as f32;
+    [0, 1, 2].map(|k| (f32::from(stops[i][k]) * (1.0 - f) + f32::from(stops[i + 1][k]) * f).round() as u8)
+}
+
+pub fn sequential(t: f32) -> [u8; 3] {
+    ramp(&VIRIDIS, t)
+}
+
+/// `v` in [-limit, limit] -> blue .. white .. red.
+pub fn diverging(v: f32, limit: f32) -> [u8; 3] {
+    let l = if limit > 0.0 { limit } else { 1.0 };
+    ramp(&RDBU, 0.5 + 0.5 * v / l)
+}
+
+/// ASPRS LAS classes (1.4, table 17) in the colours most viewers use.
+pub fn class_colour(c: u8) -> [u8; 3] {
+    match c {
+        2 => [166, 120, 75],     // ground
+        3 => [150, 210, 120],    // low vegetation
+        4 => [70, 170, 70],      // medium vegetation
+        5 => [20, 110, 40],      // high vegetation
+        6 => [220, 90, 60],      // building
+        7 => [255, 0, 255],      // low point (noise)
+        9 => [60, 120, 230],     // water
+        10 | 11 => [120, 120, 120], // rail, road surface
+        17 => [240, 200, 60],    // bridge deck
+        18 => [255, 0, 180],     // high noise
+        _ => [200, 200, 200],    // never classified / unclassified / other
+    }
+}
+
+/// The value range a mode is drawn over: robust (2nd..98th percentile) for sequential maps,
+/// symmetric around 0 for deformation. None when the mode has no values.
+pub fn default_range(cloud: &PointCloud, mode: &ColourMode) -> Option<(f32, f32)> {
+    let values: Vec<f32> = match mode {
+        ColourMode::Elevation => cloud.positions.iter().map(|p| p[2]).collect(),
+        ColourMode::Intensity => cloud.intensity.as_ref()?.iter().map(|&v| f32::from(v)).collect(),
+        ColourMode::Field(name) => cloud.scalar(name)?.values.clone(),
+        ColourMode::Deformation { field, significance } => {
+            // Over the significant values when there are some: otherwise the noise (most
+            // points) sets the scale and every real change saturates.
+            let f = &cloud.scalar(field)?.values;
+            let sig = significance.as_ref().and_then(|s| cloud.scalar(s)).map(|s| &s.values);
+            let mut v: Vec<f32> = match sig {
+                Some(s) => f.iter().zip(s).filter(|(_, s)| **s >= 0.5).map(|(v, _)| v.abs()).collect(),
+                None => Vec::new(),
+            };
+            if v.iter().filter(|x| x.is_finite()).count() < 10 {
+                v = f.iter().map(|v| v.abs()).collect();
+            }
+            let hi = percentile(v, 0.98)?;
+            let hi = if hi > 0.0 { hi } else { 1.0 };
+            return Some((-hi, hi));
+        }
+        ColourMode::Rgb | ColourMode::Classification => return None,
+    };
+    let lo = percentile(values.clone(), 0.02)?;
+    let hi = percentile(values, 0.98)?;
+    Some(if hi > lo { (lo, hi) } else { (lo - 0.5, lo + 0.5) })
+}
+
+/// The q-quantile of the finite values (nearest rank).
+pub fn percentile(mut v: Vec<f32>, q: f32) -> Option<f32> {
+    v.retain(|x| x.is_finite());
+    if v.is_empty() {
+        return None;
+    }
+    let k = ((v.len() - 1) as f32 * q.clamp(0.0, 1.0)).round() as usize;
+    let (_, x, _) = v.select_nth_unstable_by(k, |a, b| a.total_cmp(b));
+    Some(*x)
+}
+
+/// One colour per point of `cloud` (in its order); falls back to elevation when the mode's
+/// attribute is missing, so a point is never left black by accident.
+pub fn colours(cloud: &PointCloud, mode: &ColourMode, range: (f32, f32)) -> Vec<[u8; 3]> {
+    let n = cloud.len();
+    let (lo, hi) = range;
+    let t = |v: f32| if hi > lo { (v - lo) / (hi - lo) } else { 0.5 };
+    let seq = |v: f32| if v.is_finite() { sequential(t(v)) } else { NO_DATA };
+    match mode {
+        ColourMode::Rgb => match &cloud.rgb {
+            // LAS RGB is 16-bit; files written by 8-bit tools keep values <= 255.
+            Some(rgb) => {
+                let eight_bit = rgb.par_iter().all(|c| c.iter().all(|&v| v <= 255));
+                rgb.par_iter().map(|c| if eight_bit { c.map(|v| v as u8) } else { c.map(|v| (v >> 8) as u8) }).collect()
+            }
+            None => colours(cloud, &ColourMode::Elevation, default_range(cloud, &ColourMode::Elevation).unwrap_or(range)),
+        },
+        ColourMode::Intensity => match &cloud.intensity {
+            Some(i) => i.par_iter().map(|&v| {
+                let g = (t(f32::from(v)).clamp(0.0, 1.0) * 255.0) as u8;
+                [g, g, g]
+            }).collect(),
+            None => vec![[200, 200, 200]; n],
+        },
+        ColourMode::Elevation => cloud.positions.par_iter().map(|p| seq(p[2])).collect(),
+        ColourMode::Classification => match &cloud.classification {
+            Some(c) => c.par_iter().map(|&c| class_colour(c)).collect(),
+            None => vec![[200, 200, 200]; n],
+        },
+        ColourMode::Field(name) => match cloud.scalar(name) {
+            Some(f) => f.values.par_iter().map(|&v| seq(v)).collect(),
+            None => vec![NO_DATA; n],
+        },
+        ColourMode::Deformation { field, significance } => {
+            let Some(f) = cloud.scalar(field) else { return vec![NO_DATA; n] };
+            let sig = significance.as_ref().and_then(|s| cloud.scalar(s));
+            let limit = hi.abs().max(lo.abs());
+            f.values.par_iter().enumerate().map(|(i, &v)| {
+                if !v.is_finite() {
+                    NO_DATA
+                } else if sig.is_some_and(|s| s.values.get(i).is_some_and(|&x| x < 0.5)) {
+                    NOT_SIGNIFICANT
+                } else {
+                    diverging(v, limit)
+                }
+            }).collect()
+        }
+    }
+}
+
+/// Histogram of the finite values of a field over `range`: counts per bin.
+pub fn histogram(values: &[f32], range: (f32, f32), bins: usize) -> Vec<usize> {
+    let mut h = vec![0usize; bins.max(1)];
+    let (lo, hi) = range;
+    if !(hi > lo) {
+        return h;
+    }
+    for &v in values.iter().filter(|v| v.is_finite()) {
+        let b = ((v - lo) / (hi - lo) * bins as f32).floor();
+        let b = (b.max(0.0) as usize).min(bins - 1);
+        h[b] += 1;
+    }
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn maps_have_their_ends_and_centre() {
+        assert_eq!(sequential(0.0), VIRIDIS[0]);
+        assert_eq!(sequential(1.0), VIRIDIS[8]);
+        assert_eq!(sequential(f32::NAN), VIRIDIS[0]);
+        assert_eq!(diverging(0.0, 0.3), [247, 247, 247]);
+        assert_eq!(diverging(-0.3, 0.3), RDBU[0]);
+        assert_eq!(diverging(5.0, 0.3), RDBU[10]);
+        let neg = diverging(-0.1, 0.3);
+        assert!(neg[2] > neg[0], "negative is blue: {neg:?}");
+        let pos = diverging(0.1, 0.3);
+        assert!(pos[0] > pos[2], "positive is red: {pos:?}");
+    }
+
+    #[test]
+    fn deformation_greys_out_non_significant_and_nan() {
+        let mut c = PointCloud::with_origin([0.0; 3]);
+        c.positions = vec![[0.0; 3]; 4];
+        c.set_scalar("d", vec![0.2, 0.2, f32::NAN, -0.2], "");
+        c.set_scalar("sig", vec![1.0, 0.0, 0.0, 1.0], "");
+        let mode = ColourMode::Deformation { field: "d".into(), significance: Some("sig".into()) };
+        let r = default_range(&c, &mode).unwrap();
+        assert_eq!(r, (-0.2, 0.2));
+        let col = colours(&c, &mode, r);
+        assert_eq!(col[0], RDBU[10]);
+        assert_eq!(col[1], NOT_SIGNIFICANT);
+        assert_eq!(col[2], NO_DATA);
+        assert_eq!(col[3], RDBU[0]);
+    }
+
+    #[test]
+    fn rgb_sixteen_and_eight_bit() {
+        let mut c = PointCloud::with_origin([0.0; 3]);
+        c.positions = vec![[0.0; 3]; 2];
+        c.rgb = Some(vec![[65535, 32768, 0], [256, 512, 1024]]);
+        assert_eq!(colours(&c, &ColourMode::Rgb, (0.0, 1.0)), vec![[255, 128, 0], [1, 2, 4]]);
+        c.rgb = Some(vec![[255, 128, 0], [1, 2, 4]]);
+        assert_eq!(colours(&c, &ColourMode::Rgb, (0.0, 1.0)), vec![[255, 128, 0], [1, 2, 4]]);
+    }
+
+    #[test]
+    fn histogram_counts_finite_values_and_clamps() {
+        let h = histogram(&[-5.0, 0.0, 0.49, 0.5, 1.0, 9.0, f32::NAN], (0.0, 1.0), 2);
+        assert_eq!(h, vec![3, 3]);
+        assert_eq!(percentile(vec![3.0, f32::NAN, 1.0, 2.0], 0.5), Some(2.0));
+        assert_eq!(percentile(vec![f32::NAN], 0.5), None);
+    }
+}

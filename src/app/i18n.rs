@@ -1,0 +1,165 @@
+//! Every string the viewer shows, in English and Japanese. One enum, so a string without a
+//! translation does not compile; the Japanese UI is the default when the locale is ja.
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Lang {
+    En,
+    Ja,
+}
+
+impl Lang {
+    /// Japanese when LC_ALL / LC_MESSAGES / LANG (the first one set) starts with "ja".
+    pub fn from_env() -> Lang {
+        for var in ["LC_ALL", "LC_MESSAGES", "LANG"] {
+            if let Ok(v) = std::env::var(var) {
+                if !v.is_empty() {
+                    return if v.starts_with("ja") { Lang::Ja } else { Lang::En };
+                }
+            }
+        }
+        Lang::En
+    }
+
+    pub fn parse(s: &str) -> Option<Lang> {
+        match s.to_ascii_lowercase().as_str() {
+            "en" | "english" => Some(Lang::En),
+            "ja" | "jp" | "japanese" => Some(Lang::Ja),
+            _ => None,
+        }
+    }
+}
+
+macro_rules! strings {
+    ($($key:ident => $en:literal, $ja:literal;)*) => {
+        /// A user-facing string; `.t(lang)` gives it in that language.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum S { $($key),* }
+        impl S {
+            pub const ALL: &'static [S] = &[$(S::$key),*];
+            pub fn t(self, lang: Lang) -> &'static str {
+                match (self, lang) {
+                    $((S::$key, Lang::En) => $en, (S::$key, Lang::Ja) => $ja,)*
+                }
+            }
+        }
+    };
+}
+
+strings! {
+    AppTitle => "Kizashi — survey change viewer", "兆し — 測量変化ビューア";
+    File => "File", "ファイル";
+    OpenFiles => "Open files…", "ファイルを開く…";
+    Language => "Language", "言語";
+    View => "View", "表示";
+    ViewTop => "Top", "上面";
+    ViewSide => "Side", "側面";
+    ViewReset => "Reset view", "視点リセット";
+    Exaggeration => "Vertical exaggeration", "鉛直強調";
+    PointSize => "Point size", "点サイズ";
+    PointBudget => "Point budget", "表示点数上限";
+    Shading => "Shaded splats", "点に陰影";
+    Fps => "FPS", "FPS";
+    PointsDrawn => "points drawn", "描画点数";
+    Layers => "Layers", "レイヤー";
+    NoLayers => "Open LAS/LAZ/COPC point clouds or a GeoTIFF orthophoto (menu, or drop files here).", "LAS/LAZ/COPC 点群または GeoTIFF オルソ画像を開いてください（メニュー、またはここへドロップ）。";
+    Points => "points", "点";
+    ColourBy => "Colour by", "色分け";
+    ColRgb => "RGB", "RGB";
+    ColIntensity => "Intensity", "反射強度";
+    ColElevation => "Elevation", "標高";
+    ColClassification => "Classification", "分類";
+    ColField => "Field", "属性";
+    ColDeformation => "Deformation", "変位";
+    Visible => "visible", "表示";
+    Remove => "Remove", "削除";
+    Swipe => "Swipe", "スワイプ";
+    Blink => "Blink", "点滅切替";
+    CompareOff => "Off", "なし";
+    SwipePosition => "Swipe position", "スワイプ位置";
+    Orthophoto => "Orthophoto", "オルソ画像";
+    Dem => "DEM", "DEM";
+    Colourise => "Colourise points from orthophoto", "オルソ画像で点群を着色";
+    GroundHeight => "Drape height (m)", "投影高さ (m)";
+    ChangeDetection => "Change detection", "変化検出";
+    Epoch1 => "Epoch 1 (before)", "時期1（前）";
+    Epoch2 => "Epoch 2 (after)", "時期2（後）";
+    Method => "Method", "手法";
+    CoreSpacing => "Core point spacing (m)", "コア点間隔 (m)";
+    CylRadius => "Cylinder radius (m)", "円柱半径 (m)";
+    NormalRadii => "Normal radii (m)", "法線半径 (m)";
+    MaxDistance => "Max distance (m)", "最大距離 (m)";
+    RegError => "Registration error (m)", "位置合わせ誤差 (m)";
+    Robust => "Robust (median / IQR)", "ロバスト（中央値・IQR）";
+    Register => "Register epoch 2 onto epoch 1 first (ICP)", "先に時期2を時期1へ位置合わせ（ICP）";
+    Defaults => "Defaults from point density", "点密度から既定値";
+    Run => "Run", "実行";
+    Cancel => "Cancel", "中止";
+    NeedTwoEpochs => "Open two epochs to compare.", "比較する2時期を開いてください。";
+    Result => "Result", "結果";
+    CorePoints => "core points", "コア点";
+    Significant => "significant change", "有意な変化";
+    NotSignificant => "not significant", "有意でない";
+    NoData => "no data", "データなし";
+    Histogram => "Histogram", "ヒストグラム";
+    SaveResult => "Save result (LAZ)…", "結果を保存（LAZ）…";
+    Saved => "Saved", "保存しました";
+    Inspect => "Inspect", "点情報";
+    Measure => "Measure", "距離計測";
+    Profile => "Cross-section", "横断面";
+    Tool => "Tool", "ツール";
+    ClickPoint => "Click a point.", "点をクリックしてください。";
+    ClickTwo => "Click two points.", "2点をクリックしてください。";
+    Distance => "Distance", "距離";
+    Horizontal => "horizontal", "水平";
+    Vertical => "vertical", "鉛直";
+    Layer => "Layer", "レイヤー";
+    Coordinates => "Coordinates", "座標";
+    ProfileWidth => "Corridor width (m)", "断面幅 (m)";
+    AlongLine => "along line (m)", "測線方向 (m)";
+    Height => "height (m)", "高さ (m)";
+    Errors => "Errors", "エラー";
+    Dismiss => "Dismiss", "閉じる";
+    Loading => "Loading", "読み込み中";
+    Working => "Working", "処理中";
+    Cancelled => "Cancelled", "中止しました";
+    CannotOpen => "Cannot open", "開けません";
+    Legend => "Legend", "凡例";
+    Warnings => "Warnings", "警告";
+    Crs => "CRS", "座標参照系";
+    Unknown => "unknown", "不明";
+    Help => "Mouse: left drag orbit, right drag pan, wheel zoom, double-click focus. Keys: T top, S side, R reset, arrows pan.", "マウス：左ドラッグで回転、右ドラッグで移動、ホイールでズーム、ダブルクリックで注視。キー：T 上面、S 側面、R リセット、矢印で移動。";
+    Registration => "Registration", "位置合わせ";
+    Rms => "RMS", "RMS";
+    Ground => "Ground", "地表";
+    Vegetation => "Vegetation", "植生";
+    Building => "Building", "建物";
+    Water => "Water", "水部";
+    Other => "Other", "その他";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_string_has_both_languages() {
+        // Names that read the same in both languages.
+        let same = [S::Fps, S::ColRgb, S::Rms, S::Dem];
+        for s in S::ALL {
+            let (en, ja) = (s.t(Lang::En), s.t(Lang::Ja));
+            assert!(!en.trim().is_empty() && !ja.trim().is_empty(), "{s:?}");
+            if !same.contains(s) {
+                assert_ne!(en, ja, "{s:?} is not translated");
+                assert!(ja.chars().any(|c| c as u32 > 0x3000), "{s:?}: Japanese text expected, got {ja}");
+            }
+        }
+    }
+
+    #[test]
+    fn language_from_name() {
+        assert_eq!(Lang::parse("ja"), Some(Lang::Ja));
+        assert_eq!(Lang::parse("EN"), Some(Lang::En));
+        assert_eq!(Lang::parse("fr"), None);
+    }
+}

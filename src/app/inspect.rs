@@ -1,0 +1,189 @@
+//! Clicking in the 3D view: pick the point under the cursor (among the drawn ones), then
+//! inspect it, measure between two picks, or cut a cross-section between two picks.
+
+use super::{LayerKind, Tool, Viewer};
+use crate::cloud::PointCloud;
+use bevy::prelude::*;
+use bevy_egui::input::EguiWantsInput;
+use rayon::prelude::*;
+
+#[derive(Clone, Debug)]
+pub struct Pick {
+    pub layer: u32,
+    pub index: usize,
+    /// Data CRS coordinates.
+    pub world: [f64; 3],
+}
+
+#[derive(Clone, Debug)]
+pub struct Series {
+    pub name: String,
+    pub colour: [u8; 3],
+    /// (distance along the line, height) in metres.
+    pub points: Vec<[f32; 2]>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Profile {
+    pub a: [f64; 2],
+    pub b: [f64; 2],
+    pub width: f64,
+    pub series: Vec<Series>,
+}
+
+/// Points of `cloud` within `width / 2` of the segment a-b (XY), as (distance along, z), at
+/// most `max` of them (evenly thinned), sorted along the line.
+pub fn cross_section(cloud: &PointCloud, a: [f64; 2], b: [f64; 2], width: f64, max: usize) -> Vec<[f32; 2]> {
+    let o = cloud.origin;
+    let (ax, ay) = (a[0] - o[0], a[1] - o[1]);
+    let (dx, dy) = (b[0] - a[0], b[1] - a[1]);
+    let len = (dx * dx + dy * dy).sqrt();
+    if len <= 0.0 || !(width > 0.0) {
+        return Vec::new();
+    }
+    let (ux, uy) = (dx / len, dy / len);
+    let half = width * 0.5;
+    let mut v: Vec<[f32; 2]> = cloud
+        .positions
+        .par_iter()
+        .filter_map(|p| {
+            let (px, py) = (f64::from(p[0]) - ax, f64::from(p[1]) - ay);
+            let t = px * ux + py * uy;
+            let off = (-px * uy + py * ux).abs();
+            (t >= 0.0 && t <= len && off <= half && p[2].is_finite()).then(|| [t as f32, (f64::from(p[2]) + o[2]) as f32])
+        })
+        .collect();
+    if v.len() > max {
+        let step = v.len().div_ceil(max);
+        v = v.into_iter().step_by(step).collect();
+    }
+    v.sort_by(|p, q| p[0].total_cmp(&q[0]));
+    v
+}
+
+/// The drawn point nearest the camera within a few pixels of `cursor` (physical pixels).
+pub fn pick(viewer: &Viewer, cursor: Vec2) -> Option<Pick> {
+    let view = viewer.view?;
+    let mut best: Option<(f32, Pick)> = None;
+    for l in viewer.layers.iter().filter(|l| l.shown) {
+        let LayerKind::Cloud(c) = &l.kind else { continue };
+        let m = view.clip_from_world * viewer.layer_transform(c.cloud.origin).to_matrix();
+        let radius = 6.0f32;
+        for (&id, &(_, last)) in &c.nodes {
+            if last != viewer.frame && last + 1 != viewer.frame {
+                continue;
+            }
+            let found = c.octree.points(id as usize).par_iter().filter_map(|&i| {
+                let p = c.cloud.positions[i as usize];
+                let clip = m * Vec3::from(p).extend(1.0);
+                if clip.w <= 1e-6 {
+                    return None;
+                }
+                let ndc = clip.truncate() / clip.w;
+                let px = Vec2::new(view.viewport.x + (ndc.x + 1.0) * 0.5 * view.viewport.z, view.viewport.y + (1.0 - ndc.y) * 0.5 * view.viewport.w);
+                (px.distance(cursor) <= radius).then_some((clip.w, i))
+            }).min_by(|a, b| a.0.total_cmp(&b.0));
+            if let Some((w, i)) = found {
+                if best.as_ref().is_none_or(|(bw, _)| w < *bw) {
+                    best = Some((w, Pick { layer: l.id, index: i as usize, world: c.cloud.world(i as usize) }));
+                }
+            }
+        }
+    }
+    best.map(|(_, p)| p)
+}
+
+#[derive(Default)]
+pub struct ClickState {
+    last: Option<(f64, Vec2)>,
+}
+
+/// Single click: the current tool; double click: focus the camera on the point.
+pub fn click(
+    buttons: Res<ButtonInput<MouseButton>>,
+    windows: Query<&Window>,
+    egui: Res<EguiWantsInput>,
+    time: Res<Time>,
+    mut viewer: ResMut<Viewer>,
+    mut state: Local<ClickState>,
+) {
+    if !buttons.just_released(MouseButton::Left) || !viewer.drag_in_view || viewer.drag_px > 4.0 || egui.is_pointer_over_area() {
+        return;
+    }
+    let Ok(win) = windows.single() else { return };
+    let Some(cursor) = win.physical_cursor_position() else { return };
+    let now = time.elapsed_secs_f64();
+    let double = state.last.is_some_and(|(t, p)| now - t < 0.4 && p.distance(cursor) < 6.0);
+    state.last = Some((now, cursor));
+    let Some(p) = pick(&viewer, cursor) else { return };
+    if double {
+        if let Some(o) = viewer.scene_origin {
+            viewer.focus_request = Some(viewer.data_to_bevy(p.world, o));
+        }
+        return;
+    }
+    apply_pick(&mut viewer, p);
+}
+
+pub fn apply_pick(viewer: &mut Viewer, p: Pick) {
+    match viewer.tool {
+        Tool::Inspect => viewer.picks = vec![p],
+        Tool::Measure | Tool::Profile => {
+            if viewer.picks.len() >= 2 {
+                viewer.picks.clear();
+            }
+            viewer.picks.push(p);
+        }
+    }
+    if viewer.tool == Tool::Profile && viewer.picks.len() == 2 {
+        let (a, b) = (viewer.picks[0].world, viewer.picks[1].world);
+        viewer.profile = Some(make_profile(viewer, [a[0], a[1]], [b[0], b[1]]));
+    }
+}
+
+/// Both epochs' (every cloud's) profile along a-b.
+pub fn make_profile(viewer: &Viewer, a: [f64; 2], b: [f64; 2]) -> Profile {
+    let palette = [[255, 170, 40], [60, 200, 255], [120, 230, 120], [240, 90, 200]];
+    let series = viewer
+        .layers
+        .iter()
+        .filter_map(|l| l.cloud().map(|c| (l, c)))
+        .enumerate()
+        .map(|(k, (l, c))| Series { name: l.name.clone(), colour: palette[k % palette.len()], points: cross_section(&c.cloud, a, b, viewer.profile_width, 20_000) })
+        .filter(|s| !s.points.is_empty())
+        .collect();
+    Profile { a, b, width: viewer.profile_width, series }
+}
+
+/// Distances between two picks: 3D, horizontal, vertical.
+pub fn measure(a: [f64; 3], b: [f64; 3]) -> (f64, f64, f64) {
+    let (dx, dy, dz) = (b[0] - a[0], b[1] - a[1], b[2] - a[2]);
+    let h = (dx * dx + dy * dy).sqrt();
+    ((h * h + dz * dz).sqrt(), h, dz)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cross_section_keeps_the_corridor_in_world_heights() {
+        let mut c = PointCloud::with_origin([1000.0, 2000.0, 50.0]);
+        // A line of points along x at y = 0, and some 3 m off the line.
+        for i in 0..=10 {
+            c.positions.push([i as f32, 0.2, i as f32 * 0.1]);
+            c.positions.push([i as f32, 3.0, 99.0]);
+        }
+        let s = cross_section(&c, [1000.0, 2000.0], [1010.0, 2000.0], 1.0, 1000);
+        assert_eq!(s.len(), 11);
+        assert!((s[0][0] - 0.0).abs() < 1e-6 && (s[0][1] - 50.0).abs() < 1e-4);
+        assert!((s[10][0] - 10.0).abs() < 1e-5 && (s[10][1] - 51.0).abs() < 1e-4);
+        // Reversed line: distances measured from the new start.
+        let r = cross_section(&c, [1010.0, 2000.0], [1000.0, 2000.0], 1.0, 1000);
+        assert!((r[0][1] - 51.0).abs() < 1e-4);
+        assert_eq!(cross_section(&c, [1000.0, 2000.0], [1010.0, 2000.0], 1.0, 4).len(), 4);
+        assert!(cross_section(&c, [0.0, 0.0], [0.0, 0.0], 1.0, 10).is_empty());
+        let (d, h, v) = measure([0.0, 0.0, 0.0], [3.0, 4.0, 12.0]);
+        assert!((d - 13.0).abs() < 1e-12 && (h - 5.0).abs() < 1e-12 && (v - 12.0).abs() < 1e-12);
+    }
+}

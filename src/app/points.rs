@@ -1,0 +1,317 @@
+//! Point rendering: our WGSL splat material, one mesh per octree node, and the per-frame
+//! choice of nodes within the point budget (nearest and largest on screen first).
+
+use super::{CloudLayer, LayerKind, Viewer};
+use bevy::asset::RenderAssetUsages;
+use bevy::camera::primitives::Aabb;
+use bevy::mesh::{Indices, MeshVertexAttribute, MeshVertexBufferLayoutRef, PrimitiveTopology, VertexAttributeValues};
+use bevy::pbr::{MaterialPipeline, MaterialPipelineKey};
+use bevy::prelude::*;
+use bevy::render::render_resource::{AsBindGroup, RenderPipelineDescriptor, ShaderType, SpecializedMeshPipelineError, VertexFormat};
+use bevy::shader::ShaderRef;
+
+pub const POINT_SHADER: Handle<Shader> = bevy::asset::uuid_handle!("5b0c6f0e-6a3c-4d5e-9a51-7c1f3c2e9b42");
+
+/// sRGB colour in xyz, the quad corner (0..3) in w.
+pub const ATTRIBUTE_POINT_COLOUR: MeshVertexAttribute = MeshVertexAttribute::new("KizashiPointColour", 0x6b69_7a61_7368_6901, VertexFormat::Unorm8x4);
+
+#[derive(Clone, Copy, Debug, Default, ShaderType)]
+pub struct PointParams {
+    pub size_world: f32,
+    pub min_px: f32,
+    pub max_px: f32,
+    pub swipe_x: f32,
+    pub swipe_side: f32,
+    pub rim: f32,
+    pub _pad0: f32,
+    pub _pad1: f32,
+}
+
+#[derive(Asset, TypePath, AsBindGroup, Debug, Clone)]
+pub struct PointMaterial {
+    #[uniform(0)]
+    pub params: PointParams,
+}
+
+impl Material for PointMaterial {
+    fn vertex_shader() -> ShaderRef {
+        ShaderRef::Handle(POINT_SHADER)
+    }
+    fn fragment_shader() -> ShaderRef {
+        ShaderRef::Handle(POINT_SHADER)
+    }
+    fn enable_prepass() -> bool {
+        false
+    }
+    fn enable_shadows() -> bool {
+        false
+    }
+    fn specialize(
+        _pipeline: &MaterialPipeline,
+        descriptor: &mut RenderPipelineDescriptor,
+        layout: &MeshVertexBufferLayoutRef,
+        _key: MaterialPipelineKey<Self>,
+    ) -> Result<(), SpecializedMeshPipelineError> {
+        let vertex_layout = layout.0.get_layout(&[Mesh::ATTRIBUTE_POSITION.at_shader_location(0), ATTRIBUTE_POINT_COLOUR.at_shader_location(1)])?;
+        descriptor.vertex.buffers = vec![vertex_layout];
+        // Both faces: a splat is a screen-facing quad, its winding depends on nothing we control.
+        descriptor.primitive.cull_mode = None;
+        Ok(())
+    }
+}
+
+/// Four vertices and two triangles per point.
+pub fn node_mesh(layer: &CloudLayer, idx: &[u32]) -> Mesh {
+    let n = idx.len();
+    let mut pos = Vec::with_capacity(4 * n);
+    let mut col = Vec::with_capacity(4 * n);
+    let mut ind = Vec::with_capacity(6 * n);
+    for (k, &i) in idx.iter().enumerate() {
+        let p = layer.cloud.positions[i as usize];
+        let c = layer.colours.get(i as usize).copied().unwrap_or([255, 0, 255]);
+        for corner in 0..4u8 {
+            pos.push(p);
+            col.push([c[0], c[1], c[2], corner]);
+        }
+        let b = 4 * k as u32;
+        ind.extend_from_slice(&[b, b + 1, b + 2, b, b + 2, b + 3]);
+    }
+    Mesh::new(PrimitiveTopology::TriangleList, RenderAssetUsages::RENDER_WORLD)
+        .with_inserted_attribute(Mesh::ATTRIBUTE_POSITION, pos)
+        .with_inserted_attribute(ATTRIBUTE_POINT_COLOUR, VertexAttributeValues::Unorm8x4(col))
+        .with_inserted_indices(Indices::U32(ind))
+}
+
+/// One drawn node.
+#[derive(Component)]
+pub struct NodeMesh;
+
+/// What the camera sees this frame, for node selection and picking.
+#[derive(Clone, Copy)]
+pub struct ViewInfo {
+    pub clip_from_world: Mat4,
+    pub camera_pos: Vec3,
+    /// Viewport origin and size in physical pixels.
+    pub viewport: Vec4,
+    pub focal_px: f32,
+}
+
+impl ViewInfo {
+    pub fn from_camera(cam: &Camera, proj: &Projection, gt: &GlobalTransform) -> Option<ViewInfo> {
+        let rect = cam.physical_viewport_rect()?;
+        let size = rect.size().as_vec2();
+        if size.x < 1.0 || size.y < 1.0 {
+            return None;
+        }
+        let clip_from_view = proj.get_clip_from_view();
+        Some(ViewInfo {
+            clip_from_world: clip_from_view * gt.to_matrix().inverse(),
+            camera_pos: gt.translation(),
+            viewport: Vec4::new(rect.min.x as f32, rect.min.y as f32, size.x, size.y),
+            focal_px: clip_from_view.y_axis.y * 0.5 * size.y,
+        })
+    }
+
+    /// Physical pixel position and clip w of a world point; None behind the camera.
+    pub fn project(&self, world: Vec3) -> Option<(Vec2, f32)> {
+        let c = self.clip_from_world * world.extend(1.0);
+        if c.w <= 1e-6 {
+            return None;
+        }
+        let ndc = c.truncate() / c.w;
+        Some((Vec2::new(self.viewport.x + (ndc.x + 1.0) * 0.5 * self.viewport.z, self.viewport.y + (1.0 - ndc.y) * 0.5 * self.viewport.w), c.w))
+    }
+}
+
+/// Box in a layer's local frame against the view frustum (conservative: false only when all
+/// eight corners are outside one clip plane).
+fn box_visible(clip_from_local: &Mat4, lo: &[f32; 3], hi: &[f32; 3]) -> bool {
+    let mut out = [0u8; 5];
+    for c in 0..8 {
+        let p = Vec3::new(if c & 1 == 0 { lo[0] } else { hi[0] }, if c & 2 == 0 { lo[1] } else { hi[1] }, if c & 4 == 0 { lo[2] } else { hi[2] });
+        let v = *clip_from_local * p.extend(1.0);
+        out[0] += u8::from(v.x < -v.w);
+        out[1] += u8::from(v.x > v.w);
+        out[2] += u8::from(v.y < -v.w);
+        out[3] += u8::from(v.y > v.w);
+        out[4] += u8::from(v.w <= 0.0);
+    }
+    !out.iter().any(|&n| n == 8)
+}
+
+/// Per frame: pick each visible cloud layer's nodes within its share of the budget, spawn
+/// the missing meshes (a bounded number of points per frame, so the window stays fluid),
+/// hide the rest, and free meshes that have not been wanted for a while.
+#[allow(clippy::too_many_arguments)]
+pub fn update_lod(
+    mut commands: Commands,
+    mut viewer: ResMut<Viewer>,
+    mut meshes: ResMut<Assets<Mesh>>,
+    mut materials: ResMut<Assets<PointMaterial>>,
+    camera: Query<(&Camera, &Projection, &GlobalTransform), With<super::camera::OrbitCamera>>,
+    roots: Query<&GlobalTransform, Without<super::camera::OrbitCamera>>,
+    mut vis: Query<&mut Visibility, With<NodeMesh>>,
+) {
+    let Ok((cam, proj, gt)) = camera.single() else { return };
+    let Some(view) = ViewInfo::from_camera(cam, proj, gt) else { return };
+    viewer.view = Some(view);
+    let settings = viewer.settings.clone();
+    let frame = viewer.frame;
+    let shown: Vec<usize> = viewer.layers.iter().enumerate().filter(|(_, l)| l.shown && matches!(l.kind, LayerKind::Cloud(_))).map(|(i, _)| i).collect();
+    let share = settings.budget / shown.len().max(1);
+    let mut spawn_left = if viewer.auto_active { usize::MAX } else { settings.budget.min(1_500_000) / 3 };
+    let mut pending = false;
+    let mut drawn = 0usize;
+    let swipe_px = view.viewport.x + viewer.compare.swipe * view.viewport.z;
+    for li in 0..viewer.layers.len() {
+        let shown_now = shown.contains(&li);
+        let layer = &mut viewer.layers[li];
+        let swipe_side = layer.swipe_side;
+        let LayerKind::Cloud(cl) = &mut layer.kind else { continue };
+        if let Some(mut m) = materials.get_mut(&cl.material) {
+            let p = PointParams {
+                size_world: cl.spacing * settings.point_size,
+                min_px: settings.min_px,
+                max_px: 32.0,
+                swipe_x: swipe_px,
+                swipe_side,
+                rim: if settings.rim { 0.35 } else { 0.0 },
+                ..Default::default()
+            };
+            if m.params.size_world != p.size_world || m.params.min_px != p.min_px || m.params.swipe_x != p.swipe_x || m.params.swipe_side != p.swipe_side || m.params.rim != p.rim {
+                m.params = p;
+            }
+        }
+        let wanted: Vec<u32> = if shown_now {
+            let Ok(root_gt) = roots.get(cl.root) else { continue };
+            let world_from_local = root_gt.to_matrix();
+            let clip_from_local = view.clip_from_world * world_from_local;
+            let cam = view.camera_pos;
+            let grid = cl.octree.params.grid;
+            cl.octree.select(
+                share,
+                settings.min_node_px,
+                |lo, hi| box_visible(&clip_from_local, lo, hi),
+                |n| {
+                    let c = world_from_local.transform_point3(Vec3::from(n.center()));
+                    let d = (c - cam).length().max(1e-3);
+                    // Projected size of the node's sample spacing x grid = node size.
+                    n.spacing(grid) * grid as f32 * view.focal_px / d
+                },
+            )
+        } else {
+            Vec::new()
+        };
+        let wanted_set: std::collections::HashSet<u32> = wanted.iter().copied().collect();
+        for &id in &wanted {
+            if let Some(e) = cl.nodes.get_mut(&id) {
+                e.1 = frame;
+                if let Ok(mut v) = vis.get_mut(e.0) {
+                    v.set_if_neq(Visibility::Inherited);
+                }
+                drawn += cl.octree.nodes[id as usize].count;
+                continue;
+            }
+            let n = &cl.octree.nodes[id as usize];
+            if n.count > spawn_left {
+                pending = true;
+                continue;
+            }
+            spawn_left -= n.count;
+            let mesh = meshes.add(node_mesh(cl, cl.octree.points(id as usize)));
+            let e = commands
+                .spawn((
+                    NodeMesh,
+                    Mesh3d(mesh),
+                    MeshMaterial3d(cl.material.clone()),
+                    Transform::IDENTITY,
+                    Visibility::Inherited,
+                    Aabb::from_min_max(Vec3::from(n.tight_min), Vec3::from(n.tight_max)),
+                    ChildOf(cl.root),
+                ))
+                .id();
+            cl.nodes.insert(id, (e, frame));
+            drawn += n.count;
+        }
+        // Hide what is not wanted; free what has been unwanted for ~2 s.
+        let mut free = Vec::new();
+        for (&id, &(e, last)) in cl.nodes.iter() {
+            if !wanted_set.contains(&id) {
+                if let Ok(mut v) = vis.get_mut(e) {
+                    v.set_if_neq(Visibility::Hidden);
+                }
+                if frame.saturating_sub(last) > 120 || !shown_now {
+                    free.push(id);
+                }
+            }
+        }
+        for id in free {
+            if let Some((e, _)) = cl.nodes.remove(&id) {
+                commands.entity(e).despawn();
+            }
+        }
+        cl.drawn = wanted.iter().filter(|id| cl.nodes.contains_key(id)).map(|&id| cl.octree.nodes[id as usize].count).sum();
+    }
+    viewer.points_drawn = drawn;
+    viewer.lod_pending = pending;
+}
+
+/// Despawns every node mesh of a layer (after a colour change they are rebuilt next frames).
+pub fn clear_nodes(commands: &mut Commands, cl: &mut CloudLayer) {
+    for (_, (e, _)) in cl.nodes.drain() {
+        commands.entity(e).despawn();
+    }
+}
+
+/// A quad (orthophoto) or height field (DEM) in a layer's local frame.
+pub fn raster_mesh(r: &super::jobs::RasterLayer, origin: [f64; 3], z: f32) -> Mesh {
+    let local = |p: [f64; 2]| [(p[0] - origin[0]) as f32, (p[1] - origin[1]) as f32];
+    match &r.heights {
+        None => {
+            let c = r.corners.map(local);
+            let pos: Vec<[f32; 3]> = c.iter().map(|p| [p[0], p[1], z]).collect();
+            let uv = vec![[0.0f32, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]];
+            Mesh::new(PrimitiveTopology::TriangleList, RenderAssetUsages::default())
+                .with_inserted_attribute(Mesh::ATTRIBUTE_POSITION, pos)
+                .with_inserted_attribute(Mesh::ATTRIBUTE_NORMAL, vec![[0.0f32, 0.0, 1.0]; 4])
+                .with_inserted_attribute(Mesh::ATTRIBUTE_UV_0, uv)
+                .with_inserted_indices(Indices::U32(vec![0, 2, 1, 0, 3, 2]))
+        }
+        Some(h) => {
+            let (w, hh) = r.size;
+            let [tl, tr, _br, bl] = r.corners;
+            let mut pos = Vec::with_capacity(w * hh);
+            let mut uv = Vec::with_capacity(w * hh);
+            let fill = super::colour::percentile(h.clone(), 0.02).unwrap_or(0.0);
+            for y in 0..hh {
+                for x in 0..w {
+                    // Cell centres.
+                    let (fx, fy) = ((x as f64 + 0.5) / w as f64, (y as f64 + 0.5) / hh as f64);
+                    let wx = tl[0] + (tr[0] - tl[0]) * fx + (bl[0] - tl[0]) * fy;
+                    let wy = tl[1] + (tr[1] - tl[1]) * fx + (bl[1] - tl[1]) * fy;
+                    let v = h[y * w + x];
+                    let l = local([wx, wy]);
+                    pos.push([l[0], l[1], (if v.is_finite() { v } else { fill }) - origin[2] as f32]);
+                    uv.push([fx as f32, fy as f32]);
+                }
+            }
+            let mut ind = Vec::with_capacity((w - 1) * (hh - 1) * 6);
+            for y in 0..hh - 1 {
+                for x in 0..w - 1 {
+                    let i = (y * w + x) as u32;
+                    let (a, b, c, d) = (i, i + 1, i + w as u32 + 1, i + w as u32);
+                    // No triangles over no-data.
+                    if [a, b, c, d].iter().all(|&k| h[k as usize].is_finite()) {
+                        ind.extend_from_slice(&[a, c, b, a, d, c]);
+                    }
+                }
+            }
+            let n = pos.len();
+            Mesh::new(PrimitiveTopology::TriangleList, RenderAssetUsages::default())
+                .with_inserted_attribute(Mesh::ATTRIBUTE_POSITION, pos)
+                .with_inserted_attribute(Mesh::ATTRIBUTE_NORMAL, vec![[0.0f32, 0.0, 1.0]; n])
+                .with_inserted_attribute(Mesh::ATTRIBUTE_UV_0, uv)
+                .with_inserted_indices(Indices::U32(ind))
+        }
+    }
+}

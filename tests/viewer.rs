@@ -1,0 +1,240 @@
+//! The viewer under Xvfb with Mesa's software Vulkan (lavapipe): each test starts
+//! `kizashi view ... --screenshot --stats`, which loads the files, optionally runs change
+//! detection through the GUI's own code path, waits until everything is drawn, saves the
+//! window and what it showed, and exits. The PNG is checked by image statistics.
+#![cfg(feature = "gui")]
+
+mod common;
+
+use common::{data, kizashi};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Mutex;
+
+/// lavapipe uses every core: one viewer at a time keeps the runs (and their timeouts) sane.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+struct Run {
+    stats: Value,
+    image: image::RgbImage,
+    stderr: String,
+}
+
+fn view(args: &[&str], files: &[PathBuf]) -> Run {
+    let _guard = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let png = dir.path().join("shot.png");
+    let json = dir.path().join("stats.json");
+    let out = Command::new("xvfb-run")
+        .args(["-a", "-s", "-screen 0 1280x800x24"])
+        .arg(kizashi())
+        .arg("view")
+        .args(files)
+        .args(args)
+        .arg("--screenshot")
+        .arg(&png)
+        .arg("--stats")
+        .arg(&json)
+        .args(["--timeout", "600"])
+        // No desktop portal or dialogs in tests; a clean locale so --lang decides.
+        .env_remove("LANG")
+        .env("LC_ALL", "C")
+        .output()
+        .expect("xvfb-run (scripts/setup-debian.sh installs it)");
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(out.status.success(), "viewer failed: {:?}\n{stderr}", out.status);
+    let stats: Value = serde_json::from_str(&std::fs::read_to_string(&json).expect("stats written")).expect("stats JSON");
+    let image = image::open(&png).expect("screenshot PNG").to_rgb8();
+    // Keep the last screenshot of each test for a human to look at.
+    if let Ok(dir) = std::env::var("KIZASHI_SHOTS") {
+        let name = files.first().and_then(|f| f.file_stem()).map(|s| s.to_string_lossy().to_string()).unwrap_or_else(|| "empty".into());
+        let _ = std::fs::create_dir_all(&dir);
+        let _ = std::fs::copy(&png, Path::new(&dir).join(format!("{name}{}.png", args.join("_").replace(['-', '/'], ""))));
+    }
+    Run { stats, image, stderr }
+}
+
+/// Pixels of the 3D view (the stats' view_rect) that are not the clear colour.
+fn view_pixels(r: &Run) -> Vec<[u8; 3]> {
+    let v: Vec<f64> = r.stats["view_rect"].as_array().expect("view_rect").iter().map(|x| x.as_f64().unwrap_or(0.0)).collect();
+    let (x0, y0, x1, y1) = (v[0] as u32, v[1] as u32, (v[2] as u32).min(r.image.width()), (v[3] as u32).min(r.image.height()));
+    assert!(x1 > x0 + 100 && y1 > y0 + 100, "3D view too small: {v:?}");
+    let mut out = Vec::new();
+    for y in y0..y1 {
+        for x in x0..x1 {
+            out.push(r.image.get_pixel(x, y).0);
+        }
+    }
+    out
+}
+
+fn is_background(p: [u8; 3]) -> bool {
+    // ClearColor srgb(0.11, 0.12, 0.14) = (28, 31, 36).
+    (i32::from(p[0]) - 28).abs() <= 3 && (i32::from(p[1]) - 31).abs() <= 3 && (i32::from(p[2]) - 36).abs() <= 3
+}
+
+fn share(px: &[[u8; 3]], f: impl Fn([u8; 3]) -> bool) -> f64 {
+    px.iter().filter(|p| f(**p)).count() as f64 / px.len().max(1) as f64
+}
+
+fn red(p: [u8; 3]) -> bool {
+    p[0] > 140 && p[1] < 90 && p[2] < 90
+}
+fn blue(p: [u8; 3]) -> bool {
+    p[2] > 120 && p[0] < 80 && p[1] < 140
+}
+
+/// Panels (egui) occupy the left and right: text and widgets make them far from uniform.
+fn assert_panels_drawn(r: &Run) {
+    let v: Vec<f64> = r.stats["view_rect"].as_array().expect("view_rect").iter().map(|x| x.as_f64().unwrap_or(0.0)).collect();
+    assert!(v[0] >= 150.0, "left panel missing: {v:?}");
+    assert!(v[2] <= 1280.0 - 150.0, "right panel missing: {v:?}");
+    let mut bright = 0;
+    for y in 40..780 {
+        for x in 5..(v[0] as u32 - 5) {
+            let p = r.image.get_pixel(x, y).0;
+            if p.iter().all(|&c| c > 170) {
+                bright += 1;
+            }
+        }
+    }
+    assert!(bright > 300, "no text in the layers panel ({bright} bright pixels)");
+}
+
+#[test]
+fn sample_survey_m3c2_in_japanese() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sample_data");
+    let files = [root.join("epoch1_2025.laz"), root.join("epoch2_2026.laz"), root.join("ortho_2026.tif")];
+    let r = view(&["--change", "m3c2", "--lang", "ja"], &files);
+    let s = &r.stats;
+    assert_eq!(s["lang"], "ja");
+    assert_eq!(s["errors"].as_array().map(|a| a.len()), Some(0), "{}", r.stderr);
+    let layers = s["layers"].as_array().expect("layers");
+    assert_eq!(layers.len(), 4, "2 epochs + ortho + result: {layers:?}");
+    let result = layers.iter().find(|l| l["kind"] == "result").expect("result layer");
+    // Same numbers as the CLI on the same files (core spacing 1 m, cyl 1, radii 1,2, L 2).
+    let c = &s["change"];
+    assert_eq!(c["method"], "m3c2");
+    assert_eq!(c["parameters"]["cyl_radius"], 1.0);
+    assert_eq!(c["parameters"]["max_distance"], 2.0);
+    let cores = c["core_points"].as_u64().unwrap();
+    assert!(cores > 40_000 && cores < 50_000, "{cores}");
+    let sig = c["significant"].as_u64().unwrap() as f64 / cores as f64;
+    assert!(sig > 0.02 && sig < 0.2, "significant share {sig}");
+    assert_eq!(result["points"].as_u64(), Some(cores));
+    assert!(result["drawn"].as_u64().unwrap() > 10_000, "{result}");
+    // Deformation colour scale from the significant change: the slump is -0.35 m.
+    let hi = result["range"][1].as_f64().unwrap();
+    assert!(hi > 0.2 && hi < 0.7, "range {hi}");
+    let px = view_pixels(&r);
+    let filled = 1.0 - share(&px, is_background);
+    assert!(filled > 0.25, "terrain covers only {filled:.2} of the view");
+    // The slump (blue) and the bulge (red) are visible, and most core points are grey.
+    assert!(share(&px, red) > 0.0005, "red share {}", share(&px, red));
+    assert!(share(&px, blue) > 0.0005, "blue share {}", share(&px, blue));
+    assert!(share(&px, |p| p[0].abs_diff(150) < 30 && p[1].abs_diff(150) < 30 && p[2].abs_diff(150) < 30) > 0.05);
+    assert_panels_drawn(&r);
+}
+
+#[test]
+fn toronto_pair_m3c2_in_english() {
+    let files = [data("epochs/ttp/ttp_2015.laz"), data("epochs/ttp/ttp_2023.laz")];
+    let r = view(&["--change", "m3c2", "--lang", "en"], &files);
+    let s = &r.stats;
+    assert_eq!(s["lang"], "en");
+    assert_eq!(s["errors"].as_array().map(|a| a.len()), Some(0), "{}", r.stderr);
+    let layers = s["layers"].as_array().expect("layers");
+    assert_eq!(layers[0]["points"], 89815);
+    assert_eq!(layers[0]["crs_epsg"], 26917);
+    let c = &s["change"];
+    assert_eq!(c["epoch1_points"], 89815);
+    assert!(c["core_points"].as_u64().unwrap() > 5_000);
+    // Parameters derived from the density (0.23 pts/m2 -> spacing ~2 m).
+    let cyl = c["parameters"]["cyl_radius"].as_f64().unwrap();
+    assert!((2.0..=10.0).contains(&cyl), "cylinder radius {cyl}");
+    let px = view_pixels(&r);
+    assert!(1.0 - share(&px, is_background) > 0.15);
+    assert!(share(&px, |p| red(p) || blue(p)) > 0.001);
+    assert_panels_drawn(&r);
+}
+
+#[test]
+fn orthophoto_under_real_cloud() {
+    let files = [data("ortho/autzen_ortho.tif"), data("ortho/autzen_trim.laz")];
+    let r = view(&["--lang", "en"], &files);
+    let s = &r.stats;
+    assert_eq!(s["errors"].as_array().map(|a| a.len()), Some(0), "{}", r.stderr);
+    let layers = s["layers"].as_array().expect("layers");
+    let photo = layers.iter().find(|l| l["kind"] == "orthophoto").expect("ortho layer");
+    let cloud = layers.iter().find(|l| l["kind"] == "cloud").expect("cloud layer");
+    assert_eq!(cloud["points"], 110000);
+    assert_eq!(cloud["colour"], "Rgb");
+    // Draped just under the ground (the cloud's low 2 % is ~406-410 ft).
+    let z = photo["drape_z"].as_f64().unwrap();
+    assert!((400.0..412.0).contains(&z), "drape height {z}");
+    let px = view_pixels(&r);
+    assert!(1.0 - share(&px, is_background) > 0.3);
+}
+
+/// The photo and the points' own RGB (from the same survey) agree where they overlap: the
+/// georeferencing of both is right (what the drape shows by eye).
+#[test]
+fn colourise_from_orthophoto_lines_up() {
+    use kizashi::app::jobs;
+    let cloud = kizashi::io::las::read(&data("ortho/autzen_trim.laz")).expect("read").cloud;
+    let own = cloud.rgb.clone().expect("autzen has RGB");
+    let corr_at = |shift: f64| {
+        let mut c = cloud.clone();
+        c.origin[0] += shift;
+        let out = jobs::colourise(1, std::sync::Arc::new(c), data("ortho/autzen_ortho.tif"), &jobs::JobProgress::default()).expect("colourise");
+        let jobs::Output::Colourised { rgb, covered, .. } = out else { panic!("wrong output") };
+        assert!(covered > 90_000, "{covered} of 110000 points under the photo");
+        let grey = |c: [u16; 3]| (f64::from(c[0]) + f64::from(c[1]) + f64::from(c[2])) / 3.0;
+        let (a, b): (Vec<f64>, Vec<f64>) = own.iter().zip(&rgb).map(|(o, n)| (grey(*o), grey(*n))).unzip();
+        pearson(&a, &b)
+    };
+    let aligned = corr_at(0.0);
+    // Moving the points 15 ft (a lane width) off must make the agreement worse: it comes
+    // from the position, not from overall brightness.
+    let shifted = corr_at(15.0);
+    assert!(aligned > 0.5 && aligned > shifted + 0.1, "correlation aligned {aligned:.3}, shifted {shifted:.3}");
+}
+
+fn pearson(a: &[f64], b: &[f64]) -> f64 {
+    let n = a.len() as f64;
+    let (ma, mb) = (a.iter().sum::<f64>() / n, b.iter().sum::<f64>() / n);
+    let cov: f64 = a.iter().zip(b).map(|(x, y)| (x - ma) * (y - mb)).sum();
+    let va: f64 = a.iter().map(|x| (x - ma).powi(2)).sum();
+    let vb: f64 = b.iter().map(|y| (y - mb).powi(2)).sum();
+    cov / (va * vb).sqrt()
+}
+
+#[test]
+fn corrupt_files_show_errors_and_the_app_keeps_running() {
+    let bad = [
+        "las/laszip/broken_compressor.laz",
+        "las/laszip/broken_size.laz",
+        "las/laszip/broken_type.laz",
+        "las/laszip/broken_version.laz",
+        "las/pdal/1.2-no-points.las",
+        "ortho/corrupt.tif",
+    ];
+    let mut files: Vec<PathBuf> = bad.iter().map(|p| data(p)).collect();
+    files.push(data("epochs/ttp/ttp_2015.laz"));
+    files.push(PathBuf::from("/nonexistent/survey.laz"));
+    let r = view(&["--lang", "en"], &files);
+    let s = &r.stats;
+    let errors: Vec<String> = s["errors"].as_array().expect("errors").iter().map(|e| e.as_str().unwrap_or("").to_string()).collect();
+    assert_eq!(errors.len(), bad.len() + 1, "{errors:#?}");
+    for name in ["broken_compressor.laz", "broken_size.laz", "broken_type.laz", "broken_version.laz", "1.2-no-points.las", "corrupt.tif", "survey.laz"] {
+        assert!(errors.iter().any(|e| e.contains(name)), "no error names {name}: {errors:#?}");
+    }
+    // The good file is there and drawn.
+    let layers = s["layers"].as_array().expect("layers");
+    assert_eq!(layers.len(), 1, "{layers:?}");
+    assert_eq!(layers[0]["points"], 89815);
+    assert!(layers[0]["drawn"].as_u64().unwrap() > 10_000);
+    let px = view_pixels(&r);
+    assert!(1.0 - share(&px, is_background) > 0.1);
+}

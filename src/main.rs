@@ -147,6 +147,9 @@ struct ViewArgs {
     /// Initial colour of point clouds: rgb, elevation, intensity, classification.
     #[arg(long)]
     colour: Option<String>,
+    /// Open a cross-section between two points (data CRS): x1,y1,x2,y2.
+    #[arg(long, value_delimiter = ',', num_args = 1, allow_hyphen_values = true)]
+    profile: Option<Vec<f64>>,
     /// Scripted runs (--screenshot/--stats) fail after this many seconds.
     #[arg(long, default_value_t = 900.0)]
     timeout: f64,
@@ -388,6 +391,11 @@ fn view(a: ViewArgs) -> Result<i32> {
             anyhow::bail!("--colour {c:?}: use rgb, elevation, intensity or classification");
         }
     }
+    let profile = match &a.profile {
+        Some(v) if v.len() == 4 && v.iter().all(|x| x.is_finite()) => Some([v[0], v[1], v[2], v[3]]),
+        Some(v) => anyhow::bail!("--profile needs four numbers x1,y1,x2,y2, got {v:?}"),
+        None => None,
+    };
     let opts = ViewOptions {
         files: a.files,
         change: a.change.map(|m| match m {
@@ -402,6 +410,7 @@ fn view(a: ViewArgs) -> Result<i32> {
         size,
         timeout_s: a.timeout,
         colour: a.colour,
+        profile,
     };
     kizashi::app::run(opts)?;
     Ok(0)

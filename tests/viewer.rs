@@ -106,7 +106,8 @@ fn assert_panels_drawn(r: &Run) {
 fn sample_survey_m3c2_in_japanese() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sample_data");
     let files = [root.join("epoch1_2025.laz"), root.join("epoch2_2026.laz"), root.join("ortho_2026.tif")];
-    let r = view(&["--change", "m3c2", "--lang", "ja"], &files);
+    // A cross-section through the slump's head (site x 140..190 m at y = 120 m).
+    let r = view(&["--change", "m3c2", "--lang", "ja", "--profile", "-61360,-201080,-61310,-201080"], &files);
     let s = &r.stats;
     assert_eq!(s["lang"], "ja");
     assert_eq!(s["errors"].as_array().map(|a| a.len()), Some(0), "{}", r.stderr);
@@ -135,18 +136,29 @@ fn sample_survey_m3c2_in_japanese() {
     assert!(share(&px, blue) > 0.0005, "blue share {}", share(&px, blue));
     assert!(share(&px, |p| p[0].abs_diff(150) < 30 && p[1].abs_diff(150) < 30 && p[2].abs_diff(150) < 30) > 0.05);
     assert_panels_drawn(&r);
+    // The cross-section shows both epochs (and the result's core points) along the line, and
+    // its panel takes the bottom of the window.
+    let series = s["profile"]["series"].as_array().expect("profile series");
+    assert!(series.len() >= 2, "{series:?}");
+    for sr in series.iter().filter(|sr| sr["name"].as_str().unwrap_or("").starts_with("epoch")) {
+        assert!(sr["points"].as_u64().unwrap() > 200, "{sr}");
+    }
+    assert!(s["view_rect"][3].as_f64().unwrap() < 700.0, "bottom panel: {}", s["view_rect"]);
 }
 
 #[test]
 fn toronto_pair_m3c2_in_english() {
-    let files = [data("epochs/ttp/ttp_2015.laz"), data("epochs/ttp/ttp_2023.laz")];
+    let files = [data("epochs/ttp/ttp_2015.laz"), data("epochs/ttp/ttp_2023.laz"), data("epochs/ttp/ttp_dtm_2023.tif")];
     let r = view(&["--change", "m3c2", "--lang", "en"], &files);
     let s = &r.stats;
     assert_eq!(s["lang"], "en");
     assert_eq!(s["errors"].as_array().map(|a| a.len()), Some(0), "{}", r.stderr);
     let layers = s["layers"].as_array().expect("layers");
-    assert_eq!(layers[0]["points"], 89815);
-    assert_eq!(layers[0]["crs_epsg"], 26917);
+    let e1 = layers.iter().find(|l| l["name"] == "ttp_2015.laz").expect("epoch 1");
+    assert_eq!(e1["points"], 89815);
+    assert_eq!(e1["crs_epsg"], 26917);
+    // The DTM is shown as a shaded height field.
+    assert!(layers.iter().any(|l| l["kind"] == "dem"), "{layers:?}");
     let c = &s["change"];
     assert_eq!(c["epoch1_points"], 89815);
     assert!(c["core_points"].as_u64().unwrap() > 5_000);

@@ -55,6 +55,7 @@ pub struct Auto {
     saved: Arc<Mutex<Option<Result<(), String>>>>,
     load_s: Option<f64>,
     change_s: Option<f64>,
+    profile: Option<[f64; 4]>,
 }
 
 impl Auto {
@@ -73,6 +74,7 @@ impl Auto {
             saved: Arc::new(Mutex::new(None)),
             load_s: None,
             change_s: None,
+            profile: o.profile,
         }
     }
 
@@ -86,7 +88,7 @@ pub fn step(
     mut auto: ResMut<Auto>,
     mut viewer: ResMut<Viewer>,
     ready: Res<PipelinesReady>,
-    time: Res<Time>,
+    time: Res<Time<Real>>,
     mut commands: Commands,
     exit_code: Res<ExitCode>,
     mut exit: MessageWriter<AppExit>,
@@ -116,6 +118,7 @@ pub fn step(
                     }
                     auto.stage = Stage::Changing;
                 } else {
+                    open_profile(&auto, &mut viewer);
                     auto.stage = Stage::Settling;
                 }
             }
@@ -123,6 +126,7 @@ pub fn step(
         Stage::Changing => {
             if !viewer.busy(JobKind::Change) && !viewer.busy(JobKind::Load) {
                 auto.change_s = Some(elapsed - auto.load_s.unwrap_or(0.0));
+                open_profile(&auto, &mut viewer);
                 auto.stage = Stage::Settling;
             }
         }
@@ -169,6 +173,13 @@ pub fn step(
         }
         Stage::Done => {}
     }
+}
+
+/// `--profile x1,y1,x2,y2`: the cross-section tool with those two picks.
+fn open_profile(auto: &Auto, viewer: &mut Viewer) {
+    let Some([x1, y1, x2, y2]) = auto.profile else { return };
+    viewer.tool = super::Tool::Profile;
+    viewer.profile = Some(super::inspect::make_profile(viewer, [x1, y1], [x2, y2]));
 }
 
 fn finish(auto: &mut Auto, viewer: &Viewer, windows: &Query<&Window>, code: &ExitCode, exit: &mut MessageWriter<AppExit>, err: Option<String>) {
@@ -226,6 +237,16 @@ fn write_stats(auto: &Auto, viewer: &Viewer, windows: &Query<&Window>, failure: 
         "change_s": auto.change_s,
         "total_s": auto.started.elapsed().as_secs_f64(),
         "screenshot": auto.screenshot,
+        "renderer": viewer.renderer.as_ref().map(|r| &r.0),
+        "software_renderer": viewer.renderer.as_ref().map(|r| r.1),
+        "profile": viewer.profile.as_ref().map(|p| serde_json::json!({
+            "from": p.a, "to": p.b, "width": p.width,
+            "series": p.series.iter().map(|s| serde_json::json!({
+                "name": s.name, "points": s.points.len(),
+                "z_min": s.points.iter().map(|q| q[1]).fold(f32::INFINITY, f32::min),
+                "z_max": s.points.iter().map(|q| q[1]).fold(f32::NEG_INFINITY, f32::max),
+            })).collect::<Vec<_>>(),
+        })),
         "failure": failure,
     });
     let text = serde_json::to_string_pretty(&json).unwrap_or_default();

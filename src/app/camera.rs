@@ -41,7 +41,8 @@ impl OrbitCamera {
     pub fn frame(&mut self, min: Vec3, max: Vec3, fov_y: f32) {
         self.target = (min + max) * 0.5;
         let radius = ((max - min).length() * 0.5).max(1.0);
-        self.distance = radius / (fov_y * 0.5).tan() * 1.05;
+        // The bounding sphere is conservative for flat sites: 0.8 fills the view better.
+        self.distance = radius / (fov_y * 0.5).tan() * 0.8;
     }
 }
 

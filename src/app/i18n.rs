@@ -59,6 +59,7 @@ strings! {
     PointSize => "Point size", "点サイズ";
     PointBudget => "Point budget", "表示点数上限";
     Shading => "Shaded splats", "点に陰影";
+    EyeDome => "Eye-dome lighting", "アイドームライティング（EDL）";
     Fps => "FPS", "FPS";
     PointsDrawn => "points drawn", "描画点数";
     Layers => "Layers", "レイヤー";

@@ -6,6 +6,7 @@
 pub mod auto;
 pub mod camera;
 pub mod colour;
+pub mod edl;
 pub mod i18n;
 pub mod inspect;
 pub mod jobs;
@@ -42,6 +43,8 @@ pub struct ViewOptions {
     pub timeout_s: f64,
     /// Start with this colour mode on every cloud ("rgb", "elevation", ...).
     pub colour: Option<String>,
+    /// Open a cross-section from (x1, y1) to (x2, y2), data CRS, once loaded.
+    pub profile: Option<[f64; 4]>,
 }
 
 impl Default for ViewOptions {
@@ -57,6 +60,7 @@ impl Default for ViewOptions {
             size: (1280, 800),
             timeout_s: 900.0,
             colour: None,
+            profile: None,
         }
     }
 }
@@ -72,11 +76,13 @@ pub struct Settings {
     pub min_node_px: f32,
     pub exaggeration: f32,
     pub rim: bool,
+    pub edl: bool,
+    pub edl_strength: f32,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { budget: 1_000_000, point_size: 1.0, min_px: 2.0, min_node_px: 60.0, exaggeration: 1.0, rim: true }
+        Settings { budget: 1_000_000, point_size: 1.0, min_px: 2.0, min_node_px: 60.0, exaggeration: 1.0, rim: false, edl: true, edl_strength: 0.5 }
     }
 }
 
@@ -215,6 +221,9 @@ pub struct Viewer {
     pub frame_ms: f32,
     pub dialogs: Vec<std::sync::Mutex<std::sync::mpsc::Receiver<DialogResult>>>,
     pub initial_colour: Option<String>,
+    /// The GPU (or software renderer) in use, once known.
+    pub renderer: Option<(String, bool)>,
+    budget_explicit: bool,
     framed: bool,
     framed_cloud: bool,
 }
@@ -267,6 +276,8 @@ impl Viewer {
             frame_ms: 0.0,
             dialogs: Vec::new(),
             initial_colour: None,
+            renderer: None,
+            budget_explicit: false,
             framed: false,
             framed_cloud: false,
         }
@@ -398,6 +409,7 @@ pub fn run(opts: ViewOptions) -> anyhow::Result<()> {
         settings.budget = b.max(1000);
     }
     let mut viewer = Viewer::new(lang, settings);
+    viewer.budget_explicit = opts.budget.is_some();
     viewer.initial_colour = opts.colour.clone();
     for f in &opts.files {
         viewer.open(f.clone());
@@ -422,6 +434,7 @@ pub fn run(opts: ViewOptions) -> anyhow::Result<()> {
                 .set(bevy::log::LogPlugin { level: bevy::log::Level::WARN, filter: "wgpu=error,naga=warn,bevy_render=warn,bevy_winit=error".into(), ..default() }),
         )
         .add_plugins(MaterialPlugin::<points::PointMaterial>::default())
+        .add_plugins(edl::EdlPlugin)
         .add_plugins(EguiPlugin::default())
         .insert_resource(viewer)
         .insert_resource(auto)
@@ -430,7 +443,7 @@ pub fn run(opts: ViewOptions) -> anyhow::Result<()> {
         .add_systems(Startup, setup)
         .add_systems(
             Update,
-            (poll_jobs, poll_dialogs, file_drops, sync_layers, camera::control, points::update_lod, inspect::click, auto::step, apply_viewport).chain(),
+            (poll_jobs, poll_dialogs, file_drops, sync_layers, camera::control, points::update_lod, inspect::click, auto::step, apply_viewport, sync_edl, know_renderer).chain(),
         )
         .add_systems(EguiPrimaryContextPass, ui::draw);
     bevy::asset::load_internal_asset!(app, points::POINT_SHADER, "../../shaders/points.wgsl", Shader::from_wgsl);
@@ -443,7 +456,8 @@ pub fn run(opts: ViewOptions) -> anyhow::Result<()> {
 
 fn setup(mut commands: Commands, mut egui_settings: ResMut<bevy_egui::EguiGlobalSettings>) {
     commands.spawn((
-        Camera3d::default(),
+        // EDL samples the depth of the main pass.
+        Camera3d { depth_texture_usages: (bevy::render::render_resource::TextureUsages::RENDER_ATTACHMENT | bevy::render::render_resource::TextureUsages::TEXTURE_BINDING).into(), ..default() },
         Msaa::Off,
         bevy::core_pipeline::tonemapping::Tonemapping::None,
         Projection::Perspective(PerspectiveProjection { fov: 0.8, near: 0.1, ..default() }),
@@ -717,7 +731,7 @@ fn file_drops(mut drops: MessageReader<bevy::window::FileDragAndDrop>, mut viewe
 /// Layer transforms (exaggeration), visibility (blink), raster drape height, first framing.
 fn sync_layers(
     mut viewer: ResMut<Viewer>,
-    time: Res<Time>,
+    time: Res<Time<Real>>,
     mut transforms: Query<&mut Transform, Without<camera::OrbitCamera>>,
     mut vis: Query<&mut Visibility, Without<points::NodeMesh>>,
     mut meshes: ResMut<Assets<Mesh>>,
@@ -791,6 +805,37 @@ fn sync_layers(
                 viewer.framed_cloud = has_cloud;
             }
         }
+    }
+}
+
+/// A software renderer (lavapipe, llvmpipe) draws ~1 M points a second: start with a budget
+/// that keeps the view interactive there, unless the user chose one.
+fn know_renderer(mut viewer: ResMut<Viewer>, info: Option<Res<bevy::render::renderer::RenderAdapterInfo>>) {
+    if viewer.renderer.is_some() {
+        return;
+    }
+    let Some(info) = info else { return };
+    // wgpu's DeviceType is not re-exported by bevy; its Debug name is stable ("Cpu").
+    let software = format!("{:?}", info.device_type) == "Cpu";
+    viewer.renderer = Some((format!("{} ({:?}, {})", info.name, info.device_type, info.driver), software));
+    if software && !viewer.budget_explicit {
+        viewer.settings.budget = 300_000;
+    }
+}
+
+/// Eye-dome lighting on the 3D camera follows the setting.
+fn sync_edl(viewer: Res<Viewer>, mut commands: Commands, cams: Query<(Entity, Option<&edl::EyeDome>), With<camera::OrbitCamera>>) {
+    let Ok((e, current)) = cams.single() else { return };
+    let want = viewer.settings.edl.then(|| edl::EyeDome { strength: viewer.settings.edl_strength, radius: 1.4, ..Default::default() });
+    match (want, current) {
+        (Some(w), Some(c)) if w.strength == c.strength => {}
+        (Some(w), _) => {
+            commands.entity(e).insert(w);
+        }
+        (None, Some(_)) => {
+            commands.entity(e).remove::<edl::EyeDome>();
+        }
+        (None, None) => {}
     }
 }
 

@@ -213,7 +213,11 @@ fn top_bar(ui: &mut egui::Ui, v: &mut Viewer) {
         if ui.add(egui::DragValue::new(&mut b).range(0.1..=50.0).speed(0.05).suffix(" M")).changed() {
             v.settings.budget = (b * 1e6) as usize;
         }
-        let shading = v.t(S::Shading);
+        let (shading, edl) = (v.t(S::Shading), v.t(S::EyeDome));
+        ui.checkbox(&mut v.settings.edl, edl);
+        if v.settings.edl {
+            ui.add(egui::Slider::new(&mut v.settings.edl_strength, 0.05..=2.0).max_decimals(2));
+        }
         ui.checkbox(&mut v.settings.rim, shading);
         ui.separator();
         let fps = if v.frame_ms > 0.0 { 1000.0 / v.frame_ms } else { 0.0 };
@@ -599,7 +603,7 @@ fn plot_frame(painter: &egui::Painter, rect: egui::Rect, xr: (f32, f32), yr: (f3
 fn profile_panel(ui: &mut egui::Ui, v: &mut Viewer) {
     let lang = v.lang;
     let Some(p) = &v.profile else { return };
-    ui.horizontal(|ui| {
+    ui.horizontal_wrapped(|ui| {
         ui.strong(S::Profile.t(lang));
         ui.label(format!("({:.2}, {:.2}) → ({:.2}, {:.2}) · {} {:.2} m", p.a[0], p.a[1], p.b[0], p.b[1], S::ProfileWidth.t(lang), p.width));
         for s in &p.series {
@@ -610,7 +614,7 @@ fn profile_panel(ui: &mut egui::Ui, v: &mut Viewer) {
     let zs: Vec<f32> = p.series.iter().flat_map(|s| s.points.iter().map(|q| q[1])).collect();
     let (lo, hi) = (colour::percentile(zs.clone(), 0.0).unwrap_or(0.0), colour::percentile(zs, 1.0).unwrap_or(1.0));
     let pad = ((hi - lo) * 0.05).max(0.05);
-    let size = ui.available_size();
+    let size = egui::vec2(ui.max_rect().width(), ui.available_height());
     let (resp, painter) = ui.allocate_painter(egui::vec2(size.x, size.y.max(120.0)), egui::Sense::hover());
     let to = plot_frame(&painter, resp.rect, (0.0, len.max(1e-3)), (lo - pad, hi + pad), S::AlongLine.t(lang), S::Height.t(lang));
     for s in &p.series {
@@ -660,12 +664,14 @@ fn legend(ctx: &egui::Context, v: &Viewer, central: egui::Rect) {
                     }
                     ui.horizontal(|ui| {
                         let unit = if matches!(mode, ColourMode::Intensity) { "" } else { " m" };
-                        ui.label(format!("{:.3}{unit}", c.range.0));
+                        // Elevation colours use the cloud's local z: the legend shows heights.
+                        let off = if matches!(mode, ColourMode::Elevation) { c.cloud.origin[2] } else { 0.0 };
+                        ui.label(format!("{:.3}{unit}", f64::from(c.range.0) + off));
                         if matches!(mode, ColourMode::Deformation { .. }) {
                             ui.add_space(40.0);
                             ui.label("0");
                         }
-                        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| ui.label(format!("{:.3}{unit}", c.range.1)));
+                        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| ui.label(format!("{:.3}{unit}", f64::from(c.range.1) + off)));
                     });
                     if let ColourMode::Deformation { significance, .. } = mode {
                         if significance.is_some() {

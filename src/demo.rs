@@ -22,6 +22,8 @@ pub const ORTHO_RES: f64 = 0.25;
 pub const EPOCH1_FILE: &str = "epoch1_2025.laz";
 pub const EPOCH2_FILE: &str = "epoch2_2026.laz";
 pub const ORTHO_FILE: &str = "ortho_2026.tif";
+/// Epoch 1's bare-earth model at 1 m (what a survey company delivers with the points).
+pub const DTM_FILE: &str = "dtm_2025.tif";
 pub const TRUTH_FILE: &str = "truth.json";
 
 /// One deformation feature, in site-local metres (origin at the south-west corner).
@@ -212,6 +214,17 @@ pub fn generate(dir: &Path) -> Result<Vec<std::path::PathBuf>, io::IoError> {
     let gt = raster::GeoTransform([SITE_ORIGIN[0], ORTHO_RES, 0.0, SITE_ORIGIN[1] + SITE_SIZE, 0.0, -ORTHO_RES]);
     raster::write_rgb(&ortho_path, &img, gt, Some(&c))?;
     let mut out = vec![ortho_path];
+    let dtm_path = dir.join(DTM_FILE);
+    let n = SITE_SIZE as usize;
+    let heights: Vec<f32> = (0..n * n)
+        .map(|k| {
+            let (col, row) = (k % n, k / n);
+            cover_and_height(col as f64 + 0.5, SITE_SIZE - (row as f64 + 0.5)).1 as f32
+        })
+        .collect();
+    let dgt = raster::GeoTransform([SITE_ORIGIN[0], 1.0, 0.0, SITE_ORIGIN[1] + SITE_SIZE, 0.0, -1.0]);
+    raster::write_f32(&dtm_path, n, n, dgt, Some(&c), -9999.0, &heights)?;
+    out.push(dtm_path);
     for (e, name, date) in [(1u8, EPOCH1_FILE, (2025, 6, 10)), (2u8, EPOCH2_FILE, (2026, 6, 12))] {
         let cloud = epoch(e, &img);
         let p = dir.join(name);

@@ -105,14 +105,17 @@ fn assert_panels_drawn(r: &Run) {
 #[test]
 fn sample_survey_m3c2_in_japanese() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sample_data");
-    let files = [root.join("epoch1_2025.laz"), root.join("epoch2_2026.laz"), root.join("ortho_2026.tif")];
+    let files = [root.join("epoch1_2025.laz"), root.join("epoch2_2026.laz"), root.join("ortho_2026.tif"), root.join("dtm_2025.tif")];
     // A cross-section through the slump's head (site x 140..190 m at y = 120 m).
     let r = view(&["--change", "m3c2", "--lang", "ja", "--profile", "-61360,-201080,-61310,-201080"], &files);
     let s = &r.stats;
     assert_eq!(s["lang"], "ja");
     assert_eq!(s["errors"].as_array().map(|a| a.len()), Some(0), "{}", r.stderr);
     let layers = s["layers"].as_array().expect("layers");
-    assert_eq!(layers.len(), 4, "2 epochs + ortho + result: {layers:?}");
+    assert_eq!(layers.len(), 5, "2 epochs + ortho + DTM + result: {layers:?}");
+    // The photo lies on the DTM (which it then textures).
+    let photo = layers.iter().find(|l| l["kind"] == "orthophoto").expect("ortho");
+    assert_eq!(photo["on_dem"], true);
     let result = layers.iter().find(|l| l["kind"] == "result").expect("result layer");
     // Same numbers as the CLI on the same files (core spacing 1 m, cyl 1, radii 1,2, L 2).
     let c = &s["change"];

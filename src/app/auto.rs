@@ -212,6 +212,7 @@ fn write_stats(auto: &Auto, viewer: &Viewer, windows: &Query<&Window>, failure: 
             LayerKind::Raster(r) => serde_json::json!({
                 "name": l.name, "kind": if r.is_dem { "dem" } else { "orthophoto" }, "visible": l.visible,
                 "size": [r.raster.size.0, r.raster.size.1], "drape_z": f64::from(r.drape_z) + r.origin[2],
+                "on_dem": r.on_dem && viewer.layers.iter().any(|l| matches!(&l.kind, LayerKind::Raster(d) if d.is_dem)),
             }),
         })
         .collect();

@@ -82,6 +82,7 @@ strings! {
     Dem => "DEM", "DEM";
     Colourise => "Colourise points from orthophoto", "オルソ画像で点群を着色";
     GroundHeight => "Drape height (m)", "投影高さ (m)";
+    OnDem => "Lay on the DEM", "DEM に重ねる";
     ChangeDetection => "Change detection", "変化検出";
     Epoch1 => "Epoch 1 (before)", "時期1（前）";
     Epoch2 => "Epoch 2 (after)", "時期2（後）";

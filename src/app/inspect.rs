@@ -166,6 +166,66 @@ pub fn measure(a: [f64; 3], b: [f64; 3]) -> (f64, f64, f64) {
 mod tests {
     use super::*;
 
+    /// A click on the pixel where a point is drawn picks that point (the nearest of those
+    /// under the cursor), with its world coordinates; a click on empty sky picks nothing.
+    #[test]
+    fn pick_finds_the_point_under_the_cursor() {
+        use crate::analysis::octree::{Octree, Params};
+        let mut c = PointCloud::with_origin([500_000.0, 4_000_000.0, 100.0]);
+        for i in 0..50 {
+            for j in 0..50 {
+                c.positions.push([i as f32, j as f32, 0.0]);
+            }
+        }
+        // A point on a post, 5 m above the ground point at (10, 10): nearer to a camera above.
+        c.positions.push([10.0, 10.0, 5.0]);
+        let octree = Octree::build(&c.positions, Params::default());
+        let mut v = super::super::Viewer::new(super::super::i18n::Lang::En, Default::default());
+        v.scene_origin = Some(c.origin);
+        let mut nodes = std::collections::HashMap::new();
+        for id in 0..octree.nodes.len() as u32 {
+            nodes.insert(id, (Entity::PLACEHOLDER, v.frame));
+        }
+        let layer = super::super::CloudLayer {
+            cloud: std::sync::Arc::new(c),
+            octree: std::sync::Arc::new(octree),
+            colours: Vec::new(),
+            mode: super::super::colour::ColourMode::Elevation,
+            range: (0.0, 1.0),
+            material: Handle::default(),
+            root: Entity::PLACEHOLDER,
+            nodes,
+            spacing: 1.0,
+            drawn: 0,
+            summary: None,
+        };
+        v.layers.push(super::super::Layer { id: 7, name: "e1".into(), path: None, visible: true, shown: true, swipe_side: 0.0, kind: LayerKind::Cloud(layer), warnings: Vec::new() });
+        // Camera 100 m above the site centre looking straight down (bevy: y up).
+        let eye = Vec3::new(25.0, 100.0, -25.0);
+        let view = Transform::from_translation(eye).looking_at(Vec3::new(25.0, 0.0, -25.0), Vec3::NEG_Z);
+        let proj = Mat4::perspective_infinite_reverse_rh(0.8, 800.0 / 600.0, 0.1);
+        let info = super::super::points::ViewInfo {
+            clip_from_world: proj * view.to_matrix().inverse(),
+            camera_pos: eye,
+            viewport: Vec4::new(100.0, 50.0, 800.0, 600.0),
+            focal_px: proj.y_axis.y * 0.5 * 600.0,
+        };
+        v.view = Some(info);
+        let o = v.scene_origin.unwrap();
+        // The post top (index 2500) is nearer the eye than the ground points around its pixel.
+        let (px, _) = info.project(v.data_to_bevy([500_010.0, 4_000_010.0, 105.0], o)).expect("in view");
+        let p = pick(&v, px + Vec2::new(1.0, -1.0)).expect("a point under the cursor");
+        assert_eq!(p.layer, 7);
+        assert_eq!(p.index, 2500);
+        assert!((p.world[2] - 105.0).abs() < 1e-4 && (p.world[0] - 500_010.0).abs() < 1e-4);
+        let (q, _) = info.project(v.data_to_bevy([500_030.0, 4_000_020.0, 100.0], o)).expect("in view");
+        let p = pick(&v, q).expect("ground point");
+        assert_eq!(p.index, 30 * 50 + 20);
+        // Far outside the data.
+        let (sky, _) = info.project(v.data_to_bevy([500_200.0, 4_000_020.0, 100.0], o)).unwrap_or((Vec2::new(5.0, 5.0), 0.0));
+        assert!(pick(&v, sky).is_none());
+    }
+
     #[test]
     fn cross_section_keeps_the_corridor_in_world_heights() {
         let mut c = PointCloud::with_origin([1000.0, 2000.0, 50.0]);

@@ -112,6 +112,10 @@ pub struct RasterView {
     pub drape_z: f32,
     pub placed_z: f32,
     pub is_dem: bool,
+    /// Orthophoto laid on the (first) DEM layer, when there is one, instead of flat.
+    pub on_dem: bool,
+    /// Whether the current mesh lies on a DEM.
+    placed_on_dem: bool,
 }
 
 pub enum LayerKind {
@@ -591,7 +595,7 @@ fn add_raster(viewer: &mut Viewer, commands: &mut Commands, meshes: &mut Assets<
         visible: true,
         shown: true,
         swipe_side: 0.0,
-        kind: LayerKind::Raster(RasterView { raster, root, entity, origin, drape_z, placed_z: drape_z, is_dem }),
+        kind: LayerKind::Raster(RasterView { raster, root, entity, origin, drape_z, placed_z: drape_z, is_dem, on_dem: true, placed_on_dem: false }),
         warnings: Vec::new(),
     });
 }
@@ -751,6 +755,19 @@ fn sync_layers(
             LayerKind::Raster(r) => (r.root, viewer.layer_transform(r.origin)),
         })
         .collect();
+    // Photos to re-lay (height or DEM changed) need the DEM's grid: taken out of its layer
+    // only then.
+    let has_dem = viewer.layers.iter().any(|l| matches!(&l.kind, LayerKind::Raster(r) if r.is_dem));
+    let relay = viewer.layers.iter().any(|l| matches!(&l.kind, LayerKind::Raster(r) if !r.is_dem && (r.drape_z != r.placed_z || (r.on_dem && has_dem) != r.placed_on_dem)));
+    let dem = if relay {
+        viewer.layers.iter().find_map(|l| match &l.kind {
+            LayerKind::Raster(r) if r.is_dem => Some(jobs::RasterLayer { image: image::RgbImage::new(1, 1), corners: r.raster.corners, heights: r.raster.heights.clone(), crs: None, size: r.raster.size }),
+            _ => None,
+        })
+    } else {
+        None
+    };
+    let ortho_on_dem = has_dem && viewer.layers.iter().any(|l| l.visible && matches!(&l.kind, LayerKind::Raster(r) if !r.is_dem && r.on_dem));
     for l in viewer.layers.iter_mut() {
         let in_pair = Some(l.id) == a || Some(l.id) == b;
         l.shown = l.visible;
@@ -765,16 +782,24 @@ fn sync_layers(
                 CompareMode::Off => {}
             }
         }
+        // A photo laid on the DEM textures it: drawing the DEM too would only z-fight.
+        if matches!(&l.kind, LayerKind::Raster(r) if r.is_dem) && ortho_on_dem {
+            l.shown = false;
+        }
         let root = match &mut l.kind {
             LayerKind::Cloud(c) => c.root,
             LayerKind::Raster(r) => {
-                if r.drape_z != r.placed_z && !r.is_dem {
+                if (r.drape_z != r.placed_z || (r.on_dem && has_dem) != r.placed_on_dem) && !r.is_dem {
                     if let Ok(h) = mesh_handles.get(r.entity) {
                         if let Some(mut m) = meshes.get_mut(&h.0) {
-                            *m = points::raster_mesh(&r.raster, r.origin, r.drape_z);
+                            *m = match (&dem, r.on_dem) {
+                                (Some(d), true) => points::ortho_on_dem_mesh(&r.raster, r.origin, d, r.drape_z),
+                                _ => points::raster_mesh(&r.raster, r.origin, r.drape_z),
+                            };
                         }
                     }
                     r.placed_z = r.drape_z;
+                    r.placed_on_dem = r.on_dem && dem.is_some();
                 }
                 r.root
             }

@@ -315,3 +315,105 @@ pub fn raster_mesh(r: &super::jobs::RasterLayer, origin: [f64; 3], z: f32) -> Me
         }
     }
 }
+
+/// Height of a DEM at world (x, y), bilinear between cell centres; None outside the grid or
+/// where a neighbouring cell has no data.
+pub fn dem_height(dem: &super::jobs::RasterLayer, x: f64, y: f64) -> Option<f32> {
+    let h = dem.heights.as_ref()?;
+    let [tl, tr, _, bl] = dem.corners;
+    // Solve tl + fx (tr - tl) + fy (bl - tl) = (x, y): the grid may be rotated.
+    let (ax, ay, bx, by) = (tr[0] - tl[0], tr[1] - tl[1], bl[0] - tl[0], bl[1] - tl[1]);
+    let det = ax * by - ay * bx;
+    if det.abs() < 1e-12 {
+        return None;
+    }
+    let (dx, dy) = (x - tl[0], y - tl[1]);
+    let fx = (dx * by - dy * bx) / det;
+    let fy = (ax * dy - ay * dx) / det;
+    if !(0.0..1.0).contains(&fx) || !(0.0..1.0).contains(&fy) {
+        return None;
+    }
+    let (w, hh) = dem.size;
+    // Continuous cell coordinates with centres at integers, clamped at the edges.
+    let cx = (fx * w as f64 - 0.5).clamp(0.0, (w - 1) as f64);
+    let cy = (fy * hh as f64 - 0.5).clamp(0.0, (hh - 1) as f64);
+    let (x0, y0) = (cx.floor() as usize, cy.floor() as usize);
+    let (x1, y1) = ((x0 + 1).min(w - 1), (y0 + 1).min(hh - 1));
+    let (tx, ty) = ((cx - x0 as f64) as f32, (cy - y0 as f64) as f32);
+    // Weights over the neighbours that have data (an edge of no-data does not swallow the
+    // cells next to it); None when only no-data cells carry weight.
+    let mut sum = 0.0f32;
+    let mut wsum = 0.0f32;
+    for (c, r, wt) in [(x0, y0, (1.0 - tx) * (1.0 - ty)), (x1, y0, tx * (1.0 - ty)), (x0, y1, (1.0 - tx) * ty), (x1, y1, tx * ty)] {
+        if let Some(v) = h.get(r * w + c).copied().filter(|v| v.is_finite()) {
+            sum += v * wt;
+            wsum += wt;
+        }
+    }
+    (wsum > 1e-3).then(|| sum / wsum)
+}
+
+/// An orthophoto laid on a DEM: a 256 x 256 grid over the photo, each vertex at the DEM's
+/// height (the flat drape height where the DEM has none), a hair above so the photo wins.
+pub fn ortho_on_dem_mesh(r: &super::jobs::RasterLayer, origin: [f64; 3], dem: &super::jobs::RasterLayer, fallback_z: f32) -> Mesh {
+    let n = 256usize;
+    let [tl, tr, _, bl] = r.corners;
+    let mut pos = Vec::with_capacity(n * n);
+    let mut uv = Vec::with_capacity(n * n);
+    for j in 0..n {
+        for i in 0..n {
+            let (fx, fy) = (i as f64 / (n - 1) as f64, j as f64 / (n - 1) as f64);
+            let x = tl[0] + (tr[0] - tl[0]) * fx + (bl[0] - tl[0]) * fy;
+            let y = tl[1] + (tr[1] - tl[1]) * fx + (bl[1] - tl[1]) * fy;
+            let z = dem_height(dem, x, y).map(|z| z - origin[2] as f32 + 0.05).unwrap_or(fallback_z);
+            pos.push([(x - origin[0]) as f32, (y - origin[1]) as f32, z]);
+            uv.push([fx as f32, fy as f32]);
+        }
+    }
+    let mut ind = Vec::with_capacity((n - 1) * (n - 1) * 6);
+    for j in 0..n - 1 {
+        for i in 0..n - 1 {
+            let a = (j * n + i) as u32;
+            let (b, c, d) = (a + 1, a + n as u32 + 1, a + n as u32);
+            ind.extend_from_slice(&[a, c, b, a, d, c]);
+        }
+    }
+    let count = pos.len();
+    Mesh::new(PrimitiveTopology::TriangleList, RenderAssetUsages::default())
+        .with_inserted_attribute(Mesh::ATTRIBUTE_POSITION, pos)
+        .with_inserted_attribute(Mesh::ATTRIBUTE_NORMAL, vec![[0.0f32, 0.0, 1.0]; count])
+        .with_inserted_attribute(Mesh::ATTRIBUTE_UV_0, uv)
+        .with_inserted_indices(Indices::U32(ind))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dem_height_follows_the_grid_and_its_rotation() {
+        // 3 x 2 cells of 10 m, north up, top-left at (100, 220); one cell without data.
+        let dem = super::super::jobs::RasterLayer {
+            image: image::RgbImage::new(1, 1),
+            corners: [[100.0, 220.0], [130.0, 220.0], [130.0, 200.0], [100.0, 200.0]],
+            heights: Some(vec![1.0, 2.0, 4.0, 3.0, 4.0, f32::NAN]),
+            crs: None,
+            size: (3, 2),
+        };
+        // Cell centres give the cell's value; half-way between two centres, the mean.
+        assert_eq!(dem_height(&dem, 105.0, 215.0), Some(1.0));
+        assert_eq!(dem_height(&dem, 110.0, 215.0), Some(1.5));
+        assert_eq!(dem_height(&dem, 105.0, 205.0), Some(3.0));
+        assert_eq!(dem_height(&dem, 110.0, 210.0), Some(2.5));
+        // Edges clamp to the outer centres; no data anywhere near -> None; outside -> None.
+        assert_eq!(dem_height(&dem, 101.0, 219.0), Some(1.0));
+        assert_eq!(dem_height(&dem, 128.0, 202.0), None);
+        assert_eq!(dem_height(&dem, 120.0, 205.0), Some(4.0));
+        assert_eq!(dem_height(&dem, 95.0, 205.0), None);
+        // Rotated 90 degrees: "right" along the grid is south.
+        let rot = super::super::jobs::RasterLayer { corners: [[100.0, 220.0], [100.0, 190.0], [80.0, 190.0], [80.0, 220.0]], ..dem };
+        assert_eq!(dem_height(&rot, 95.0, 215.0), Some(1.0));
+        assert_eq!(dem_height(&rot, 95.0, 205.0), Some(2.0));
+        assert_eq!(dem_height(&rot, 85.0, 215.0), Some(3.0));
+    }
+}

@@ -255,6 +255,7 @@ fn layers_panel(ui: &mut egui::Ui, v: &mut Viewer, commands: &mut Commands) {
     let mut recolour = None;
     let mut colourise = None;
     let ids: Vec<u32> = v.layers.iter().map(|l| l.id).collect();
+    let has_dem = v.layers.iter().any(|l| matches!(&l.kind, LayerKind::Raster(r) if r.is_dem));
     for id in ids {
         let lang = v.lang;
         let clouds: Vec<(u32, String)> = v.layers.iter().filter(|l| l.is_epoch()).map(|l| (l.id, l.name.clone())).collect();
@@ -285,6 +286,9 @@ fn layers_panel(ui: &mut egui::Ui, v: &mut Viewer, commands: &mut Commands) {
                     LayerKind::Raster(r) => {
                         ui.label(format!("{} · {}×{}", if r.is_dem { S::Dem.t(lang) } else { S::Orthophoto.t(lang) }, r.raster.size.0, r.raster.size.1));
                         if !r.is_dem {
+                            if has_dem {
+                                ui.checkbox(&mut r.on_dem, S::OnDem.t(lang));
+                            }
                             ui.horizontal(|ui| {
                                 ui.label(S::GroundHeight.t(lang));
                                 let mut z = f64::from(r.drape_z) + r.origin[2];

@@ -39,6 +39,20 @@ if ! $PY -c 'import laspy, lazrs, numpy' 2>/dev/null; then
     $PY -m pip install -q --break-system-packages "laspy[lazrs]>=2.5" numpy
 fi
 
+# Khronos glTF-Validator (npm) for the 3D Tiles tests; node from Debian when there is none.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  echo "setup: installing nodejs npm"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends nodejs npm
+fi
+NODE_DIR="${KIZASHI_NODE_DIR:-/var/cache/kizashi/node}"
+if [ ! -f "$NODE_DIR/node_modules/gltf-validator/package.json" ]; then
+  echo "setup: installing gltf-validator into $NODE_DIR"
+  mkdir -p "$NODE_DIR"
+  (cd "$NODE_DIR" && npm install --silent --no-audit --no-fund gltf-validator@2.0.0-dev.3.10)
+fi
+
 # Rust toolchain: use the one on PATH (rustup-managed on our machines).
 if ! command -v cargo >/dev/null 2>&1; then
   if [ -x "$HOME/.cargo/bin/cargo" ]; then export PATH="$HOME/.cargo/bin:$PATH"; else

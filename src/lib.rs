@@ -7,7 +7,9 @@ pub mod analysis;
 #[cfg(feature = "gui")]
 pub mod app;
 pub mod cloud;
+pub mod colourmap;
 pub mod demo;
+pub mod export;
 pub mod io;
 pub mod pipeline;
 

@@ -50,6 +50,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Export for GIS and open-data portals.
+    #[command(subcommand)]
+    Export(ExportCommand),
     /// Run the main job on the bundled sample survey (generated deterministically if missing).
     Demo {
         /// Where the sample survey lives (generated there when missing).
@@ -117,6 +120,31 @@ struct ChangeArgs {
     /// Print one JSON summary line.
     #[arg(long)]
     json: bool,
+}
+
+#[derive(Subcommand)]
+enum ExportCommand {
+    /// OGC 3D Tiles 1.1 (glb tiles, refine ADD) for CesiumJS and other 3D Tiles clients.
+    Tiles {
+        /// Point cloud (LAS/LAZ/COPC), e.g. a `kizashi change` result.
+        input: PathBuf,
+        /// Output directory (tileset.json and tiles/).
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Scalar field to carry as a property attribute (repeatable); the first one colours
+        /// the points when the file has no RGB.
+        #[arg(long)]
+        attribute: Vec<String>,
+        /// Orthometric -> ellipsoidal: metres to add to every height (the geoid undulation).
+        #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+        geoid_offset: f64,
+        /// Most points in one tile.
+        #[arg(long, default_value_t = 50_000)]
+        max_points_per_tile: usize,
+        /// Print the summary as one JSON line.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(clap::Args, Default)]
@@ -325,6 +353,39 @@ fn run() -> Result<i32> {
                 if let Some(o) = &s.output {
                     println!("wrote {o}");
                 }
+            }
+            Ok(0)
+        }
+        Some(Command::Export(ExportCommand::Tiles { input, output, attribute, geoid_offset, max_points_per_tile, json })) => {
+            let cancel = cancel_on_ctrl_c();
+            let t0 = std::time::Instant::now();
+            let cloud = kizashi::pipeline::load_epoch(&input, kizashi::io::las::Fields::ALL, &pipeline::Silent, &cancel)?.cloud;
+            let read_s = t0.elapsed().as_secs_f64();
+            let opts = kizashi::export::tiles3d::Options {
+                attributes: attribute,
+                geoid_offset,
+                max_points_per_tile,
+                sources: vec![input.display().to_string()],
+            };
+            let summary = kizashi::export::tiles3d::write_tileset(&cloud, &output, &opts)?;
+            if json {
+                let mut v = serde_json::to_value(&summary)?;
+                v["read_s"] = serde_json::json!(read_s);
+                println!("{}", serde_json::to_string(&v)?);
+            } else {
+                println!(
+                    "wrote {} ({} tiles, {} points, depth {}) in {:.2} s; centre lon {:.6} lat {:.6}, ECEF {:.3} {:.3} {:.3}",
+                    kizashi::export::tiles3d::tileset_path(&output).display(),
+                    summary.tiles,
+                    summary.points,
+                    summary.depth,
+                    summary.seconds,
+                    summary.lon_lat[0],
+                    summary.lon_lat[1],
+                    summary.root_ecef[0],
+                    summary.root_ecef[1],
+                    summary.root_ecef[2]
+                );
             }
             Ok(0)
         }

@@ -18,11 +18,14 @@ pub struct Params {
     pub max_leaf: usize,
     /// Deepest level; the last level keeps whatever reaches it.
     pub max_depth: u8,
+    /// An inner node keeps at most this many of its grid samples (evenly spread); the rest
+    /// go down to its children. `usize::MAX`: one per occupied cell.
+    pub max_node: usize,
 }
 
 impl Default for Params {
     fn default() -> Params {
-        Params { grid: 128, max_leaf: 20_000, max_depth: 20 }
+        Params { grid: 128, max_leaf: 20_000, max_depth: 20, max_node: usize::MAX }
     }
 }
 
@@ -164,7 +167,7 @@ fn build_node(pos: &[[f32; 3]], idx: Vec<u32>, min: [f32; 3], size: f32, level: 
             t.1[k] = t.1[k].max(p[k]);
         }
     };
-    if idx.len() <= params.max_leaf || level >= params.max_depth {
+    if idx.len() <= params.max_leaf.min(params.max_node) || level >= params.max_depth {
         for &i in &idx {
             grow(&mut tight, &pos[i as usize]);
         }
@@ -186,7 +189,15 @@ fn build_node(pos: &[[f32; 3]], idx: Vec<u32>, min: [f32; 3], size: f32, level: 
         let key = (u64::from(c[0]) << 42) | (u64::from(c[1]) << 21) | u64::from(c[2]);
         best.entry(key).and_modify(|e| if d2 < e.1 || (d2 == e.1 && i < e.0) { *e = (i, d2) }).or_insert((i, d2));
     }
-    let mut keep: Vec<u32> = best.values().map(|e| e.0).collect();
+    let mut keep: Vec<u32> = if best.len() > params.max_node {
+        // Every k-th cell in Morton-like key order keeps the cap evenly spread over the node.
+        let mut cells: Vec<(u64, u32)> = best.iter().map(|(k, e)| (interleave(*k), e.0)).collect();
+        cells.sort_unstable();
+        let step = cells.len().div_ceil(params.max_node);
+        cells.into_iter().step_by(step).map(|c| c.1).collect()
+    } else {
+        best.values().map(|e| e.0).collect()
+    };
     keep.sort_unstable();
     let mut octants: [Vec<u32>; 8] = Default::default();
     let half = size * 0.5;
@@ -218,6 +229,13 @@ fn build_node(pos: &[[f32; 3]], idx: Vec<u32>, min: [f32; 3], size: f32, level: 
         grow(&mut tight, &c.tight.1);
     }
     Tmp { min, size, level, points: keep, children, tight }
+}
+
+/// Morton order of a packed (x << 42 | y << 21 | z) cell key.
+fn interleave(key: u64) -> u64 {
+    let spread = |v: u64| (0..21).fold(0u64, |acc, b| acc | (((v >> b) & 1) << (3 * b)));
+    let (x, y, z) = ((key >> 42) & 0x1F_FFFF, (key >> 21) & 0x1F_FFFF, key & 0x1F_FFFF);
+    spread(x) | (spread(y) << 1) | (spread(z) << 2)
 }
 
 /// Breadth-first, so a node's children are contiguous and parents come before children.
@@ -264,7 +282,7 @@ mod tests {
     fn every_point_once_and_inside_its_node() {
         let mut pos = terrain(60_000);
         pos.push([f32::NAN, 0.0, 0.0]);
-        let t = Octree::build(&pos, Params { grid: 32, max_leaf: 2_000, max_depth: 12 });
+        let t = Octree::build(&pos, Params { grid: 32, max_leaf: 2_000, max_depth: 12, max_node: usize::MAX });
         assert_eq!(t.skipped, 1);
         assert_eq!(t.len(), 60_000);
         let mut seen = vec![false; pos.len()];
@@ -306,9 +324,21 @@ mod tests {
     }
 
     #[test]
+    fn node_cap_holds_and_keeps_every_point() {
+        let pos = terrain(60_000);
+        let t = Octree::build(&pos, Params { grid: 64, max_leaf: 1_500, max_depth: 16, max_node: 1_500 });
+        assert!(t.nodes.iter().all(|n| n.count <= 1_500), "max {}", t.nodes.iter().map(|n| n.count).max().unwrap_or(0));
+        assert_eq!(t.len(), 60_000);
+        // The capped root still covers the whole extent (evenly spread, not one corner).
+        let root: Vec<[f32; 3]> = t.points(0).iter().map(|&i| pos[i as usize]).collect();
+        assert!(root.iter().any(|p| p[0] < 20.0) && root.iter().any(|p| p[0] > 80.0));
+        assert!(root.iter().any(|p| p[1] < 10.0) && root.iter().any(|p| p[1] > 40.0));
+    }
+
+    #[test]
     fn select_respects_budget_and_visibility() {
         let pos = terrain(60_000);
-        let t = Octree::build(&pos, Params { grid: 32, max_leaf: 2_000, max_depth: 12 });
+        let t = Octree::build(&pos, Params { grid: 32, max_leaf: 2_000, max_depth: 12, max_node: usize::MAX });
         let all = t.select(usize::MAX, 0.0, |_, _| true, |n| n.size);
         assert_eq!(all.len(), t.nodes.len());
         let some = t.select(10_000, 0.0, |_, _| true, |n| n.size);

@@ -22,33 +22,14 @@ pub const NOT_SIGNIFICANT: [u8; 3] = [150, 150, 150];
 /// Points with no value (NaN): dark, so they read as "no data", not as a value.
 pub const NO_DATA: [u8; 3] = [60, 60, 66];
 
-/// Viridis at 9 stops (sequential, perceptually uniform, colour-blind safe).
-const VIRIDIS: [[u8; 3]; 9] = [
-    [68, 1, 84], [71, 44, 122], [59, 81, 139], [44, 113, 142], [33, 144, 141],
-    [39, 173, 129], [92, 200, 99], [170, 220, 50], [253, 231, 37],
-];
-/// ColorBrewer RdBu reversed, 11 stops: blue = negative (loss, subsidence), red = positive.
-const RDBU: [[u8; 3]; 11] = [
-    [5, 48, 97], [33, 102, 172], [67, 147, 195], [146, 197, 222], [209, 229, 240], [247, 247, 247],
-    [253, 219, 199], [244, 165, 130], [214, 96, 77], [178, 24, 43], [103, 0, 31],
-];
-
-fn ramp(stops: &[[u8; 3]], t: f32) -> [u8; 3] {
-    let t = if t.is_finite() { t.clamp(0.0, 1.0) } else { 0.0 };
-    let x = t * (stops.len() - 1) as f32;
-    let i = (x.floor() as usize).min(stops.len() - 2);
-    let f = x - i as f32;
-    [0, 1, 2].map(|k| (f32::from(stops[i][k]) * (1.0 - f) + f32::from(stops[i + 1][k]) * f).round() as u8)
-}
-
 pub fn sequential(t: f32) -> [u8; 3] {
-    ramp(&VIRIDIS, t)
+    crate::colourmap::viridis(t)
 }
 
 /// `v` in [-limit, limit] -> blue .. white .. red.
 pub fn diverging(v: f32, limit: f32) -> [u8; 3] {
     let l = if limit > 0.0 { limit } else { 1.0 };
-    ramp(&RDBU, 0.5 + 0.5 * v / l)
+    crate::colourmap::diverging(v / l)
 }
 
 /// ASPRS LAS classes (1.4, table 17) in the colours most viewers use.
@@ -179,6 +160,7 @@ mod tests {
 
     #[test]
     fn maps_have_their_ends_and_centre() {
+        use crate::colourmap::{RDBU, VIRIDIS};
         assert_eq!(sequential(0.0), VIRIDIS[0]);
         assert_eq!(sequential(1.0), VIRIDIS[8]);
         assert_eq!(sequential(f32::NAN), VIRIDIS[0]);
@@ -193,6 +175,7 @@ mod tests {
 
     #[test]
     fn deformation_greys_out_non_significant_and_nan() {
+        use crate::colourmap::RDBU;
         let mut c = PointCloud::with_origin([0.0; 3]);
         c.positions = vec![[0.0; 3]; 4];
         c.set_scalar("d", vec![0.2, 0.2, f32::NAN, -0.2], "");

@@ -1,0 +1,405 @@
+//! OGC 3D Tiles 1.1 for point clouds (DESIGN.md, "3D Tiles 1.1"): an octree of glb tiles
+//! (one POINTS primitive each), refine ADD with every point stored once, positions quantized
+//! (KHR_mesh_quantization, u16 relative to the tile's tight box), COLOR_0 normalized u8 VEC4,
+//! scalar fields as FLOAT32 property attributes through EXT_structural_metadata, glTF kept
+//! z-up with the z-up -> y-up rotation on its root node, root tile transform ENU -> ECEF at
+//! the data centre (GDAL/PROJ, easting first), tight ENU boxes, geometric error from the
+//! point spacing down to 0 at the leaves.
+//!
+//! Written here: no maintained Rust crate writes 3D Tiles; glTF JSON is plain serde_json and
+//! the binary chunk a few aligned buffers.
+
+use super::{ExportError, Result};
+use crate::analysis::octree::{self, Octree};
+use crate::cloud::{Crs, CrsSource, PointCloud};
+use crate::io::crs::{self, Transformer};
+use rayon::prelude::*;
+use serde::Serialize;
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// The value written where a field is NaN (glTF forbids NaN in accessors).
+pub const NO_DATA: f32 = -9999.0;
+const CLASS: &str = "point";
+
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Scalar fields exported as property attributes (e.g. m3c2_distance).
+    pub attributes: Vec<String>,
+    /// Orthometric -> ellipsoidal: metres added to every height (the geoid undulation N).
+    pub geoid_offset: f64,
+    /// Most points in one tile.
+    pub max_points_per_tile: usize,
+    /// Input files, recorded in `asset.extras`.
+    pub sources: Vec<String>,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options { attributes: Vec::new(), geoid_offset: 0.0, max_points_per_tile: 50_000, sources: Vec::new() }
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct AttributeStats {
+    pub name: String,
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+    pub no_data: usize,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Summary {
+    pub output: String,
+    pub tiles: usize,
+    pub points: usize,
+    pub depth: u8,
+    /// ECEF of the root transform's origin (the data centre, ellipsoidal height).
+    pub root_ecef: [f64; 3],
+    /// The data centre in the data CRS (x, y, orthometric z) and as longitude, latitude.
+    pub centre: [f64; 3],
+    pub lon_lat: [f64; 2],
+    pub geometric_error: f64,
+    pub colour: String,
+    pub attributes: Vec<AttributeStats>,
+    pub seconds: f64,
+}
+
+/// The horizontal CRS for the transform to ECEF: heights go in as ellipsoidal (after the
+/// geoid offset), so a vertical datum must not make PROJ look for a geoid grid.
+fn horizontal(c: &Crs) -> Result<Crs> {
+    match c.epsg {
+        Some(code) => Ok(crs::from_epsg(code, CrsSource::User)?),
+        None => Ok(c.clone()),
+    }
+}
+
+/// East, north, up unit vectors at a longitude/latitude (degrees).
+fn enu_axes(lon: f64, lat: f64) -> [[f64; 3]; 3] {
+    let (sl, cl) = lon.to_radians().sin_cos();
+    let (sp, cp) = lat.to_radians().sin_cos();
+    [[-sl, cl, 0.0], [-sp * cl, -sp * sl, cp], [cp * cl, cp * sl, sp]]
+}
+
+/// Every point in the local ENU frame at `origin` (ECEF), through PROJ in parallel chunks.
+fn to_enu(cloud: &PointCloud, src: &Crs, geoid: f64, origin: [f64; 3], axes: &[[f64; 3]; 3]) -> Result<Vec<[f32; 3]>> {
+    let chunks: Vec<Result<Vec<[f32; 3]>>> = (0..cloud.len())
+        .collect::<Vec<_>>()
+        .par_chunks(200_000)
+        .map(|ids| {
+            let t = Transformer::to_epsg(src, 4978)?;
+            let (mut x, mut y, mut z): (Vec<f64>, Vec<f64>, Vec<f64>) = (Vec::with_capacity(ids.len()), Vec::with_capacity(ids.len()), Vec::with_capacity(ids.len()));
+            for &i in ids {
+                let w = cloud.world(i);
+                x.push(w[0]);
+                y.push(w[1]);
+                z.push(w[2] + geoid);
+            }
+            t.apply(&mut x, &mut y, &mut z)?;
+            Ok((0..ids.len())
+                .map(|k| {
+                    let d = [x[k] - origin[0], y[k] - origin[1], z[k] - origin[2]];
+                    axes.map(|a| (a[0] * d[0] + a[1] * d[1] + a[2] * d[2]) as f32)
+                })
+                .collect())
+        })
+        .collect();
+    let mut out = Vec::with_capacity(cloud.len());
+    for c in chunks {
+        out.extend(c?);
+    }
+    Ok(out)
+}
+
+/// A property name as EXT_structural_metadata wants it, and its glTF attribute semantic.
+fn property_names(field: &str) -> (String, String) {
+    let mut p: String = field.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }).collect();
+    if p.is_empty() || p.starts_with(|c: char| c.is_ascii_digit()) {
+        p.insert(0, '_');
+    }
+    let attr = format!("_{}", p.trim_start_matches('_').to_ascii_uppercase());
+    (p, attr)
+}
+
+fn schema(fields: &[(String, String, String)]) -> Value {
+    let props: serde_json::Map<String, Value> = fields
+        .iter()
+        .map(|(name, _, desc)| (name.clone(), json!({ "type": "SCALAR", "componentType": "FLOAT32", "noData": NO_DATA, "description": desc })))
+        .collect();
+    json!({ "id": "kizashi", "classes": { CLASS: { "name": "Survey point", "properties": props } } })
+}
+
+/// One tile as a binary glTF.
+fn glb(positions: &[[f32; 3]], colours: &[[u8; 4]], attrs: &[(String, Vec<f32>)], fields: &[(String, String, String)], lo: [f32; 3], hi: [f32; 3]) -> Vec<u8> {
+    let n = positions.len();
+    let extent = [0, 1, 2].map(|k| (hi[k] - lo[k]).max(1e-6));
+    let mut bin: Vec<u8> = Vec::with_capacity(n * (12 + 4 * attrs.len()));
+    let mut views = Vec::new();
+    let mut accessors = Vec::new();
+    // Positions: u16 x 3, padded to an 8-byte stride (vertex attributes are 4-byte aligned).
+    let (mut qmin, mut qmax) = ([u16::MAX; 3], [0u16; 3]);
+    let start = bin.len();
+    for p in positions {
+        for k in 0..3 {
+            let q = (((p[k] - lo[k]) / extent[k]) * 65535.0).round().clamp(0.0, 65535.0) as u16;
+            qmin[k] = qmin[k].min(q);
+            qmax[k] = qmax[k].max(q);
+            bin.extend_from_slice(&q.to_le_bytes());
+        }
+        bin.extend_from_slice(&[0, 0]);
+    }
+    views.push(json!({ "buffer": 0, "byteOffset": start, "byteLength": bin.len() - start, "byteStride": 8, "target": 34962 }));
+    accessors.push(json!({ "bufferView": 0, "componentType": 5123, "count": n, "type": "VEC3", "min": qmin, "max": qmax }));
+    let start = bin.len();
+    for c in colours {
+        bin.extend_from_slice(c);
+    }
+    views.push(json!({ "buffer": 0, "byteOffset": start, "byteLength": bin.len() - start, "target": 34962 }));
+    accessors.push(json!({ "bufferView": 1, "componentType": 5121, "normalized": true, "count": n, "type": "VEC4" }));
+    let mut attributes = serde_json::Map::new();
+    attributes.insert("POSITION".into(), json!(0));
+    attributes.insert("COLOR_0".into(), json!(1));
+    let mut prop_attrs = serde_json::Map::new();
+    for (k, (_, values)) in attrs.iter().enumerate() {
+        let start = bin.len();
+        let (mut mn, mut mx) = (f32::MAX, f32::MIN);
+        for v in values {
+            mn = mn.min(*v);
+            mx = mx.max(*v);
+            bin.extend_from_slice(&v.to_le_bytes());
+        }
+        views.push(json!({ "buffer": 0, "byteOffset": start, "byteLength": bin.len() - start, "target": 34962 }));
+        accessors.push(json!({ "bufferView": views.len() - 1, "componentType": 5126, "count": n, "type": "SCALAR", "min": [mn], "max": [mx] }));
+        let (name, attr, _) = &fields[k];
+        attributes.insert(attr.clone(), json!(accessors.len() - 1));
+        prop_attrs.insert(name.clone(), json!({ "attribute": attr }));
+    }
+    let mut primitive = json!({ "attributes": attributes, "mode": 0 });
+    let mut extensions_used = vec!["KHR_mesh_quantization"];
+    let mut gltf_ext = serde_json::Map::new();
+    if !attrs.is_empty() {
+        primitive["extensions"] = json!({ "EXT_structural_metadata": { "propertyAttributes": [0] } });
+        extensions_used.push("EXT_structural_metadata");
+        gltf_ext.insert("EXT_structural_metadata".into(), json!({ "schema": schema(fields), "propertyAttributes": [{ "class": CLASS, "properties": prop_attrs }] }));
+    }
+    let scale = [0, 1, 2].map(|k| f64::from(extent[k]) / 65535.0);
+    let h = std::f64::consts::FRAC_1_SQRT_2;
+    let mut doc = json!({
+        "asset": { "version": "2.0", "generator": concat!("Kizashi ", env!("CARGO_PKG_VERSION")) },
+        "extensionsUsed": extensions_used,
+        "extensionsRequired": ["KHR_mesh_quantization"],
+        "scene": 0,
+        "scenes": [{ "nodes": [0] }],
+        // glTF is y-up: the points stay z-up (ENU) and the root node turns them, so 3D Tiles'
+        // y-up -> z-up brings them back exactly.
+        "nodes": [
+            { "rotation": [-h, 0.0, 0.0, h], "children": [1] },
+            { "mesh": 0, "translation": lo.map(f64::from), "scale": scale },
+        ],
+        "meshes": [{ "primitives": [primitive] }],
+        "accessors": accessors,
+        "bufferViews": views,
+        "buffers": [{ "byteLength": bin.len() }],
+    });
+    if !gltf_ext.is_empty() {
+        doc["extensions"] = Value::Object(gltf_ext);
+    }
+    let mut js = serde_json::to_vec(&doc).unwrap_or_default();
+    while js.len() % 4 != 0 {
+        js.push(b' ');
+    }
+    while bin.len() % 4 != 0 {
+        bin.push(0);
+    }
+    let total = 12 + 8 + js.len() + 8 + bin.len();
+    let mut out = Vec::with_capacity(total);
+    out.extend_from_slice(b"glTF");
+    out.extend_from_slice(&2u32.to_le_bytes());
+    out.extend_from_slice(&(total as u32).to_le_bytes());
+    out.extend_from_slice(&(js.len() as u32).to_le_bytes());
+    out.extend_from_slice(b"JSON");
+    out.extend_from_slice(&js);
+    out.extend_from_slice(&(bin.len() as u32).to_le_bytes());
+    out.extend_from_slice(b"BIN\0");
+    out.extend_from_slice(&bin);
+    out
+}
+
+/// Colours: the file's RGB, else the first attribute on a map (diverging around 0 for
+/// signed change fields), else elevation.
+fn colours(cloud: &PointCloud, attrs: &[String]) -> (Vec<[u8; 4]>, String) {
+    if let Some(rgb) = &cloud.rgb {
+        let eight = rgb.par_iter().all(|c| c.iter().all(|&v| v <= 255));
+        let c = rgb.par_iter().map(|c| {
+            let b = if eight { c.map(|v| v as u8) } else { c.map(|v| (v >> 8) as u8) };
+            [b[0], b[1], b[2], 255]
+        });
+        return (c.collect(), "rgb".into());
+    }
+    let ramp = |t: f32| crate::colourmap::viridis(t);
+    if let Some(f) = attrs.first().and_then(|a| cloud.scalar(a)) {
+        let signed = f.values.iter().any(|v| *v < 0.0) && f.values.iter().any(|v| *v > 0.0);
+        let mut abs: Vec<f32> = f.values.iter().filter(|v| v.is_finite()).map(|v| v.abs()).collect();
+        let k = ((abs.len().saturating_sub(1)) as f32 * 0.98) as usize;
+        let lim = if abs.is_empty() { 1.0 } else { *abs.select_nth_unstable_by(k, |a, b| a.total_cmp(b)).1 }.max(1e-6);
+        let (lo, hi) = f.values.iter().filter(|v| v.is_finite()).fold((f32::MAX, f32::MIN), |(a, b), &v| (a.min(v), b.max(v)));
+        let c = f.values.par_iter().map(|&v| {
+            if !v.is_finite() {
+                [60, 60, 66, 255]
+            } else if signed {
+                let c = crate::colourmap::diverging(v / lim);
+                [c[0], c[1], c[2], 255]
+            } else {
+                let c = ramp(if hi > lo { (v - lo) / (hi - lo) } else { 0.5 });
+                [c[0], c[1], c[2], 255]
+            }
+        });
+        return (c.collect(), format!("{} ({})", f.name, if signed { "diverging" } else { "viridis" }));
+    }
+    let (lo, hi) = cloud.positions.iter().fold((f32::MAX, f32::MIN), |(a, b), p| (a.min(p[2]), b.max(p[2])));
+    let c = cloud.positions.par_iter().map(|p| {
+        let c = ramp(if hi > lo { (p[2] - lo) / (hi - lo) } else { 0.5 });
+        [c[0], c[1], c[2], 255]
+    });
+    (c.collect(), "elevation (viridis)".into())
+}
+
+/// Writes `dir/tileset.json` and `dir/tiles/*.glb`.
+pub fn write_tileset(cloud: &PointCloud, dir: &Path, opts: &Options) -> Result<Summary> {
+    let t0 = Instant::now();
+    if cloud.is_empty() {
+        return Err(ExportError::Invalid("the point cloud is empty".into()));
+    }
+    let Some(data_crs) = &cloud.crs else {
+        return Err(ExportError::Invalid("the point cloud has no CRS: 3D Tiles need to know where on the globe it is".into()));
+    };
+    if !opts.geoid_offset.is_finite() {
+        return Err(ExportError::Invalid("the geoid offset must be a number".into()));
+    }
+    for a in &opts.attributes {
+        if cloud.scalar(a).is_none() {
+            let have: Vec<&str> = cloud.scalars.iter().map(|s| s.name.as_str()).collect();
+            return Err(ExportError::Invalid(format!("no field {a:?} in the point cloud (it has: {})", if have.is_empty() { "none".into() } else { have.join(", ") })));
+        }
+    }
+    let src = horizontal(data_crs)?;
+    let b = cloud.bounds();
+    let centre = b.center();
+    let (mut x, mut y, mut z) = (vec![centre[0]], vec![centre[1]], vec![centre[2] + opts.geoid_offset]);
+    Transformer::to_epsg(&src, 4978)?.apply(&mut x, &mut y, &mut z)?;
+    let origin = [x[0], y[0], z[0]];
+    let (mut lon, mut lat, mut h0) = (vec![centre[0]], vec![centre[1]], vec![0.0]);
+    Transformer::to_epsg(&src, 4326)?.apply(&mut lon, &mut lat, &mut h0)?;
+    let axes = enu_axes(lon[0], lat[0]);
+    let enu = to_enu(cloud, &src, opts.geoid_offset, origin, &axes)?;
+
+    let cap = opts.max_points_per_tile.max(100);
+    let tree = Octree::build(&enu, octree::Params { grid: 128, max_leaf: cap, max_depth: 24, max_node: cap });
+    let (col, colour_desc) = colours(cloud, &opts.attributes);
+    let fields: Vec<(String, String, String)> = opts
+        .attributes
+        .iter()
+        .map(|a| {
+            let (p, attr) = property_names(a);
+            let desc = cloud.scalar(a).map(|s| s.description.clone()).filter(|d| !d.is_empty()).unwrap_or_else(|| a.clone());
+            (p, attr, format!("{desc}; unit: metre unless the name says otherwise; no data = {NO_DATA}"))
+        })
+        .collect();
+    let values: Vec<Vec<f32>> = opts.attributes.iter().map(|a| cloud.scalar(a).map(|s| s.values.clone()).unwrap_or_default()).collect();
+
+    let tiles_dir = dir.join("tiles");
+    std::fs::create_dir_all(&tiles_dir).map_err(|e| ExportError::Write { path: tiles_dir.clone(), reason: e.to_string() })?;
+    tree.nodes.par_iter().enumerate().try_for_each(|(id, node)| -> Result<()> {
+        let idx = tree.points(id);
+        let pos: Vec<[f32; 3]> = idx.iter().map(|&i| enu[i as usize]).collect();
+        let c: Vec<[u8; 4]> = idx.iter().map(|&i| col[i as usize]).collect();
+        let attrs: Vec<(String, Vec<f32>)> = values
+            .iter()
+            .zip(&opts.attributes)
+            .map(|(v, a)| (a.clone(), idx.iter().map(|&i| v.get(i as usize).copied().filter(|x| x.is_finite()).unwrap_or(NO_DATA)).collect()))
+            .collect();
+        let bytes = glb(&pos, &c, &attrs, &fields, node.tight_min, node.tight_max);
+        let path = tiles_dir.join(format!("{id}.glb"));
+        std::fs::write(&path, bytes).map_err(|e| ExportError::Write { path, reason: e.to_string() })
+    })?;
+
+    // Tile tree, children inside their parents (tight bounds include all descendants).
+    let grid = tree.params.grid;
+    fn tile(tree: &Octree, id: usize, grid: u32) -> Value {
+        let n = &tree.nodes[id];
+        let c = [0, 1, 2].map(|k| (f64::from(n.tight_min[k]) + f64::from(n.tight_max[k])) * 0.5);
+        // Half sizes get a hair of margin: u16 quantization rounds positions by up to 1/131070
+        // of the extent.
+        let h = [0, 1, 2].map(|k| ((f64::from(n.tight_max[k]) - f64::from(n.tight_min[k])) * 0.5 * 1.0001).max(0.005));
+        let ge = if n.is_leaf() { 0.0 } else { f64::from(n.spacing(grid)) * 2.0 };
+        let mut t = json!({
+            "boundingVolume": { "box": [c[0], c[1], c[2], h[0], 0.0, 0.0, 0.0, h[1], 0.0, 0.0, 0.0, h[2]] },
+            "geometricError": ge,
+            "content": { "uri": format!("tiles/{id}.glb") },
+        });
+        if !n.children.is_empty() {
+            t["children"] = Value::Array(n.children.iter().map(|&c| tile(tree, c as usize, grid)).collect());
+        }
+        t
+    }
+    let mut root = tile(&tree, 0, grid);
+    root["refine"] = json!("ADD");
+    let e = axes;
+    root["transform"] = json!([e[0][0], e[0][1], e[0][2], 0.0, e[1][0], e[1][1], e[1][2], 0.0, e[2][0], e[2][1], e[2][2], 0.0, origin[0], origin[1], origin[2], 1.0]);
+    let root_ge = root["geometricError"].as_f64().unwrap_or(0.0);
+    let mut stats = Vec::new();
+    let mut stat_props = serde_json::Map::new();
+    for ((name, _, _), (field, v)) in fields.iter().zip(opts.attributes.iter().zip(&values)) {
+        let finite: Vec<f32> = v.iter().copied().filter(|x| x.is_finite()).collect();
+        let mn = finite.iter().cloned().reduce(f32::min).map(f64::from);
+        let mx = finite.iter().cloned().reduce(f32::max).map(f64::from);
+        stat_props.insert(name.clone(), json!({ "min": mn, "max": mx }));
+        stats.push(AttributeStats { name: field.clone(), min: mn, max: mx, no_data: v.len() - finite.len() });
+    }
+    let mut tileset = json!({
+        "asset": {
+            "version": "1.1",
+            "generator": concat!("Kizashi ", env!("CARGO_PKG_VERSION")),
+            "extras": {
+                "crs": { "name": data_crs.name, "epsg": data_crs.epsg, "vertical_epsg": data_crs.vertical_epsg },
+                "heights": if opts.geoid_offset == 0.0 {
+                    "as in the source (treated as ellipsoidal: no geoid offset given)".to_string()
+                } else {
+                    format!("orthometric + {} m geoid offset = ellipsoidal", opts.geoid_offset)
+                },
+                "geoid_offset_m": opts.geoid_offset,
+                "centre": { "x": centre[0], "y": centre[1], "z": centre[2], "lon": lon[0], "lat": lat[0] },
+                "colour": colour_desc,
+                "sources": opts.sources,
+            }
+        },
+        "geometricError": (root_ge * 2.0).max(1.0),
+        "root": root,
+    });
+    if !fields.is_empty() {
+        tileset["schema"] = schema(&fields);
+        tileset["statistics"] = json!({ "classes": { CLASS: { "count": cloud.len(), "properties": stat_props } } });
+    }
+    let path = dir.join("tileset.json");
+    let text = serde_json::to_string_pretty(&tileset).map_err(|e| ExportError::Invalid(e.to_string()))?;
+    std::fs::write(&path, text).map_err(|e| ExportError::Write { path: path.clone(), reason: e.to_string() })?;
+    Ok(Summary {
+        output: dir.display().to_string(),
+        tiles: tree.nodes.len(),
+        points: tree.len(),
+        depth: tree.nodes.iter().map(|n| n.level).max().unwrap_or(0),
+        root_ecef: origin,
+        centre,
+        lon_lat: [lon[0], lat[0]],
+        geometric_error: (root_ge * 2.0).max(1.0),
+        colour: colour_desc,
+        attributes: stats,
+        seconds: t0.elapsed().as_secs_f64(),
+    })
+}
+
+/// Where the tileset is, for the CLI's messages.
+pub fn tileset_path(dir: &Path) -> PathBuf {
+    dir.join("tileset.json")
+}

@@ -1,0 +1,200 @@
+//! 3D Tiles export, checked by other programs: Khronos glTF-Validator on every glb, the
+//! shared structural check (every point inside its tile's volume through the transform chain),
+//! GDAL's own transform of the data centre for the ECEF origin, and our own count of points.
+
+mod common;
+
+use common::{data, kizashi, shared};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn export(input: &Path, out: &Path, extra: &[&str]) -> Value {
+    let o = Command::new(kizashi()).args(["export", "tiles"]).arg(input).arg("-o").arg(out).args(extra).arg("--json").output().expect("kizashi");
+    assert!(o.status.success(), "export failed: {}", String::from_utf8_lossy(&o.stderr));
+    serde_json::from_slice(&o.stdout).expect("summary JSON")
+}
+
+fn gltf_validator(dir: &Path) -> Value {
+    let node_dir = std::env::var("KIZASHI_NODE_DIR").unwrap_or_else(|_| "/var/cache/kizashi/node".into());
+    let o = Command::new("node")
+        .arg(root().join("tests/js/validate_gltf.js"))
+        .arg(dir)
+        .env("NODE_PATH", Path::new(&node_dir).join("node_modules"))
+        .output()
+        .expect("node (scripts/setup-debian.sh installs it and gltf-validator)");
+    let text = String::from_utf8_lossy(&o.stdout);
+    serde_json::from_str(text.trim()).unwrap_or_else(|_| panic!("validator output: {text} {}", String::from_utf8_lossy(&o.stderr)))
+}
+
+fn check_bounds(dir: &Path) -> String {
+    let o = Command::new("python3").arg(shared().join("bench/tiles/check_bounds.py")).arg(dir).output().expect("python3");
+    let text = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(o.status.success(), "check_bounds failed:\n{text}\n{}", String::from_utf8_lossy(&o.stderr));
+    text
+}
+
+/// POSITION count of a glb, read from its JSON chunk.
+fn glb_points(path: &Path) -> (u64, Value) {
+    let b = std::fs::read(path).expect("glb");
+    assert_eq!(&b[0..4], b"glTF");
+    let len = u32::from_le_bytes(b[12..16].try_into().unwrap()) as usize;
+    assert_eq!(&b[16..20], b"JSON");
+    let doc: Value = serde_json::from_slice(&b[20..20 + len]).expect("glTF JSON");
+    let acc = doc["meshes"][0]["primitives"][0]["attributes"]["POSITION"].as_u64().unwrap() as usize;
+    (doc["accessors"][acc]["count"].as_u64().unwrap(), doc)
+}
+
+/// `gdaltransform` (GDAL's CLI, independent of our code) from a CRS to ECEF.
+fn gdal_ecef(epsg: u32, x: f64, y: f64, z: f64) -> [f64; 3] {
+    use std::io::Write;
+    let mut child = Command::new("gdaltransform")
+        .args(["-s_srs", &format!("EPSG:{epsg}"), "-t_srs", "EPSG:4978"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("gdaltransform (gdal-bin)");
+    writeln!(child.stdin.take().unwrap(), "{x} {y} {z}").unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let v: Vec<f64> = text.split_whitespace().filter_map(|t| t.parse().ok()).collect();
+    assert_eq!(v.len(), 3, "gdaltransform: {text}");
+    [v[0], v[1], v[2]]
+}
+
+fn check_tileset(dir: &Path, summary: &Value, points: u64, epsg: u32, attrs: &[&str]) {
+    // Khronos validator: 0 errors (and we keep 0 warnings).
+    let v = gltf_validator(&dir.join("tiles"));
+    assert_eq!(v["errors"], 0, "{v}");
+    assert_eq!(v["warnings"], 0, "{v}");
+    assert_eq!(v["files"].as_u64(), summary["tiles"].as_u64());
+    // Structural: every point inside its tile's box, through transforms and the y-up node.
+    let cb = check_bounds(dir);
+    assert!(cb.trim_end().ends_with("tiles_outside=0"), "{cb}");
+    // Every point exactly once (refine ADD), tiles as the tileset says.
+    let ts: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("tileset.json")).unwrap()).unwrap();
+    assert_eq!(ts["asset"]["version"], "1.1");
+    assert_eq!(ts["root"]["refine"], "ADD");
+    let mut total = 0;
+    let mut stack = vec![&ts["root"]];
+    let mut leaves = 0;
+    while let Some(t) = stack.pop() {
+        let uri = t["content"]["uri"].as_str().expect("content");
+        let (n, doc) = glb_points(&dir.join(uri));
+        total += n;
+        // z-up -> y-up rotation on the glTF root node; colours normalized u8.
+        let r = doc["nodes"][0]["rotation"].as_array().expect("root rotation");
+        assert!((r[0].as_f64().unwrap() + std::f64::consts::FRAC_1_SQRT_2).abs() < 1e-9);
+        let c = doc["meshes"][0]["primitives"][0]["attributes"]["COLOR_0"].as_u64().unwrap() as usize;
+        assert_eq!(doc["accessors"][c]["normalized"], true);
+        assert_eq!(doc["accessors"][c]["componentType"], 5121);
+        let children = t["children"].as_array().map(|a| a.iter().collect::<Vec<_>>()).unwrap_or_default();
+        if children.is_empty() {
+            leaves += 1;
+            assert_eq!(t["geometricError"], 0.0);
+        } else {
+            for ch in &children {
+                assert!(ch["geometricError"].as_f64().unwrap() <= t["geometricError"].as_f64().unwrap());
+            }
+        }
+        stack.extend(children);
+    }
+    assert_eq!(total, points, "points over all tiles");
+    assert!(leaves > 0);
+    // Root transform origin = GDAL's ECEF of the data centre, to < 1 cm.
+    let m: Vec<f64> = ts["root"]["transform"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
+    let c = &summary["centre"];
+    let g = gdal_ecef(epsg, c[0].as_f64().unwrap(), c[1].as_f64().unwrap(), c[2].as_f64().unwrap());
+    for k in 0..3 {
+        assert!((m[12 + k] - g[k]).abs() < 0.01, "ECEF origin {:?} vs GDAL {g:?}", &m[12..15]);
+    }
+    // The ENU up axis points away from the earth's centre.
+    let up = [m[8], m[9], m[10]];
+    let r = (g[0] * g[0] + g[1] * g[1] + g[2] * g[2]).sqrt();
+    let dot = (up[0] * g[0] + up[1] * g[1] + up[2] * g[2]) / r;
+    assert!(dot > 0.99, "up axis {up:?}");
+    // Metadata: schema, statistics with min/max.
+    for a in attrs {
+        let p = &ts["schema"]["classes"]["point"]["properties"][a];
+        assert_eq!(p["componentType"], "FLOAT32", "{a}");
+        let st = &ts["statistics"]["classes"]["point"]["properties"][a];
+        assert!(st["min"].as_f64().unwrap() <= st["max"].as_f64().unwrap());
+    }
+}
+
+#[test]
+fn sample_m3c2_result_as_3d_tiles() {
+    let dir = tempfile::tempdir().unwrap();
+    let result = dir.path().join("m3c2.laz");
+    let o = Command::new(kizashi())
+        .args(["change"])
+        .arg(root().join("sample_data/epoch1_2025.laz"))
+        .arg(root().join("sample_data/epoch2_2026.laz"))
+        .args(["--core-spacing", "1", "--cyl-radius", "1", "--normal-radii", "1,2", "--max-distance", "2", "-o"])
+        .arg(&result)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = dir.path().join("tiles");
+    let s = export(&result, &out, &["--attribute", "m3c2_distance", "--attribute", "m3c2_lod", "--max-points-per-tile", "5000"]);
+    let points = s["points"].as_u64().unwrap();
+    assert!(points > 40_000);
+    assert!(s["tiles"].as_u64().unwrap() >= 9, "{s}");
+    // Deformation colours when there is no RGB; NaN distances became no-data.
+    assert!(s["colour"].as_str().unwrap().contains("diverging"), "{s}");
+    let d = &s["attributes"][0];
+    assert!(d["min"].as_f64().unwrap() < -0.25 && d["max"].as_f64().unwrap() > 0.25, "{d}");
+    assert!(d["no_data"].as_u64().unwrap() > 0);
+    check_tileset(&out, &s, points, 6671, &["m3c2_distance", "m3c2_lod"]);
+    // Japan (Yamaguchi).
+    let ll = &s["lon_lat"];
+    assert!((131.0..132.0).contains(&ll[0].as_f64().unwrap()) && (34.0..34.5).contains(&ll[1].as_f64().unwrap()), "{ll}");
+}
+
+#[test]
+fn toronto_epoch_as_3d_tiles_with_geoid_offset() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("tiles");
+    // Toronto: geoid undulation about -36 m (heights are orthometric CGVD2013).
+    let s = export(&data("epochs/ttp/ttp_2015.laz"), &out, &["--geoid-offset", "-36", "--max-points-per-tile", "10000"]);
+    assert_eq!(s["points"], 89815);
+    assert_eq!(s["colour"], "elevation (viridis)");
+    // The offset moves the origin down along the normal, by 36 m.
+    let c = &s["centre"];
+    let g = gdal_ecef(26917, c[0].as_f64().unwrap(), c[1].as_f64().unwrap(), c[2].as_f64().unwrap() - 36.0);
+    let e: Vec<f64> = s["root_ecef"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
+    for k in 0..3 {
+        assert!((e[k] - g[k]).abs() < 0.01, "{e:?} vs {g:?}");
+    }
+    let ts: Value = serde_json::from_str(&std::fs::read_to_string(out.join("tileset.json")).unwrap()).unwrap();
+    assert_eq!(ts["asset"]["extras"]["geoid_offset_m"], -36.0);
+    assert_eq!(ts["asset"]["extras"]["crs"]["epsg"], 26917);
+    // check_tileset compares with the un-offset centre: use the offset one instead.
+    let v = gltf_validator(&out.join("tiles"));
+    assert_eq!(v["errors"], 0, "{v}");
+    assert!(check_bounds(&out).trim_end().ends_with("tiles_outside=0"));
+}
+
+#[test]
+fn bad_inputs_are_refused_with_a_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str], input: &Path| {
+        let o = Command::new(kizashi()).args(["export", "tiles"]).arg(input).arg("-o").arg(dir.path().join("t")).args(args).output().unwrap();
+        (o.status.code(), String::from_utf8_lossy(&o.stderr).to_string())
+    };
+    let (code, err) = run(&["--attribute", "nope"], &data("epochs/ttp/ttp_2015.laz"));
+    assert_eq!(code, Some(1));
+    assert!(err.contains("no field \"nope\""), "{err}");
+    // A file without a CRS cannot be placed on the globe.
+    let no_crs = common::manifest().into_iter().find(|e| e.crs == "none" && e.path.ends_with(".las") && e.point_count.unwrap_or(0) > 0).expect("a LAS without CRS");
+    let (code, err) = run(&[], &data(&no_crs.path));
+    assert_eq!(code, Some(1));
+    assert!(err.contains("no CRS"), "{err}");
+    let (code, err) = run(&[], &data("las/laszip/broken_type.laz"));
+    assert_eq!(code, Some(1));
+    assert!(err.contains("broken_type.laz"), "{err}");
+}

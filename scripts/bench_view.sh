@@ -3,7 +3,8 @@
 # Renders under Xvfb with Mesa's software Vulkan (lavapipe) unless a display/GPU is given:
 #   scripts/bench_view.sh                 # software renderer
 #   KIZASHI_BENCH_NO_XVFB=1 scripts/bench_view.sh   # the current display (a real GPU)
-# Sizes: KIZASHI_BENCH_SIZES="1000000 20000000" (default). Frames timed: KIZASHI_BENCH_FRAMES (10).
+# Sizes: KIZASHI_BENCH_SIZES ("1000000 20000000"); budgets: KIZASHI_BENCH_BUDGETS ("300000 1000000");
+# frames timed: KIZASHI_BENCH_FRAMES (10).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
@@ -16,7 +17,7 @@ FRAMES="${KIZASHI_BENCH_FRAMES:-10}"
 for n in ${KIZASHI_BENCH_SIZES:-1000000 20000000}; do
   f="$WORK/view_$n.laz"
   [ -s "$f" ] || "$SYN" "$f" "$n"
-  for budget in 1000000 3000000; do
+  for budget in ${KIZASHI_BENCH_BUDGETS:-300000 1000000}; do
     out="$WORK/view_${n}_b$budget.json"
     run=("$BIN" view "$f" --lang en --budget "$budget" --frames "$FRAMES" --stats "$out" --screenshot "$WORK/view_${n}_b$budget.png")
     if [ -n "${KIZASHI_BENCH_NO_XVFB:-}" ]; then "${run[@]}" 2>/dev/null; else xvfb-run -a -s '-screen 0 1280x800x24' "${run[@]}" 2>/dev/null; fi

@@ -8,7 +8,6 @@
 //! indexes (points in leaves only), not LOD hierarchies where inner nodes hold a subsample.
 
 use rayon::prelude::*;
-use std::collections::HashMap;
 
 #[derive(Clone, Copy, Debug)]
 pub struct Params {
@@ -82,7 +81,11 @@ struct Tmp {
 
 impl Octree {
     pub fn build(positions: &[[f32; 3]], params: Params) -> Octree {
-        let params = Params { grid: params.grid.clamp(1, 1 << 20), max_leaf: params.max_leaf.max(1), ..params };
+        // The grid is a power of two so a node's cells are octree cells GRID_BITS levels down:
+        // then one Morton sort serves every node (its points and its cells are runs of it).
+        let grid = params.grid.clamp(1, 1 << 10).next_power_of_two();
+        let gbits = grid.trailing_zeros() as u8;
+        let params = Params { grid, max_leaf: params.max_leaf.max(1), max_node: params.max_node.max(1), max_depth: params.max_depth.min(MORTON_BITS - gbits), };
         let idx: Vec<u32> = (0..positions.len() as u32).filter(|&i| positions[i as usize].iter().all(|v| v.is_finite())).collect();
         let skipped = positions.len() - idx.len();
         if idx.is_empty() {
@@ -101,7 +104,18 @@ impl Octree {
         ).reduce(|| ([f32::MAX; 3], [f32::MIN; 3]), |a, b| ([0, 1, 2].map(|k| a.0[k].min(b.0[k])), [0, 1, 2].map(|k| a.1[k].max(b.1[k]))));
         // A cube, slightly larger than the data so the maximum falls inside the last cell.
         let size = (0..3).map(|k| hi[k] - lo[k]).fold(0.0f32, f32::max).max(1e-3) * 1.0001;
-        let root = build_node(positions, idx, lo, size, 0, &params);
+        let scale = (1u64 << MORTON_BITS) as f64 / f64::from(size);
+        let mut items: Vec<(u64, u32)> = idx
+            .par_iter()
+            .map(|&i| {
+                let p = positions[i as usize];
+                let q = [0, 1, 2].map(|k| ((f64::from(p[k] - lo[k]) * scale) as u64).min((1 << MORTON_BITS) - 1));
+                (spread(q[0]) | (spread(q[1]) << 1) | (spread(q[2]) << 2), i)
+            })
+            .collect();
+        drop(idx);
+        items.par_sort_unstable();
+        let root = build_node(positions, &mut items, lo, size, 0, &params);
         let mut tree = Octree { nodes: Vec::new(), order: Vec::with_capacity(positions.len()), params, skipped };
         flatten(root, &mut tree);
         tree
@@ -159,7 +173,23 @@ impl Octree {
     }
 }
 
-fn build_node(pos: &[[f32; 3]], idx: Vec<u32>, min: [f32; 3], size: f32, level: u8, params: &Params) -> Tmp {
+/// Bits per axis of the Morton codes: node levels + grid levels fit in it.
+const MORTON_BITS: u8 = 21;
+
+/// The 21 bits of `v` spread to every third bit.
+fn spread(v: u64) -> u64 {
+    let mut x = v & 0x1F_FFFF;
+    x = (x | (x << 32)) & 0x1F00000000FFFF;
+    x = (x | (x << 16)) & 0x1F0000FF0000FF;
+    x = (x | (x << 8)) & 0x100F00F00F00F00F;
+    x = (x | (x << 4)) & 0x10C30C30C30C30C3;
+    (x | (x << 2)) & 0x1249249249249249
+}
+
+/// `items`: this node's points as (Morton code, index), sorted. The node keeps one point per
+/// grid cell (a run of equal code prefixes): the one nearest the cell centre (ties: lower
+/// index); the rest, still sorted, split into the eight children's runs.
+fn build_node(pos: &[[f32; 3]], items: &mut [(u64, u32)], min: [f32; 3], size: f32, level: u8, params: &Params) -> Tmp {
     let mut tight = ([f32::MAX; 3], [f32::MIN; 3]);
     let grow = |t: &mut ([f32; 3], [f32; 3]), p: &[f32; 3]| {
         for k in 0..3 {
@@ -167,75 +197,81 @@ fn build_node(pos: &[[f32; 3]], idx: Vec<u32>, min: [f32; 3], size: f32, level: 
             t.1[k] = t.1[k].max(p[k]);
         }
     };
-    if idx.len() <= params.max_leaf.min(params.max_node) || level >= params.max_depth {
-        for &i in &idx {
+    if items.len() <= params.max_leaf.min(params.max_node) || level >= params.max_depth {
+        for &(_, i) in items.iter() {
             grow(&mut tight, &pos[i as usize]);
         }
-        return Tmp { min, size, level, points: idx, children: Vec::new(), tight };
+        return Tmp { min, size, level, points: items.iter().map(|it| it.1).collect(), children: Vec::new(), tight };
     }
-    let g = params.grid;
-    let cell = size / g as f32;
-    let cell_of = |p: &[f32; 3]| -> [u32; 3] { [0, 1, 2].map(|k| (((p[k] - min[k]) / cell) as u32).min(g - 1)) };
-    // One point per cell: the one nearest the cell centre (ties: lower index), so the sample
-    // looks even and does not depend on the file's point order.
-    let mut best: HashMap<u64, (u32, f32)> = HashMap::with_capacity(idx.len().min((g * g * 4) as usize));
-    for &i in &idx {
-        let p = &pos[i as usize];
-        let c = cell_of(p);
-        let d2: f32 = (0..3).map(|k| {
-            let centre = min[k] + (c[k] as f32 + 0.5) * cell;
-            (p[k] - centre) * (p[k] - centre)
-        }).sum();
-        let key = (u64::from(c[0]) << 42) | (u64::from(c[1]) << 21) | u64::from(c[2]);
-        best.entry(key).and_modify(|e| if d2 < e.1 || (d2 == e.1 && i < e.0) { *e = (i, d2) }).or_insert((i, d2));
-    }
-    let mut keep: Vec<u32> = if best.len() > params.max_node {
-        // Every k-th cell in Morton-like key order keeps the cap evenly spread over the node.
-        let mut cells: Vec<(u64, u32)> = best.iter().map(|(k, e)| (interleave(*k), e.0)).collect();
-        cells.sort_unstable();
-        let step = cells.len().div_ceil(params.max_node);
-        cells.into_iter().step_by(step).map(|c| c.1).collect()
-    } else {
-        best.values().map(|e| e.0).collect()
-    };
-    keep.sort_unstable();
-    let mut octants: [Vec<u32>; 8] = Default::default();
-    let half = size * 0.5;
-    let mut k_iter = keep.iter().peekable();
-    for &i in &idx {
-        if k_iter.peek() == Some(&&i) {
-            k_iter.next();
-            continue;
+    let gbits = params.grid.trailing_zeros() as u8;
+    let cell_level = (level + gbits).min(MORTON_BITS);
+    let vshift = 3 * u32::from(MORTON_BITS - cell_level);
+    let cell = size / params.grid as f32;
+    let n = items.len();
+    // Best point of each run of equal cell keys (runs are in Morton order).
+    let mut chosen: Vec<usize> = Vec::new();
+    let mut i = 0;
+    while i < n {
+        let key = items[i].0 >> vshift;
+        let p0 = pos[items[i].1 as usize];
+        let centre = [0, 1, 2].map(|k| min[k] + ((((p0[k] - min[k]) / cell).floor()).clamp(0.0, params.grid as f32 - 1.0) + 0.5) * cell);
+        let (mut best, mut best_d) = (i, f32::MAX);
+        let mut j = i;
+        while j < n && items[j].0 >> vshift == key {
+            let p = pos[items[j].1 as usize];
+            let d: f32 = (0..3).map(|k| (p[k] - centre[k]) * (p[k] - centre[k])).sum();
+            if d < best_d || (d == best_d && items[j].1 < items[best].1) {
+                best = j;
+                best_d = d;
+            }
+            j += 1;
         }
-        let p = &pos[i as usize];
-        let o = (0..3).fold(0usize, |o, k| o | (usize::from(p[k] - min[k] >= half) << k));
-        octants[o].push(i);
+        chosen.push(best);
+        i = j;
     }
-    drop(idx);
-    for &i in &keep {
+    if chosen.len() > params.max_node {
+        // Every k-th cell in Morton order keeps the cap evenly spread over the node.
+        let step = chosen.len().div_ceil(params.max_node);
+        chosen = chosen.into_iter().step_by(step).collect();
+    }
+    let mut taken = vec![false; n];
+    for &c in &chosen {
+        taken[c] = true;
+    }
+    let mut points: Vec<u32> = chosen.iter().map(|&c| items[c].1).collect();
+    points.sort_unstable();
+    for &i in &points {
         grow(&mut tight, &pos[i as usize]);
     }
-    let children: Vec<Tmp> = octants
+    // Stable partition: the rest stays sorted for the children.
+    let rest: Vec<(u64, u32)> = items.iter().zip(&taken).filter(|(_, t)| !**t).map(|(it, _)| *it).collect();
+    let m = rest.len();
+    items[..m].copy_from_slice(&rest);
+    drop(rest);
+    let child_shift = 3 * u32::from(MORTON_BITS - level - 1);
+    let mut slices: Vec<(usize, &mut [(u64, u32)])> = Vec::with_capacity(8);
+    let mut remaining = &mut items[..m];
+    for o in 0..8u64 {
+        let cut = remaining.partition_point(|it| (it.0 >> child_shift) & 7 <= o);
+        let (head, tail) = remaining.split_at_mut(cut);
+        if !head.is_empty() {
+            slices.push((o as usize, head));
+        }
+        remaining = tail;
+    }
+    let half = size * 0.5;
+    let children: Vec<Tmp> = slices
         .into_par_iter()
-        .enumerate()
-        .filter(|(_, v)| !v.is_empty())
-        .map(|(o, v)| {
+        .map(|(o, sl)| {
             let cmin = [0, 1, 2].map(|k| min[k] + if o >> k & 1 == 1 { half } else { 0.0 });
-            build_node(pos, v, cmin, half, level + 1, params)
+            build_node(pos, sl, cmin, half, level + 1, params)
         })
         .collect();
     for c in &children {
         grow(&mut tight, &c.tight.0);
         grow(&mut tight, &c.tight.1);
     }
-    Tmp { min, size, level, points: keep, children, tight }
-}
-
-/// Morton order of a packed (x << 42 | y << 21 | z) cell key.
-fn interleave(key: u64) -> u64 {
-    let spread = |v: u64| (0..21).fold(0u64, |acc, b| acc | (((v >> b) & 1) << (3 * b)));
-    let (x, y, z) = ((key >> 42) & 0x1F_FFFF, (key >> 21) & 0x1F_FFFF, key & 0x1F_FFFF);
-    spread(x) | (spread(y) << 1) | (spread(z) << 2)
+    Tmp { min, size, level, points, children, tight }
 }
 
 /// Breadth-first, so a node's children are contiguous and parents come before children.

@@ -106,6 +106,7 @@ strings! {
     Histogram => "Histogram", "ヒストグラム";
     SaveResult => "Save result (LAZ)…", "結果を保存（LAZ）…";
     Saved => "Saved", "保存しました";
+    ExportTiles => "3D Tiles…", "3D Tiles 出力…";
     Inspect => "Inspect", "点情報";
     Measure => "Measure", "距離計測";
     Profile => "Cross-section", "横断面";

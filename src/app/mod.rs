@@ -192,6 +192,7 @@ pub enum JobKind {
     Change,
     Colourise,
     Save,
+    Export,
 }
 
 #[derive(Resource)]
@@ -235,6 +236,7 @@ pub struct Viewer {
 pub enum DialogResult {
     Open(Vec<PathBuf>),
     Save(u32, PathBuf),
+    Tiles(u32, PathBuf),
 }
 
 impl Viewer {
@@ -720,6 +722,7 @@ fn poll_dialogs(mut viewer: ResMut<Viewer>) {
                 }
             }
             DialogResult::Save(id, path) => ui::save_result(&mut viewer, id, path),
+            DialogResult::Tiles(id, dir) => ui::export_tiles(&mut viewer, id, dir),
         }
     }
 }

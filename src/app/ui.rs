@@ -119,6 +119,38 @@ pub fn save_result(v: &mut Viewer, id: u32, path: std::path::PathBuf) {
     v.jobs.push((JobKind::Save, j));
 }
 
+/// 3D Tiles of a cloud layer (through `export::tiles3d`, as `kizashi export tiles`), with
+/// every scalar field as a property attribute (a result's deformation first).
+pub fn export_tiles(v: &mut Viewer, id: u32, dir: std::path::PathBuf) {
+    let Some(l) = v.layer(id) else { return };
+    let Some(c) = l.cloud() else { return };
+    let cloud = c.cloud.clone();
+    let mut attributes: Vec<String> = cloud.scalars.iter().map(|s| s.name.clone()).collect();
+    if let ColourMode::Deformation { field, .. } = &c.mode {
+        attributes.retain(|a| a != field);
+        attributes.insert(0, field.clone());
+    }
+    let sources = vec![l.path.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| l.name.clone())];
+    let label = format!("{} {}", S::ExportTiles.t(v.lang), dir.display());
+    let j = jobs::Job::spawn(label, move |p, _| {
+        p.set_step("3D Tiles");
+        let opts = crate::export::tiles3d::Options { attributes, sources, ..Default::default() };
+        crate::export::tiles3d::write_tileset(&cloud, &dir, &opts).map_err(|e| e.to_string())?;
+        Ok(jobs::Output::Saved { path: crate::export::tiles3d::tileset_path(&dir) })
+    });
+    v.jobs.push((JobKind::Export, j));
+}
+
+fn tiles_dialog(v: &mut Viewer, id: u32) {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        if let Some(dir) = rfd::FileDialog::new().pick_folder() {
+            let _ = tx.send(DialogResult::Tiles(id, dir));
+        }
+    });
+    v.dialogs.push(std::sync::Mutex::new(rx));
+}
+
 fn open_dialog(v: &mut Viewer) {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -177,6 +209,7 @@ pub fn draw(mut contexts: EguiContexts, mut viewer: ResMut<Viewer>, mut commands
     overlays(&ctx, v, central);
     jobs_window(&ctx, v, central);
     errors_window(&ctx, v);
+    notices(&ctx, v, central);
     Ok(())
 }
 
@@ -252,6 +285,7 @@ fn layers_panel(ui: &mut egui::Ui, v: &mut Viewer, commands: &mut Commands) {
         ui.label(v.t(S::NoLayers));
     }
     let mut remove = None;
+    let mut export = None;
     let mut recolour = None;
     let mut colourise = None;
     let ids: Vec<u32> = v.layers.iter().map(|l| l.id).collect();
@@ -307,9 +341,14 @@ fn layers_panel(ui: &mut egui::Ui, v: &mut Viewer, commands: &mut Commands) {
                 for w in l.warnings.iter().take(4) {
                     ui.label(RichText::new(w).small().color(Color32::from_rgb(230, 190, 90)));
                 }
-                if ui.small_button(S::Remove.t(lang)).clicked() {
-                    remove = Some(id);
-                }
+                ui.horizontal(|ui| {
+                    if l.cloud().is_some() && ui.small_button(S::ExportTiles.t(lang)).clicked() {
+                        export = Some(id);
+                    }
+                    if ui.small_button(S::Remove.t(lang)).clicked() {
+                        remove = Some(id);
+                    }
+                });
             });
         });
     }
@@ -318,6 +357,9 @@ fn layers_panel(ui: &mut egui::Ui, v: &mut Viewer, commands: &mut Commands) {
     }
     if let Some(id) = remove {
         v.remove_layer(commands, id);
+    }
+    if let Some(id) = export {
+        tiles_dialog(v, id);
     }
     if let Some((cid, Some(path))) = colourise {
         if let Some(cloud) = v.layer(cid).and_then(|l| l.cloud()).map(|c| c.cloud.clone()) {
@@ -765,5 +807,27 @@ fn errors_window(ctx: &egui::Context, v: &mut Viewer) {
         });
     if !open {
         v.errors.clear();
+    }
+}
+
+/// What finished well (saved files): a line at the top of the 3D view until dismissed.
+fn notices(ctx: &egui::Context, v: &mut Viewer, central: egui::Rect) {
+    if v.notices.is_empty() {
+        return;
+    }
+    let lang = v.lang;
+    let mut clear = false;
+    egui::Area::new(egui::Id::new("notices")).fixed_pos(central.left_top() + egui::vec2(12.0, 12.0)).show(ctx, |ui| {
+        egui::Frame::popup(ui.style()).show(ui, |ui| {
+            for n in v.notices.iter().rev().take(3) {
+                ui.label(RichText::new(format!("✔ {n}")).color(Color32::from_rgb(140, 220, 140)));
+            }
+            if ui.small_button(S::Dismiss.t(lang)).clicked() {
+                clear = true;
+            }
+        });
+    });
+    if clear {
+        v.notices.clear();
     }
 }

@@ -10,6 +10,7 @@ PKGS=(
   libvulkan1 mesa-vulkan-drivers xvfb xauth
   fonts-noto-cjk
   python3-pip
+  chromium                        # headless CesiumJS check of the 3D Tiles export
 )
 
 missing=()
@@ -47,10 +48,11 @@ if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   $SUDO apt-get install -y -qq --no-install-recommends nodejs npm
 fi
 NODE_DIR="${KIZASHI_NODE_DIR:-/var/cache/kizashi/node}"
-if [ ! -f "$NODE_DIR/node_modules/gltf-validator/package.json" ]; then
-  echo "setup: installing gltf-validator into $NODE_DIR"
+if [ ! -f "$NODE_DIR/node_modules/gltf-validator/package.json" ] || [ ! -f "$NODE_DIR/node_modules/cesium/package.json" ] \
+   || [ ! -f "$NODE_DIR/node_modules/playwright-core/package.json" ]; then
+  echo "setup: installing gltf-validator, cesium, playwright-core into $NODE_DIR"
   mkdir -p "$NODE_DIR"
-  (cd "$NODE_DIR" && npm install --silent --no-audit --no-fund gltf-validator@2.0.0-dev.3.10)
+  (cd "$NODE_DIR" && npm install --silent --no-audit --no-fund gltf-validator@2.0.0-dev.3.10 cesium@1.145.0 playwright-core@1.65.1)
 fi
 
 # Rust toolchain: use the one on PATH (rustup-managed on our machines).

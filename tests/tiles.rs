@@ -198,3 +198,48 @@ fn bad_inputs_are_refused_with_a_message() {
     assert_eq!(code, Some(1));
     assert!(err.contains("broken_type.laz"), "{err}");
 }
+
+/// The real client: CesiumJS in headless Chromium (../shared/bench/tiles/cesium_screenshot.sh)
+/// loads every tile of the Toronto M3C2 result and counts every point.
+#[test]
+fn cesium_loads_every_point_of_the_toronto_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let result = dir.path().join("ttp_m3c2.laz");
+    let o = Command::new(kizashi())
+        .arg("change")
+        .arg(data("epochs/ttp/ttp_2015.laz"))
+        .arg(data("epochs/ttp/ttp_2023.laz"))
+        .args(["--core-spacing", "2", "--cyl-radius", "3", "--normal-radii", "3,6", "--max-distance", "6", "-o"])
+        .arg(&result)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = dir.path().join("tiles");
+    let s = export(&result, &out, &["--attribute", "m3c2_distance", "--geoid-offset", "-36"]);
+    let points = s["points"].as_u64().unwrap();
+    let node_dir = std::env::var("KIZASHI_NODE_DIR").unwrap_or_else(|_| "/var/cache/kizashi/node".into());
+    let png = dir.path().join("cesium.png");
+    let o = Command::new("bash")
+        .arg(shared().join("bench/tiles/cesium_screenshot.sh"))
+        .arg(&out)
+        .arg(&png)
+        .args(["--shaderProp", "m3c2_distance", "--range", "-1,1", "--timeout", "300"])
+        .env("TILES_NODE_MODULES", Path::new(&node_dir).join("node_modules"))
+        .output()
+        .expect("bash");
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "cesium check failed:\n{text}\n{}", String::from_utf8_lossy(&o.stderr));
+    let v: Value = serde_json::from_str(text.trim()).unwrap_or_else(|_| panic!("cesium output: {text}"));
+    assert_eq!(v["ok"], true);
+    assert_eq!(v["pointsLoaded"].as_u64(), Some(points), "{v}");
+    assert_eq!(v["tilesWithContentReady"], v["tilesTotal"]);
+    assert_eq!(v["failedRequests"].as_array().map(|a| a.len()), Some(0));
+    // The park lies where it is: Cesium's root centre is Toronto (lon -79.34, lat 43.63).
+    let c = &v["rootCenterCartographicDeg"];
+    assert!((c[0].as_f64().unwrap() + 79.336).abs() < 0.01 && (c[1].as_f64().unwrap() - 43.626).abs() < 0.01, "{c}");
+    // Lying flat: the screenshot is mostly background with the park in the middle, not a thin wall.
+    let img = image::open(&png).expect("png").to_rgb8();
+    let bg = img.get_pixel(5, 5).0;
+    let filled = img.pixels().filter(|p| p.0.iter().zip(bg).map(|(a, b)| a.abs_diff(b) as u32).sum::<u32>() > 40).count() as f64 / (img.width() * img.height()) as f64;
+    assert!(filled > 0.08, "the park covers only {filled:.3} of the view");
+}

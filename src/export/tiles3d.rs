@@ -391,7 +391,12 @@ pub fn write_tileset(cloud: &PointCloud, dir: &Path, opts: &Options) -> Result<S
         // Half sizes get a hair of margin: u16 quantization rounds positions by up to 1/131070
         // of the extent.
         let h = [0, 1, 2].map(|k| ((f64::from(n.tight_max[k]) - f64::from(n.tight_min[k])) * 0.5 * 1.0001).max(0.005));
-        let ge = if n.is_leaf() { 0.0 } else { f64::from(n.spacing(grid)) * 2.0 };
+        // Geometric error: what is missing when the children are not drawn. Their points fill
+        // the gaps between this tile's (its grid spacing) and add detail below it; a sixteenth
+        // of the node (8 grid spacings) refines a whole site at overview distances in CesiumJS
+        // (SSE 16) without loading deep levels of large clouds.
+        let _ = grid;
+        let ge = if n.is_leaf() { 0.0 } else { f64::from(n.size) / 16.0 };
         let mut t = json!({
             "boundingVolume": { "box": [c[0], c[1], c[2], h[0], 0.0, 0.0, 0.0, h[1], 0.0, 0.0, 0.0, h[2]] },
             "geometricError": ge,

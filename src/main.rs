@@ -50,6 +50,29 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// DEM of difference: both epochs gridded, difference GeoTIFF with a level of detection per
+    /// cell, cut and fill volumes.
+    Dod {
+        epoch1: PathBuf,
+        epoch2: PathBuf,
+        /// Cell size in CRS units (m).
+        #[arg(long, allow_negative_numbers = true)]
+        cell: f64,
+        /// Height of a cell from its points.
+        #[arg(long, value_enum, default_value = "mean")]
+        stat: StatArg,
+        /// Only ground points (class 2).
+        #[arg(long)]
+        ground: bool,
+        /// Registration error added to every cell's level of detection (m).
+        #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+        registration_error: f64,
+        /// GeoTIFF: band 1 difference, 2 LoD95, 3-4 the two surfaces; nodata -9999.
+        #[arg(short, long)]
+        output: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
     /// Export for GIS and open-data portals.
     #[command(subcommand)]
     Export(ExportCommand),
@@ -181,6 +204,14 @@ struct ViewArgs {
     /// Scripted runs (--screenshot/--stats) fail after this many seconds.
     #[arg(long, default_value_t = 900.0)]
     timeout: f64,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum StatArg {
+    Mean,
+    Min,
+    Max,
+    Idw,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -353,6 +384,35 @@ fn run() -> Result<i32> {
                 if let Some(o) = &s.output {
                     println!("wrote {o}");
                 }
+            }
+            Ok(0)
+        }
+        Some(Command::Dod { epoch1, epoch2, cell, stat, ground, registration_error, output, json }) => {
+            use kizashi::analysis::dod::Stat;
+            let cancel = cancel_on_ctrl_c();
+            let job = kizashi::pipeline::dod::DodJob {
+                epoch1,
+                epoch2,
+                cell,
+                stat: match stat {
+                    StatArg::Mean => Stat::Mean,
+                    StatArg::Min => Stat::Min,
+                    StatArg::Max => Stat::Max,
+                    StatArg::Idw => Stat::Idw,
+                },
+                ground,
+                registration_error,
+                output,
+            };
+            let s = kizashi::pipeline::dod::run_dod(&job, &pipeline::Silent, &cancel)?;
+            if json {
+                println!("{}", serde_json::to_string(&s)?);
+            } else {
+                let v = &s.volumes;
+                println!(
+                    "wrote {} ({} x {} cells of {} m): {} cells with both epochs, {} significant ({:.1} m2); cut {:.2} +- {:.2} m3, fill {:.2} +- {:.2} m3",
+                    s.output, s.grid.width, s.grid.height, s.grid.cell, v.cells_both, v.cells_significant, v.area_significant_m2, v.cut_m3, v.cut_sigma_m3, v.fill_m3, v.fill_sigma_m3
+                );
             }
             Ok(0)
         }

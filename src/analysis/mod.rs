@@ -3,6 +3,7 @@
 //! parallel with rayon.
 
 pub mod c2c;
+pub mod dod;
 pub mod icp;
 pub mod index;
 pub mod m3c2;

@@ -269,26 +269,36 @@ impl Raster {
 /// Writes a single-band f32 GeoTIFF (deflate-compressed, tiled) with CRS and no-data.
 /// NaN values are written as `nodata`.
 pub fn write_f32(path: &Path, width: usize, height: usize, gt: GeoTransform, crs: Option<&Crs>, nodata: f32, values: &[f32]) -> Result<()> {
+    write_f32_bands(path, width, height, gt, crs, nodata, &[("", values)])
+}
+
+/// As `write_f32` with several bands, each with a description (GDAL band description).
+pub fn write_f32_bands(path: &Path, width: usize, height: usize, gt: GeoTransform, crs: Option<&Crs>, nodata: f32, bands: &[(&str, &[f32])]) -> Result<()> {
+    use gdal::Metadata;
     crs::quiet_gdal();
     let werr = |reason: String| IoError::Write { path: path.to_path_buf(), reason };
-    if width == 0 || height == 0 || values.len() != width * height {
-        return Err(werr(format!("{} values for a {width}x{height} raster", values.len())));
+    if width == 0 || height == 0 || bands.is_empty() || bands.iter().any(|b| b.1.len() != width * height) {
+        return Err(werr(format!("band sizes do not match a {width}x{height} raster")));
     }
     let driver = DriverManager::get_driver_by_name("GTiff").map_err(|e| werr(e.to_string()))?;
     let opts: gdal::raster::RasterCreationOptions = ["COMPRESS=DEFLATE", "TILED=YES", "PREDICTOR=3"].into_iter().collect();
     let mut ds = driver
-        .create_with_band_type_with_options::<f32, _>(path, width, height, 1, &opts)
+        .create_with_band_type_with_options::<f32, _>(path, width, height, bands.len(), &opts)
         .map_err(|e| werr(e.to_string()))?;
     ds.set_geo_transform(&gt.0).map_err(|e| werr(e.to_string()))?;
     if let Some(c) = crs {
         ds.set_projection(&c.wkt).map_err(|e| werr(e.to_string()))?;
     }
-    let mut band = ds.rasterband(1).map_err(|e| werr(e.to_string()))?;
-    band.set_no_data_value(Some(f64::from(nodata))).map_err(|e| werr(e.to_string()))?;
-    let data: Vec<f32> = values.iter().map(|v| if v.is_nan() { nodata } else { *v }).collect();
-    let mut buf = Buffer::new((width, height), data);
-    band.write((0, 0), (width, height), &mut buf).map_err(|e| werr(e.to_string()))?;
-    drop(band);
+    for (k, (name, values)) in bands.iter().enumerate() {
+        let mut band = ds.rasterband(k + 1).map_err(|e| werr(e.to_string()))?;
+        band.set_no_data_value(Some(f64::from(nodata))).map_err(|e| werr(e.to_string()))?;
+        if !name.is_empty() {
+            band.set_description(name).map_err(|e| werr(e.to_string()))?;
+        }
+        let data: Vec<f32> = values.iter().map(|v| if v.is_nan() { nodata } else { *v }).collect();
+        let mut buf = Buffer::new((width, height), data);
+        band.write((0, 0), (width, height), &mut buf).map_err(|e| werr(e.to_string()))?;
+    }
     ds.close().map_err(|e| werr(e.to_string()))?;
     Ok(())
 }

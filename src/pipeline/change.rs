@@ -85,7 +85,7 @@ pub struct ChangeOutcome {
     pub result: PointCloud,
 }
 
-fn crs_compatible(a: &PointCloud, b: &PointCloud, warnings: &mut Vec<String>) -> Result<()> {
+pub(crate) fn crs_compatible(a: &PointCloud, b: &PointCloud, warnings: &mut Vec<String>) -> Result<()> {
     match (&a.crs, &b.crs) {
         (Some(x), Some(y)) => {
             let same = match (x.epsg, y.epsg) {
@@ -183,7 +183,7 @@ pub fn read_xyz_text(path: &Path) -> Result<Vec<[f64; 3]>> {
     Ok(out)
 }
 
-fn overlap(a: &PointCloud, b: &PointCloud) -> Result<()> {
+pub(crate) fn overlap(a: &PointCloud, b: &PointCloud) -> Result<()> {
     let (p, q) = (a.bounds(), b.bounds());
     let xy = p.min[0] <= q.max[0] && q.min[0] <= p.max[0] && p.min[1] <= q.max[1] && q.min[1] <= p.max[1];
     if !xy {

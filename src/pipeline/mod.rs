@@ -2,6 +2,7 @@
 //! flag. The CLI and the GUI call these functions and nothing else for processing.
 
 pub mod change;
+pub mod dod;
 
 use crate::cloud::PointCloud;
 use crate::analysis::AnalysisError;

@@ -1,0 +1,107 @@
+//! DEM of difference: the Toronto pair at 1 m against an independent gridding (laspy + numpy,
+//! tests/py/grid_dod.py) of the same points, and the sample survey's known slump and bulge.
+
+mod common;
+
+use common::{data, kizashi};
+use kizashi::io::raster::Raster;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn dod(e1: &Path, e2: &Path, out: &Path, extra: &[&str]) -> Value {
+    let o = Command::new(kizashi()).arg("dod").arg(e1).arg(e2).arg("-o").arg(out).args(extra).arg("--json").output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    serde_json::from_slice(&o.stdout).expect("JSON summary")
+}
+
+#[test]
+fn toronto_dod_matches_an_independent_gridding() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("dod.tif");
+    let (e1, e2) = (data("epochs/ttp/ttp_2015.laz"), data("epochs/ttp/ttp_2023.laz"));
+    let s = dod(&e1, &e2, &out, &["--cell", "1"]);
+    let g = &s["grid"];
+    let (w, h) = (g["width"].as_u64().unwrap() as usize, g["height"].as_u64().unwrap() as usize);
+    assert_eq!(s["crs_epsg"], 26917);
+    let raw = dir.path().join("ref.f32");
+    let o = Command::new("python3")
+        .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/py/grid_dod.py"))
+        .arg(&e1)
+        .arg(&e2)
+        .args([g["x0"].to_string(), g["y0"].to_string(), g["cell"].to_string(), w.to_string(), h.to_string()])
+        .arg(&raw)
+        .output()
+        .expect("python3 with laspy (scripts/setup-debian.sh)");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let reference: Vec<f32> = std::fs::read(&raw).unwrap().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+    assert_eq!(reference.len(), w * h);
+    // Our GeoTIFF, read back through GDAL: band 1 is the difference, nodata -> NaN.
+    let r = Raster::open(&out).unwrap();
+    assert_eq!((r.info.width, r.info.height, r.info.band_count), (w, h, 4));
+    assert_eq!(r.info.crs.as_ref().and_then(|c| c.epsg), Some(26917));
+    let ours = r.read_band_f32(1).unwrap();
+    let (mut both, mut worst, mut pattern) = (0usize, 0f32, 0usize);
+    for (a, b) in ours.iter().zip(&reference) {
+        if a.is_finite() != b.is_finite() {
+            pattern += 1;
+        }
+        if a.is_finite() && b.is_finite() {
+            both += 1;
+            worst = worst.max((a - b).abs());
+        }
+    }
+    assert_eq!(pattern, 0, "cells with data in one gridding only");
+    assert_eq!(both as u64, s["volumes"]["cells_both"].as_u64().unwrap());
+    assert!(both > 20_000, "{both}");
+    // Float32 storage of ~100 m heights: ~1e-5 m.
+    assert!(worst < 1e-3, "largest difference {worst} m");
+    // LoD band: positive wherever there is a difference.
+    let lod = r.read_band_f32(2).unwrap();
+    assert!(ours.iter().zip(&lod).filter(|(d, _)| d.is_finite()).all(|(_, l)| *l > 0.0));
+}
+
+#[test]
+fn sample_dod_finds_the_slump_and_the_bulge() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("dod.tif");
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sample_data");
+    let s = dod(&root.join("epoch1_2025.laz"), &root.join("epoch2_2026.laz"), &out, &["--cell", "2", "--ground"]);
+    assert_eq!(s["ground_only"], true);
+    // Water (class 9) is left out.
+    assert!(s["points_used"][0].as_u64().unwrap() < 200_000);
+    let r = Raster::open(&out).unwrap();
+    let d = r.read_band_f32(1).unwrap();
+    let lod = r.read_band_f32(2).unwrap();
+    let gt = r.info.geotransform.unwrap();
+    let at = |u: f64, v: f64| {
+        let [c, rr] = gt.world_to_pixel(-61_500.0 + u, -201_200.0 + v).unwrap();
+        let i = rr as usize * r.info.width + c as usize;
+        (d[i], lod[i])
+    };
+    // truth.json: slump head -0.35 m at (172, 120) under forest (cell means of canopy and
+    // ground points are noisy there: a wide LoD), bulge +0.30 m at (82, 50) on grass.
+    let (head, l1) = at(172.0, 120.0);
+    assert!(head < -0.2 && head.abs() > l1, "slump head {head} (LoD {l1})");
+    let (bulge, l2) = at(82.0, 50.0);
+    assert!((bulge - 0.30).abs() < 0.1 && bulge.abs() > l2, "bulge {bulge} (LoD {l2})");
+    let (still, _) = at(120.0, 100.0);
+    assert!(still.abs() < 0.1, "paddies {still}");
+    let v = &s["volumes"];
+    assert!(v["cut_m3"].as_f64().unwrap() > 20.0 && v["fill_m3"].as_f64().unwrap() > 20.0, "{v}");
+    assert!(v["cut_sigma_m3"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn bad_dod_requests_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("x.tif");
+    let (e1, e2) = (data("epochs/ttp/ttp_2015.laz"), data("epochs/ttp/ttp_2023.laz"));
+    for (args, needle) in [(vec!["--cell", "0"], "cell size must be positive"), (vec!["--cell", "0.0001"], "use a larger --cell")] {
+        let o = Command::new(kizashi()).arg("dod").arg(&e1).arg(&e2).arg("-o").arg(&out).args(&args).output().unwrap();
+        assert_eq!(o.status.code(), Some(1));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(needle), "{err}");
+    }
+    assert!(!out.exists(), "nothing written on refusal");
+}

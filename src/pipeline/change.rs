@@ -85,7 +85,7 @@ pub struct ChangeOutcome {
     pub result: PointCloud,
 }
 
-pub(crate) fn crs_compatible(a: &PointCloud, b: &PointCloud, warnings: &mut Vec<String>) -> Result<()> {
+fn crs_compatible(a: &PointCloud, b: &PointCloud, warnings: &mut Vec<String>) -> Result<()> {
     match (&a.crs, &b.crs) {
         (Some(x), Some(y)) => {
             let same = match (x.epsg, y.epsg) {
@@ -183,7 +183,7 @@ pub fn read_xyz_text(path: &Path) -> Result<Vec<[f64; 3]>> {
     Ok(out)
 }
 
-pub(crate) fn overlap(a: &PointCloud, b: &PointCloud) -> Result<()> {
+fn overlap(a: &PointCloud, b: &PointCloud) -> Result<()> {
     let (p, q) = (a.bounds(), b.bounds());
     let xy = p.min[0] <= q.max[0] && q.min[0] <= p.max[0] && p.min[1] <= q.max[1] && q.min[1] <= p.max[1];
     if !xy {
@@ -205,16 +205,22 @@ fn load_pair(
 ) -> Result<(PointCloud, PointCloud)> {
     let e1 = load_epoch(p1, las::Fields::POSITIONS, progress, cancel)?.cloud;
     let mut e2 = load_epoch(p2, fields2, progress, cancel)?.cloud;
+    check_pair(&e1, &mut e2, warnings)?;
+    Ok((e1, e2))
+}
+
+/// Two epochs fit to compare: neither empty, same CRS (or a warning), overlapping; epoch 2 is
+/// moved into epoch 1's local frame.
+pub(crate) fn check_pair(e1: &PointCloud, e2: &mut PointCloud, warnings: &mut Vec<String>) -> Result<()> {
     if e1.is_empty() {
         return Err(AnalysisError::EmptyEpoch("epoch 1").into());
     }
     if e2.is_empty() {
         return Err(AnalysisError::EmptyEpoch("epoch 2").into());
     }
-    crs_compatible(&e1, &e2, warnings)?;
+    crs_compatible(e1, e2, warnings)?;
     e2.rebase(e1.origin);
-    overlap(&e1, &e2)?;
-    Ok((e1, e2))
+    overlap(e1, e2)
 }
 
 /// Runs the job. The CLI and the GUI both call this.
@@ -242,16 +248,8 @@ pub fn run_change_loaded(job: &ChangeJob, e1: &PointCloud, e2: &PointCloud, prog
         p
     };
     let (e1, mut e2) = (positions_only(e1), positions_only(e2));
-    if e1.is_empty() {
-        return Err(AnalysisError::EmptyEpoch("epoch 1").into());
-    }
-    if e2.is_empty() {
-        return Err(AnalysisError::EmptyEpoch("epoch 2").into());
-    }
     let mut warnings = Vec::new();
-    crs_compatible(&e1, &e2, &mut warnings)?;
-    e2.rebase(e1.origin);
-    overlap(&e1, &e2)?;
+    check_pair(&e1, &mut e2, &mut warnings)?;
     change_between(job, e1, e2, 0.0, warnings, progress, cancel)
 }
 
@@ -485,17 +483,10 @@ pub fn register_loaded(
     params: &crate::analysis::icp::IcpParams,
     cancel: &Cancel,
 ) -> Result<(crate::analysis::icp::IcpResult, PointCloud)> {
-    if e1.is_empty() {
-        return Err(AnalysisError::EmptyEpoch("epoch 1").into());
-    }
-    if e2.is_empty() {
-        return Err(AnalysisError::EmptyEpoch("epoch 2").into());
-    }
     let mut moved = PointCloud::with_origin(e2.origin);
     moved.positions = e2.positions.clone();
     moved.crs = e2.crs.clone();
-    moved.rebase(e1.origin);
-    overlap(e1, &moved)?;
+    check_pair(e1, &mut moved, &mut Vec::new())?;
     let sorted = morton_sorted(&e1.positions);
     let index = Index::build(&sorted);
     if cancel.is_cancelled() {

@@ -2,7 +2,7 @@
 //! asked and classified), grid them on one grid, difference with a level of detection per
 //! cell, GeoTIFF out (band 1 difference, band 2 LoD95, bands 3-4 the two surfaces), volumes.
 
-use super::change::{crs_compatible, overlap};
+use super::change::check_pair;
 use super::{load_epoch, Cancel, PipelineError, Progress, Result};
 use crate::analysis::dod::{self, Grid, Stat};
 use crate::analysis::AnalysisError;
@@ -54,16 +54,9 @@ pub fn run_dod(job: &DodJob, progress: &dyn Progress, cancel: &Cancel) -> Result
     }
     let fields = if job.ground { las::Fields::ALL } else { las::Fields::POSITIONS };
     let e1 = load_epoch(&job.epoch1, fields, progress, cancel)?.cloud;
-    let e2 = load_epoch(&job.epoch2, fields, progress, cancel)?.cloud;
-    if e1.is_empty() {
-        return Err(AnalysisError::EmptyEpoch("epoch 1").into());
-    }
-    if e2.is_empty() {
-        return Err(AnalysisError::EmptyEpoch("epoch 2").into());
-    }
+    let mut e2 = load_epoch(&job.epoch2, fields, progress, cancel)?.cloud;
     let mut warnings = Vec::new();
-    crs_compatible(&e1, &e2, &mut warnings)?;
-    overlap(&e1, &e2)?;
+    check_pair(&e1, &mut e2, &mut warnings)?;
     let (b1, b2) = (e1.bounds(), e2.bounds());
     let b = [b1.min[0].min(b2.min[0]), b1.min[1].min(b2.min[1]), b1.max[0].max(b2.max[0]), b1.max[1].max(b2.max[1])];
     let grid = Grid::covering(b, job.cell);

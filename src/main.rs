@@ -70,6 +70,15 @@ enum Command {
         /// GeoTIFF: band 1 difference, 2 LoD95, 3-4 the two surfaces; nodata -9999.
         #[arg(short, long)]
         output: PathBuf,
+        /// Change objects (connected significant cells of one sign) as GeoJSON polygons.
+        #[arg(long)]
+        objects: Option<PathBuf>,
+        /// Smallest change object kept (m2).
+        #[arg(long, default_value_t = 0.0)]
+        min_area: f64,
+        /// Write the objects in EPSG:4326 (longitude, latitude) instead of the data CRS.
+        #[arg(long)]
+        wgs84: bool,
         #[arg(long)]
         json: bool,
     },
@@ -387,7 +396,7 @@ fn run() -> Result<i32> {
             }
             Ok(0)
         }
-        Some(Command::Dod { epoch1, epoch2, cell, stat, ground, registration_error, output, json }) => {
+        Some(Command::Dod { epoch1, epoch2, cell, stat, ground, registration_error, output, objects, min_area, wgs84, json }) => {
             use kizashi::analysis::dod::Stat;
             let cancel = cancel_on_ctrl_c();
             let job = kizashi::pipeline::dod::DodJob {
@@ -403,6 +412,9 @@ fn run() -> Result<i32> {
                 ground,
                 registration_error,
                 output,
+                objects,
+                min_area,
+                wgs84,
             };
             let s = kizashi::pipeline::dod::run_dod(&job, &pipeline::Silent, &cancel)?;
             if json {
@@ -413,6 +425,15 @@ fn run() -> Result<i32> {
                     "wrote {} ({} x {} cells of {} m): {} cells with both epochs, {} significant ({:.1} m2); cut {:.2} +- {:.2} m3, fill {:.2} +- {:.2} m3",
                     s.output, s.grid.width, s.grid.height, s.grid.cell, v.cells_both, v.cells_significant, v.area_significant_m2, v.cut_m3, v.cut_sigma_m3, v.fill_m3, v.fill_sigma_m3
                 );
+                if let Some(f) = &s.objects_file {
+                    println!("{} change objects -> {f}", s.objects.len());
+                    for o in s.objects.iter().take(5) {
+                        println!(
+                            "  #{} {} {:.1} m2, {:+.2} +- {:.2} m3, mean {:+.3} m, max {:+.3} m at ({:.2}, {:.2})",
+                            o.id, o.sign, o.area_m2, o.volume_m3, o.volume_sigma_m3, o.mean_m, o.max_m, o.centre[0], o.centre[1]
+                        );
+                    }
+                }
             }
             Ok(0)
         }

@@ -105,3 +105,46 @@ fn bad_dod_requests_are_refused() {
     }
     assert!(!out.exists(), "nothing written on refusal");
 }
+
+/// Change objects from the sample's DoD: GeoJSON polygons (read back by GDAL's ogrinfo) at the
+/// slump head and the bulge, with areas and volumes; the same in EPSG:4326.
+#[test]
+fn sample_change_objects_as_geojson() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sample_data");
+    let (e1, e2) = (root.join("epoch1_2025.laz"), root.join("epoch2_2026.laz"));
+    let obj = dir.path().join("objects.geojson");
+    let o = obj.to_str().unwrap();
+    let s = dod(&e1, &e2, &dir.path().join("d.tif"), &["--cell", "2", "--ground", "--objects", o, "--min-area", "20"]);
+    let objects = s["objects"].as_array().expect("objects");
+    assert!(objects.len() >= 2, "{objects:?}");
+    let near = |o: &Value, u: f64, v: f64| {
+        let c = &o["centre"];
+        ((c[0].as_f64().unwrap() + 61_500.0 - u).powi(2) + (c[1].as_f64().unwrap() + 201_200.0 - v).powi(2)).sqrt()
+    };
+    // Largest first: the slump head (cut) within 5 m of its centre, then the bulge (fill).
+    assert_eq!(objects[0]["sign"], "cut");
+    assert!(near(&objects[0], 172.0, 120.0) < 5.0, "{}", objects[0]);
+    assert!(objects[0]["volume_m3"].as_f64().unwrap() < -10.0);
+    assert!(objects.iter().any(|x| x["sign"] == "fill" && near(x, 82.0, 50.0) < 5.0));
+    let gj: Value = serde_json::from_str(&std::fs::read_to_string(&obj).unwrap()).unwrap();
+    let feats = gj["features"].as_array().unwrap();
+    assert_eq!(feats.len(), objects.len());
+    for f in feats {
+        let ring = f["geometry"]["coordinates"][0].as_array().unwrap();
+        assert!(ring.len() >= 5 && ring.first() == ring.last(), "closed ring");
+        let area = f["properties"]["area_m2"].as_f64().unwrap();
+        assert!(area >= 20.0);
+    }
+    // GDAL reads it back with the data CRS.
+    let info = Command::new("ogrinfo").args(["-so", "-al"]).arg(&obj).output().expect("ogrinfo (gdal-bin)");
+    let text = String::from_utf8_lossy(&info.stdout);
+    assert!(text.contains(&format!("Feature Count: {}", feats.len())) && text.contains("Japan Plane Rectangular CS III"), "{text}");
+    // WGS84: longitude, latitude in Yamaguchi.
+    let obj84 = dir.path().join("objects84.geojson");
+    dod(&e1, &e2, &dir.path().join("d2.tif"), &["--cell", "2", "--ground", "--objects", obj84.to_str().unwrap(), "--min-area", "20", "--wgs84"]);
+    let gj: Value = serde_json::from_str(&std::fs::read_to_string(&obj84).unwrap()).unwrap();
+    let p = &gj["features"][0]["geometry"]["coordinates"][0][0];
+    let (lon, lat) = (p[0].as_f64().unwrap(), p[1].as_f64().unwrap());
+    assert!((131.4..131.6).contains(&lon) && (34.1..34.3).contains(&lat), "{lon} {lat}");
+}

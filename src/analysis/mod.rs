@@ -8,6 +8,7 @@ pub mod icp;
 pub mod index;
 pub mod m3c2;
 pub mod normals;
+pub mod objects;
 pub mod octree;
 
 /// Why an analysis could not run.

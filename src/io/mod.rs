@@ -8,6 +8,7 @@ pub mod info;
 pub mod las;
 mod guard;
 pub mod raster;
+pub mod vector;
 
 use std::path::{Path, PathBuf};
 

@@ -21,6 +21,12 @@ pub struct DodJob {
     pub ground: bool,
     pub registration_error: f64,
     pub output: PathBuf,
+    /// Change objects (connected significant cells) as GeoJSON polygons.
+    pub objects: Option<PathBuf>,
+    /// Smallest object kept (m2).
+    pub min_area: f64,
+    /// Objects in EPSG:4326 instead of the data CRS.
+    pub wgs84: bool,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -37,6 +43,8 @@ pub struct DodSummary {
     pub cells_epoch2: usize,
     pub volumes: dod::Volumes,
     pub registration_error: f64,
+    pub objects: Vec<crate::analysis::objects::ChangeObject>,
+    pub objects_file: Option<String>,
     pub warnings: Vec<String>,
     pub seconds: f64,
 }
@@ -100,6 +108,10 @@ pub fn run_dod(job: &DodJob, progress: &dyn Progress, cancel: &Cancel) -> Result
         -9999.0,
         &[("dod (epoch2 - epoch1, m)", &d.diff), ("lod95 (m)", &d.lod), ("epoch1 surface (m)", &s1.z), ("epoch2 surface (m)", &s2.z)],
     )?;
+    let (labels, objects) = crate::analysis::objects::find(&d.diff, &d.lod, grid.width, grid.height, job.cell, job.min_area, |i| grid.centre(i));
+    if let Some(path) = &job.objects {
+        crate::io::vector::write_objects_geojson(path, &labels, grid.width, grid.height, grid.geotransform(), crs.as_ref(), &objects, job.wgs84)?;
+    }
     Ok(DodSummary {
         epoch1: job.epoch1.display().to_string(),
         epoch2: job.epoch2.display().to_string(),
@@ -113,6 +125,8 @@ pub fn run_dod(job: &DodJob, progress: &dyn Progress, cancel: &Cancel) -> Result
         cells_epoch2: s2.n.iter().filter(|&&n| n > 0).count(),
         volumes: d.volumes,
         registration_error: job.registration_error,
+        objects,
+        objects_file: job.objects.as_ref().map(|p| p.display().to_string()),
         warnings,
         seconds: t0.elapsed().as_secs_f64(),
     })

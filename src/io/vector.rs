@@ -1,0 +1,122 @@
+//! Vector output through GDAL/OGR: change objects as GeoJSON polygons. Outlines come from
+//! GDAL's own raster polygonizer (GDALPolygonize) run on the object label grid, so every
+//! polygon follows its cells exactly.
+
+use super::{crs, IoError, Result};
+use crate::analysis::objects::ChangeObject;
+use crate::cloud::{Crs, CrsSource};
+use gdal::raster::Buffer;
+use gdal::spatial_ref::{AxisMappingStrategy, SpatialRef};
+use gdal::vector::{Feature, FieldValue, LayerAccess, LayerOptions, OGRFieldType, OGRwkbGeometryType};
+use gdal::DriverManager;
+use std::path::Path;
+
+/// Writes `objects` (ids matching the labels grid, 0 = none) as GeoJSON polygons with their
+/// attributes, in the data CRS or, with `wgs84`, in EPSG:4326 (longitude, latitude).
+/// Returns the number of features written.
+#[allow(clippy::too_many_arguments)]
+pub fn write_objects_geojson(
+    path: &Path,
+    labels: &[i32],
+    width: usize,
+    height: usize,
+    geotransform: [f64; 6],
+    data_crs: Option<&Crs>,
+    objects: &[ChangeObject],
+    wgs84: bool,
+) -> Result<usize> {
+    crs::quiet_gdal();
+    let werr = |reason: String| IoError::Write { path: path.to_path_buf(), reason };
+    if labels.len() != width * height {
+        return Err(werr("label grid size mismatch".into()));
+    }
+    let srs_of = |c: &Crs| -> Result<SpatialRef> {
+        let mut s = SpatialRef::from_wkt(&c.wkt).map_err(|e| IoError::Crs(e.to_string()))?;
+        s.set_axis_mapping_strategy(AxisMappingStrategy::TraditionalGisOrder);
+        Ok(s)
+    };
+    let data_srs = data_crs.map(srs_of).transpose()?;
+    // Labels as an in-memory raster, polygonized into an in-memory layer.
+    let mem = DriverManager::get_driver_by_name("MEM").map_err(|e| werr(e.to_string()))?;
+    let mut ds = mem.create_with_band_type::<i32, _>("", width, height, 1).map_err(|e| werr(e.to_string()))?;
+    ds.set_geo_transform(&geotransform).map_err(|e| werr(e.to_string()))?;
+    let mut band = ds.rasterband(1).map_err(|e| werr(e.to_string()))?;
+    let mut buf = Buffer::new((width, height), labels.to_vec());
+    band.write((0, 0), (width, height), &mut buf).map_err(|e| werr(e.to_string()))?;
+    let vmem = DriverManager::get_driver_by_name("Memory").map_err(|e| werr(e.to_string()))?;
+    let mut vds = vmem.create_vector_only("").map_err(|e| werr(e.to_string()))?;
+    let mut poly_layer = vds
+        .create_layer(LayerOptions { name: "cells", srs: data_srs.as_ref(), ty: OGRwkbGeometryType::wkbPolygon, options: None })
+        .map_err(|e| werr(e.to_string()))?;
+    poly_layer.create_defn_fields(&[("id", OGRFieldType::OFTInteger)]).map_err(|e| werr(e.to_string()))?;
+    let opt = std::ffi::CString::new("8CONNECTED=8").map_err(|e| werr(e.to_string()))?;
+    let mut opts = [opt.as_ptr() as *mut std::ffi::c_char, std::ptr::null_mut()];
+    // SAFETY: the band and layer handles live for the call (ds, vds and poly_layer outlive
+    // it); the band is its own mask, so label 0 (no object) is left out; no progress callback.
+    let rv = unsafe { gdal_sys::GDALPolygonize(band.c_rasterband(), band.c_rasterband(), poly_layer.c_layer(), 0, opts.as_mut_ptr(), None, std::ptr::null_mut()) };
+    if rv != gdal_sys::CPLErr::CE_None {
+        return Err(werr("GDAL could not polygonize the change objects".into()));
+    }
+    let (out_srs, transform) = if wgs84 {
+        let mut s = srs_of(&crs::from_epsg(4326, CrsSource::User)?)?;
+        s.set_axis_mapping_strategy(AxisMappingStrategy::TraditionalGisOrder);
+        (Some(s), true)
+    } else {
+        (data_srs.clone(), false)
+    };
+    if transform && data_srs.is_none() {
+        return Err(werr("--wgs84 needs the data's CRS, and the epochs have none".into()));
+    }
+    let _ = std::fs::remove_file(path);
+    let gj = DriverManager::get_driver_by_name("GeoJSON").map_err(|e| werr(e.to_string()))?;
+    let mut out = gj.create_vector_only(path).map_err(|e| werr(e.to_string()))?;
+    let layer = out
+        .create_layer(LayerOptions { name: "change_objects", srs: out_srs.as_ref(), ty: OGRwkbGeometryType::wkbPolygon, options: None })
+        .map_err(|e| werr(e.to_string()))?;
+    let fields = [
+        ("id", OGRFieldType::OFTInteger),
+        ("sign", OGRFieldType::OFTString),
+        ("cells", OGRFieldType::OFTInteger),
+        ("area_m2", OGRFieldType::OFTReal),
+        ("volume_m3", OGRFieldType::OFTReal),
+        ("volume_sigma_m3", OGRFieldType::OFTReal),
+        ("mean_m", OGRFieldType::OFTReal),
+        ("max_m", OGRFieldType::OFTReal),
+        ("centre_x", OGRFieldType::OFTReal),
+        ("centre_y", OGRFieldType::OFTReal),
+    ];
+    layer.create_defn_fields(&fields).map_err(|e| werr(e.to_string()))?;
+    let mut written = 0;
+    let mut polys: Vec<(i32, gdal::vector::Geometry)> = Vec::new();
+    for f in poly_layer.features() {
+        let id = match f.field(0).map_err(|e| werr(e.to_string()))? {
+            Some(FieldValue::IntegerValue(v)) => v,
+            _ => continue,
+        };
+        if let Some(g) = f.geometry() {
+            polys.push((id, g.clone()));
+        }
+    }
+    polys.sort_by_key(|p| p.0);
+    for (id, g) in polys {
+        let Some(o) = objects.iter().find(|o| o.id == id) else { continue };
+        let g = match (&out_srs, transform) {
+            (Some(s), true) => g.transform_to(s).map_err(|e| werr(e.to_string()))?,
+            _ => g,
+        };
+        let mut feat = Feature::new(layer.defn()).map_err(|e| werr(e.to_string()))?;
+        let e = |r: gdal::errors::Result<()>| r.map_err(|e| werr(e.to_string()));
+        e(feat.set_field_integer(0, o.id))?;
+        e(feat.set_field_string(1, o.sign))?;
+        e(feat.set_field_integer(2, o.cells as i32))?;
+        for (k, v) in [o.area_m2, o.volume_m3, o.volume_sigma_m3, o.mean_m, o.max_m, o.centre[0], o.centre[1]].into_iter().enumerate() {
+            e(feat.set_field_double(3 + k, v))?;
+        }
+        e(feat.set_geometry(g))?;
+        e(feat.create(&layer))?;
+        written += 1;
+    }
+    drop(layer);
+    out.close().map_err(|e| werr(e.to_string()))?;
+    Ok(written)
+}

@@ -119,18 +119,21 @@ struct ChangeArgs {
     /// One core point per cube of this size (metres).
     #[arg(long, allow_negative_numbers = true)]
     core_spacing: Option<f64>,
-    /// M3C2 cylinder radius.
-    #[arg(long, allow_negative_numbers = true, default_value_t = 1.0)]
-    cyl_radius: f64,
-    /// Normal radii, comma-separated; the most planar wins.
-    #[arg(long, value_delimiter = ',', default_value = "0.5,1,2", allow_negative_numbers = true)]
-    normal_radii: Vec<f64>,
-    /// Cylinder half-length along the normal (M3C2) or cut-off distance (C2C).
-    #[arg(long, allow_negative_numbers = true, default_value_t = 3.0)]
-    max_distance: f64,
-    /// Registration error added to the level of detection.
-    #[arg(long, allow_negative_numbers = true, default_value_t = 0.0)]
-    registration_error: f64,
+    /// M3C2 cylinder radius [default: 1].
+    #[arg(long, allow_negative_numbers = true)]
+    cyl_radius: Option<f64>,
+    /// Normal radii, comma-separated; the most planar wins [default: 0.5,1,2].
+    #[arg(long, value_delimiter = ',', allow_negative_numbers = true)]
+    normal_radii: Option<Vec<f64>>,
+    /// Cylinder half-length along the normal (M3C2) or cut-off distance (C2C) [default: 3].
+    #[arg(long, allow_negative_numbers = true)]
+    max_distance: Option<f64>,
+    /// Registration error added to the level of detection [default: 0].
+    #[arg(long, allow_negative_numbers = true)]
+    registration_error: Option<f64>,
+    /// CloudCompare qM3C2 parameter file (scales there are diameters); flags given here win.
+    #[arg(long)]
+    cc_params: Option<PathBuf>,
     /// Medians and interquartile ranges instead of means and standard deviations.
     #[arg(long)]
     robust: bool,
@@ -308,16 +311,28 @@ fn run() -> Result<i32> {
                 rayon::ThreadPoolBuilder::new().num_threads(t.max(1)).build_global()?;
             }
             let cancel = cancel_on_ctrl_c();
-            let cores = match (a.cores, a.core_step, a.core_spacing) {
-                (Some(f), _, _) => Cores::File(f),
-                (None, Some(n), _) => Cores::Step(n),
-                (None, None, Some(s)) => Cores::Spacing(s),
-                (None, None, None) => Cores::Step(10),
+            // Defaults, then a CloudCompare parameter file, then the flags given here.
+            let mut params = m3c2::Params::default();
+            let mut file_cores = None;
+            let mut file_warnings = Vec::new();
+            if let Some(f) = &a.cc_params {
+                let text = std::fs::read_to_string(f).map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?;
+                let cc = pipeline::ccparams::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?;
+                params = cc.params;
+                file_cores = cc.cores;
+                file_warnings = cc.warnings;
+            }
+            let cores = match (a.cores, a.core_step, a.core_spacing, file_cores) {
+                (Some(f), _, _, _) => Cores::File(f),
+                (None, Some(n), _, _) => Cores::Step(n),
+                (None, None, Some(s), _) => Cores::Spacing(s),
+                (None, None, None, Some(c)) => c,
+                (None, None, None, None) => Cores::Step(10),
             };
             let orientation = match a.orientation {
                 Some(v) if v.len() == 3 => normals::Orientation::Vector([v[0], v[1], v[2]]),
                 Some(v) => anyhow::bail!("--orientation needs three numbers x,y,z, got {}", v.len()),
-                None => normals::Orientation::default(),
+                None => params.orientation,
             };
             let job = ChangeJob {
                 epoch1: a.epoch1,
@@ -328,22 +343,23 @@ fn run() -> Result<i32> {
                 },
                 cores,
                 m3c2: m3c2::Params {
-                    cyl_radius: a.cyl_radius,
-                    normal_radii: a.normal_radii,
-                    max_distance: a.max_distance,
-                    registration_error: a.registration_error,
-                    robust: a.robust,
+                    cyl_radius: a.cyl_radius.unwrap_or(params.cyl_radius),
+                    normal_radii: a.normal_radii.unwrap_or(params.normal_radii),
+                    max_distance: a.max_distance.unwrap_or(params.max_distance),
+                    registration_error: a.registration_error.unwrap_or(params.registration_error),
+                    robust: a.robust || params.robust,
                     orientation,
                     neighbourhoods: if a.exact_normals { normals::Neighbourhoods::Exact } else { normals::Neighbourhoods::Py4dgeo },
                 },
-                c2c_max_distance: Some(a.max_distance),
+                c2c_max_distance: Some(a.max_distance.unwrap_or(params.max_distance)),
                 output: a.output,
                 csv: a.csv,
             };
             let bars = Bars { bar: Mutex::new(None), hidden: a.json };
             let outcome = pipeline::change::run_change(&job, &bars, &cancel);
             drop(bars);
-            let s = outcome?.summary;
+            let mut s = outcome?.summary;
+            s.warnings.extend(file_warnings);
             if a.json {
                 println!("{}", serde_json::to_string(&s)?);
             } else {

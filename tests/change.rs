@@ -152,3 +152,39 @@ fn bad_inputs_are_refused_with_clear_messages() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("normal radius"));
 }
+
+/// A CloudCompare qM3C2 parameter file (diameters) gives the same run as the same parameters
+/// as flags (radii); a flag given beside the file wins.
+#[test]
+fn cloudcompare_parameter_file_matches_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let ini = dir.path().join("m3c2_params.txt");
+    std::fs::write(
+        &ini,
+        "[General]\nM3C2VER=1\nNormalScale=2\nNormalMode=2\nNormalMinScale=2\nNormalStep=2\nNormalMaxScale=4\nNormalPreferedOri=4\n\
+SearchScale=2\nSearchDepth=2\nSubsampleRadius=1\nSubsampleEnabled=true\nRegistrationError=0\nRegistrationErrorEnabled=false\n\
+UseMean=true\nUseMedian=false\nUseMin=false\nUsePrctile=false\n",
+    )
+    .unwrap();
+    let e1 = root().join("sample_data/epoch1_2025.laz");
+    let e2 = root().join("sample_data/epoch2_2026.laz");
+    let run = |args: &[&str]| -> serde_json::Value {
+        let o = std::process::Command::new(common::kizashi()).arg("change").arg(&e1).arg(&e2).args(args).arg("--json").output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    let from_file = run(&["--cc-params", ini.to_str().unwrap()]);
+    let from_flags = run(&["--core-spacing", "1", "--cyl-radius", "1", "--normal-radii", "1,2", "--max-distance", "2"]);
+    for k in ["core_points", "nan", "significant", "distance_mean"] {
+        assert_eq!(from_file[k], from_flags[k], "{k}");
+    }
+    assert_eq!(from_file["parameters"]["cyl_radius"], 1.0);
+    assert_eq!(from_file["parameters"]["normal_radii"], serde_json::json!([1.0, 2.0]));
+    let overridden = run(&["--cc-params", ini.to_str().unwrap(), "--cyl-radius", "0.5"]);
+    assert_eq!(overridden["parameters"]["cyl_radius"], 0.5);
+    // Not a parameter file: one clear line.
+    std::fs::write(&ini, "NormalScale=2\n").unwrap();
+    let o = std::process::Command::new(common::kizashi()).arg("change").arg(&e1).arg(&e2).args(["--cc-params", ini.to_str().unwrap()]).output().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("M3C2VER"));
+}

@@ -1,6 +1,7 @@
 //! Jobs as steps (reader -> filter -> writer, as in PDAL), with progress reporting and a cancel
 //! flag. The CLI and the GUI call these functions and nothing else for processing.
 
+pub mod ccparams;
 pub mod change;
 pub mod dod;
 

@@ -169,8 +169,12 @@ pub fn update_lod(
         let swipe_side = layer.swipe_side;
         let LayerKind::Cloud(cl) = &mut layer.kind else { continue };
         if let Some(mut m) = materials.get_mut(&cl.material) {
+            // Fewer points drawn than the cloud has: they are farther apart, so splats grow
+            // by the square root of the ratio (one density for the whole view, not Potree's
+            // per-node adaptive size) and the surface stays closed.
+            let thinning = (cl.cloud.len() as f32 / cl.drawn.max(1) as f32).sqrt().clamp(1.0, 16.0);
             let p = PointParams {
-                size_world: cl.spacing * settings.point_size,
+                size_world: cl.spacing * settings.point_size * thinning,
                 min_px: settings.min_px,
                 max_px: 32.0,
                 swipe_x: swipe_px,

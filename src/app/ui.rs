@@ -831,3 +831,39 @@ fn notices(ctx: &egui::Context, v: &mut Viewer, central: egui::Rect) {
         v.notices.clear();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every character of every string, in both languages, has a glyph once our fonts are in
+    /// (a new string with a kanji outside the bundled subset fails here: rerun make_font.py).
+    #[test]
+    fn bundled_font_renders_every_string() {
+        let ctx = egui::Context::default();
+        install_fonts(&ctx);
+        let _ = ctx.run_ui(Default::default(), |_| {});
+        let font = egui::FontId::proportional(14.0);
+        ctx.fonts_mut(|f| {
+            for s in S::ALL {
+                for lang in [Lang::En, Lang::Ja] {
+                    for c in s.t(lang).chars().filter(|c| !c.is_whitespace()) {
+                        assert!(f.has_glyph(&font, c), "no glyph for {c:?} in {s:?}");
+                    }
+                }
+            }
+            // And the common kanji of place names and survey words.
+            for c in "兆山口県河川砂防堤防法面崩壊地盤沈下隆起測量".chars() {
+                assert!(f.has_glyph(&font, c), "no glyph for {c:?}");
+            }
+        });
+    }
+
+    #[test]
+    fn nice_numbers() {
+        assert_eq!(nice(1.13), 1.0);
+        assert_eq!(nice(2.3), 2.5);
+        assert_eq!(nice(0.0042), 0.005);
+        assert_eq!(nice(f64::NAN), 1.0);
+    }
+}

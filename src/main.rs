@@ -73,12 +73,24 @@ enum Command {
         /// Change objects (connected significant cells of one sign) as GeoJSON polygons.
         #[arg(long)]
         objects: Option<PathBuf>,
-        /// Smallest change object kept (m2).
-        #[arg(long, default_value_t = 0.0)]
-        min_area: f64,
-        /// Write the objects in EPSG:4326 (longitude, latitude) instead of the data CRS.
+        #[command(flatten)]
+        shape: ObjectOpts,
         #[arg(long)]
-        wgs84: bool,
+        json: bool,
+    },
+    /// Change objects from an M3C2 result of `kizashi change`: connected significant change,
+    /// as GeoJSON polygons with area, volume and displacement.
+    Objects {
+        /// The LAZ/LAS that `kizashi change` wrote.
+        result: PathBuf,
+        /// GeoJSON output.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Grid cell for connecting core points (m); default: their mean spacing.
+        #[arg(long, allow_negative_numbers = true)]
+        cell: Option<f64>,
+        #[command(flatten)]
+        shape: ObjectOpts,
         #[arg(long)]
         json: bool,
     },
@@ -216,6 +228,27 @@ struct ViewArgs {
     /// Scripted runs (--screenshot/--stats) fail after this many seconds.
     #[arg(long, default_value_t = 900.0)]
     timeout: f64,
+}
+
+/// How change objects are kept and written (dod --objects, objects).
+#[derive(clap::Args)]
+struct ObjectOpts {
+    /// Smallest change object kept (m2).
+    #[arg(long, default_value_t = 0.0)]
+    min_area: f64,
+    /// Write the objects in EPSG:4326 (longitude, latitude) instead of the data CRS.
+    #[arg(long)]
+    wgs84: bool,
+}
+
+/// The largest change objects, one line each.
+fn print_objects(objects: &[kizashi::analysis::objects::ChangeObject], n: usize) {
+    for o in objects.iter().take(n) {
+        println!(
+            "  #{} {} {:.1} m2, {:+.2} +- {:.2} m3, mean {:+.3} m, max {:+.3} m at ({:.2}, {:.2})",
+            o.id, o.sign, o.area_m2, o.volume_m3, o.volume_sigma_m3, o.mean_m, o.max_m, o.centre[0], o.centre[1]
+        );
+    }
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -412,7 +445,7 @@ fn run() -> Result<i32> {
             }
             Ok(0)
         }
-        Some(Command::Dod { epoch1, epoch2, cell, stat, ground, registration_error, output, objects, min_area, wgs84, json }) => {
+        Some(Command::Dod { epoch1, epoch2, cell, stat, ground, registration_error, output, objects, shape, json }) => {
             use kizashi::analysis::dod::Stat;
             let cancel = cancel_on_ctrl_c();
             let job = kizashi::pipeline::dod::DodJob {
@@ -429,8 +462,8 @@ fn run() -> Result<i32> {
                 registration_error,
                 output,
                 objects,
-                min_area,
-                wgs84,
+                min_area: shape.min_area,
+                wgs84: shape.wgs84,
             };
             let s = kizashi::pipeline::dod::run_dod(&job, &pipeline::Silent, &cancel)?;
             if json {
@@ -443,13 +476,20 @@ fn run() -> Result<i32> {
                 );
                 if let Some(f) = &s.objects_file {
                     println!("{} change objects -> {f}", s.objects.len());
-                    for o in s.objects.iter().take(5) {
-                        println!(
-                            "  #{} {} {:.1} m2, {:+.2} +- {:.2} m3, mean {:+.3} m, max {:+.3} m at ({:.2}, {:.2})",
-                            o.id, o.sign, o.area_m2, o.volume_m3, o.volume_sigma_m3, o.mean_m, o.max_m, o.centre[0], o.centre[1]
-                        );
-                    }
+                    print_objects(&s.objects, 5);
                 }
+            }
+            Ok(0)
+        }
+        Some(Command::Objects { result, output, cell, shape, json }) => {
+            let cancel = cancel_on_ctrl_c();
+            let job = kizashi::pipeline::objects::ObjectsJob { result, cell, min_area: shape.min_area, output, wgs84: shape.wgs84 };
+            let s = kizashi::pipeline::objects::run_objects(&job, &pipeline::Silent, &cancel)?;
+            if json {
+                println!("{}", serde_json::to_string(&s)?);
+            } else {
+                println!("{} change objects ({} m cells) -> {}", s.objects.len(), s.cell, s.output);
+                print_objects(&s.objects, 10);
             }
             Ok(0)
         }

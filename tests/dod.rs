@@ -148,3 +148,43 @@ fn sample_change_objects_as_geojson() {
     let (lon, lat) = (p[0].as_f64().unwrap(), p[1].as_f64().unwrap());
     assert!((131.4..131.6).contains(&lon) && (34.1..34.3).contains(&lat), "{lon} {lat}");
 }
+
+/// Change objects from an M3C2 result: the slump head (cut), the bulge and the slump's toe
+/// (fills), each where truth.json puts it.
+#[test]
+fn change_objects_from_m3c2_core_points() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sample_data");
+    let result = dir.path().join("m3c2.laz");
+    let o = Command::new(kizashi())
+        .arg("change")
+        .arg(root.join("epoch1_2025.laz"))
+        .arg(root.join("epoch2_2026.laz"))
+        .args(["--core-spacing", "1", "--cyl-radius", "1", "--normal-radii", "1,2", "--max-distance", "2", "-o"])
+        .arg(&result)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let geo = dir.path().join("objects.geojson");
+    let o = Command::new(kizashi()).arg("objects").arg(&result).arg("-o").arg(&geo).args(["--min-area", "20", "--json"]).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let s: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let objs = s["objects"].as_array().unwrap();
+    let at = |sign: &str, u: f64, v: f64| {
+        objs.iter().any(|x| {
+            let c = &x["centre"];
+            let d = ((c[0].as_f64().unwrap() + 61_500.0 - u).powi(2) + (c[1].as_f64().unwrap() + 201_200.0 - v).powi(2)).sqrt();
+            x["sign"] == sign && d < 6.0
+        })
+    };
+    assert_eq!(objs[0]["sign"], "cut");
+    assert!(at("cut", 172.0, 120.0), "slump head: {objs:?}");
+    assert!(at("fill", 82.0, 50.0), "bulge: {objs:?}");
+    assert!(at("fill", 156.0, 120.0), "slump toe: {objs:?}");
+    let gj: Value = serde_json::from_str(&std::fs::read_to_string(&geo).unwrap()).unwrap();
+    assert_eq!(gj["features"].as_array().unwrap().len(), objs.len());
+    // Not a change result: refused.
+    let o = Command::new(kizashi()).arg("objects").arg(root.join("epoch1_2025.laz")).arg("-o").arg(dir.path().join("x.geojson")).output().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not an M3C2 result"));
+}

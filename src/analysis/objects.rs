@@ -22,12 +22,28 @@ pub struct ChangeObject {
 }
 
 /// Labels (0 = no object) per cell and the objects, largest |volume| first. `diff` and `lod`
-/// are the DoD bands (NaN = no data); `centre(i)` gives a cell's centre.
-pub fn find(diff: &[f32], lod: &[f32], width: usize, height: usize, cell: f64, min_area: f64, centre: impl Fn(usize) -> [f64; 2]) -> (Vec<i32>, Vec<ChangeObject>) {
+/// are the DoD bands (NaN = no data); a cell is significant when |diff| > lod, or, when
+/// `significant` is given (M3C2 core points gridded), when it says so. `centre(i)` gives a
+/// cell's centre.
+#[allow(clippy::too_many_arguments)]
+pub fn find(
+    diff: &[f32],
+    lod: &[f32],
+    significant: Option<&[bool]>,
+    width: usize,
+    height: usize,
+    cell: f64,
+    min_area: f64,
+    centre: impl Fn(usize) -> [f64; 2],
+) -> (Vec<i32>, Vec<ChangeObject>) {
     let n = width * height;
     let sign_of = |i: usize| -> i8 {
         let (d, l) = (diff[i], lod[i]);
-        if d.is_finite() && l.is_finite() && d.abs() > l {
+        let sig = match significant {
+            Some(s) => s[i] && d.is_finite(),
+            None => d.is_finite() && l.is_finite() && d.abs() > l,
+        };
+        if sig && d != 0.0 {
             if d > 0.0 { 1 } else { -1 }
         } else {
             0
@@ -74,7 +90,10 @@ pub fn find(diff: &[f32], lod: &[f32], width: usize, height: usize, cell: f64, m
             for &i in cells {
                 let d = f64::from(diff[i]);
                 vol += d * a;
-                var += (f64::from(lod[i]) / 1.96 * a).powi(2);
+                let l = f64::from(lod[i]);
+                if l.is_finite() {
+                    var += (l / 1.96 * a).powi(2);
+                }
                 if d.abs() > max.abs() {
                     max = d;
                 }
@@ -120,7 +139,7 @@ mod tests {
         let nan = f32::NAN;
         let diff = [0.5, 0.0, 0.0, -0.4, 0.0, 0.0, 0.6, 0.0, 0.0, nan, 0.0, 0.0, 0.7, 0.05, 0.0];
         let lod = [0.1f32; 15];
-        let (labels, objs) = find(&diff, &lod, 5, 3, 2.0, 0.0, |i| [(i % 5) as f64 * 2.0 + 1.0, -((i / 5) as f64) * 2.0 - 1.0]);
+        let (labels, objs) = find(&diff, &lod, None, 5, 3, 2.0, 0.0, |i| [(i % 5) as f64 * 2.0 + 1.0, -((i / 5) as f64) * 2.0 - 1.0]);
         assert_eq!(objs.len(), 2);
         let fill = &objs[0];
         assert_eq!((fill.id, fill.sign, fill.cells), (1, "fill", 3));
@@ -133,7 +152,7 @@ mod tests {
         assert_eq!(labels[3], 2);
         assert_eq!(labels[13], 0);
         // A minimum area drops the single cell.
-        let (_, big) = find(&diff, &lod, 5, 3, 2.0, 5.0, |_| [0.0, 0.0]);
+        let (_, big) = find(&diff, &lod, None, 5, 3, 2.0, 5.0, |_| [0.0, 0.0]);
         assert_eq!(big.len(), 1);
     }
 }

@@ -108,7 +108,7 @@ pub fn run_dod(job: &DodJob, progress: &dyn Progress, cancel: &Cancel) -> Result
         -9999.0,
         &[("dod (epoch2 - epoch1, m)", &d.diff), ("lod95 (m)", &d.lod), ("epoch1 surface (m)", &s1.z), ("epoch2 surface (m)", &s2.z)],
     )?;
-    let (labels, objects) = crate::analysis::objects::find(&d.diff, &d.lod, grid.width, grid.height, job.cell, job.min_area, |i| grid.centre(i));
+    let (labels, objects) = crate::analysis::objects::find(&d.diff, &d.lod, None, grid.width, grid.height, job.cell, job.min_area, |i| grid.centre(i));
     if let Some(path) = &job.objects {
         crate::io::vector::write_objects_geojson(path, &labels, grid.width, grid.height, grid.geotransform(), crs.as_ref(), &objects, job.wgs84)?;
     }

@@ -4,6 +4,7 @@
 pub mod ccparams;
 pub mod change;
 pub mod dod;
+pub mod objects;
 
 use crate::cloud::PointCloud;
 use crate::analysis::AnalysisError;

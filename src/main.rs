@@ -194,7 +194,7 @@ enum ExportCommand {
     },
 }
 
-#[derive(clap::Args, Default)]
+#[derive(clap::Args)]
 struct ViewArgs {
     /// Point clouds (LAS/LAZ/COPC) and rasters (GeoTIFF orthophoto or DEM) to open.
     files: Vec<PathBuf>,
@@ -257,6 +257,25 @@ enum StatArg {
     Min,
     Max,
     Idw,
+}
+
+/// `kizashi` alone: the viewer with the same defaults as `kizashi view`.
+impl Default for ViewArgs {
+    fn default() -> ViewArgs {
+        ViewArgs {
+            files: Vec::new(),
+            change: None,
+            screenshot: None,
+            frames: 5,
+            stats: None,
+            lang: None,
+            budget: None,
+            size: "1280x800".into(),
+            colour: None,
+            profile: None,
+            timeout: 900.0,
+        }
+    }
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -639,5 +658,20 @@ fn main() {
             eprintln!("kizashi: {msg}");
             std::process::exit(1);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `kizashi` alone opens the viewer with exactly the defaults of `kizashi view`.
+    #[test]
+    fn no_subcommand_means_view_with_its_defaults() {
+        let Some(Command::View(parsed)) = Cli::parse_from(["kizashi", "view"]).command else { panic!("view") };
+        let d = ViewArgs::default();
+        assert_eq!((parsed.frames, parsed.size.as_str(), parsed.timeout), (d.frames, d.size.as_str(), d.timeout));
+        assert!(parsed.files.is_empty() && parsed.screenshot.is_none() && parsed.budget.is_none());
+        assert!(Cli::parse_from(["kizashi"]).command.is_none());
     }
 }

@@ -83,13 +83,20 @@ pub fn control(
     egui: Res<EguiWantsInput>,
     time: Res<Time>,
     mut viewer: ResMut<Viewer>,
+    windows: Query<&Window>,
 ) {
     let Ok((mut cam, mut tf, mut proj)) = q.single_mut() else { return };
+    // The panels are egui UI but not egui "areas": the pointer counts as in the 3D view only
+    // inside the rectangle the panels leave.
+    let in_view = match (windows.single().ok().and_then(|w| w.physical_cursor_position()), viewer.view_rect) {
+        (Some(p), Some(r)) => r.contains(p),
+        _ => false,
+    };
     let fov = match &*proj {
         Projection::Perspective(p) => p.fov,
         _ => 0.8,
     };
-    let pointer_free = !egui.wants_pointer_input() && !egui.is_pointer_over_area();
+    let pointer_free = in_view && !egui.wants_pointer_input() && !egui.is_pointer_over_area();
     let keys_free = !egui.wants_keyboard_input();
     let d = motion.delta;
     // A drag that started in the 3D view keeps going even over a panel.

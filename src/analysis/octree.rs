@@ -283,20 +283,22 @@ fn build_node(frame: &Frame, items: &mut [(u64, u32)], min: [f32; 3], size: f32,
         let step = chosen.len().div_ceil(params.max_node);
         chosen = chosen.into_iter().step_by(step).collect();
     }
-    let mut taken = vec![false; n];
-    for &c in &chosen {
-        taken[c] = true;
-    }
     for &c in &chosen {
         grow_code(&mut tight, items[c].0);
     }
     let mut points: Vec<u32> = chosen.iter().map(|&c| items[c].1).collect();
     points.sort_unstable();
-    // Stable partition: the rest stays sorted for the children.
-    let rest: Vec<(u64, u32)> = items.par_iter().zip(taken.par_iter()).filter(|(_, t)| !**t).map(|(it, _)| *it).collect();
-    let m = rest.len();
-    items[..m].copy_from_slice(&rest);
-    drop(rest);
+    // Compact the rest in place (chosen positions ascend): it stays sorted for the children.
+    let mut m = 0;
+    let mut next = chosen.iter().peekable();
+    for r in 0..n {
+        if next.peek() == Some(&&r) {
+            next.next();
+            continue;
+        }
+        items[m] = items[r];
+        m += 1;
+    }
     let child_shift = 3 * u32::from(MORTON_BITS - level - 1);
     let mut slices: Vec<(usize, &mut [(u64, u32)])> = Vec::with_capacity(8);
     let mut remaining = &mut items[..m];

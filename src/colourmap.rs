@@ -29,3 +29,11 @@ pub fn viridis(t: f32) -> [u8; 3] {
 pub fn diverging(t: f32) -> [u8; 3] {
     ramp(&RDBU, 0.5 + 0.5 * t)
 }
+
+/// LAS RGB (16-bit) to 8-bit; files written by 8-bit tools keep every value <= 255 and are
+/// taken as they are.
+pub fn rgb8(rgb: &[[u16; 3]]) -> Vec<[u8; 3]> {
+    use rayon::prelude::*;
+    let eight_bit = rgb.par_iter().all(|c| c.iter().all(|&v| v <= 255));
+    rgb.par_iter().map(|c| if eight_bit { c.map(|v| v as u8) } else { c.map(|v| (v >> 8) as u8) }).collect()
+}

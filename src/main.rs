@@ -259,23 +259,9 @@ enum StatArg {
     Idw,
 }
 
-/// `kizashi` alone: the viewer with the same defaults as `kizashi view`.
-impl Default for ViewArgs {
-    fn default() -> ViewArgs {
-        ViewArgs {
-            files: Vec::new(),
-            change: None,
-            screenshot: None,
-            frames: 5,
-            stats: None,
-            lang: None,
-            budget: None,
-            size: "1280x800".into(),
-            colour: None,
-            profile: None,
-            timeout: 900.0,
-        }
-    }
+/// `kizashi` alone: the viewer with exactly `kizashi view`'s defaults (clap's, not a copy).
+fn view_defaults() -> ViewArgs {
+    Cli::parse_from(["kizashi", "view"]).command.and_then(|c| if let Command::View(a) = c { Some(a) } else { None }).unwrap_or_else(|| unreachable!("`view` parses"))
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -338,7 +324,7 @@ fn cancel_on_ctrl_c() -> Cancel {
 fn run() -> Result<i32> {
     let cli = Cli::parse();
     match cli.command {
-        None => view(ViewArgs::default()),
+        None => view(view_defaults()),
         Some(Command::View(a)) => view(a),
         Some(Command::Info { files, json, full }) => {
             let infos: Vec<info::FileInfo> = files.iter().map(|p| info::inspect_with(p, full)).collect();
@@ -669,7 +655,7 @@ mod tests {
     #[test]
     fn no_subcommand_means_view_with_its_defaults() {
         let Some(Command::View(parsed)) = Cli::parse_from(["kizashi", "view"]).command else { panic!("view") };
-        let d = ViewArgs::default();
+        let d = view_defaults();
         assert_eq!((parsed.frames, parsed.size.as_str(), parsed.timeout), (d.frames, d.size.as_str(), d.timeout));
         assert!(parsed.files.is_empty() && parsed.screenshot.is_none() && parsed.budget.is_none());
         assert!(Cli::parse_from(["kizashi"]).command.is_none());

@@ -99,11 +99,7 @@ pub fn colours(cloud: &PointCloud, mode: &ColourMode, range: (f32, f32)) -> Vec<
     let seq = |v: f32| if v.is_finite() { sequential(t(v)) } else { NO_DATA };
     match mode {
         ColourMode::Rgb => match &cloud.rgb {
-            // LAS RGB is 16-bit; files written by 8-bit tools keep values <= 255.
-            Some(rgb) => {
-                let eight_bit = rgb.par_iter().all(|c| c.iter().all(|&v| v <= 255));
-                rgb.par_iter().map(|c| if eight_bit { c.map(|v| v as u8) } else { c.map(|v| (v >> 8) as u8) }).collect()
-            }
+            Some(rgb) => crate::colourmap::rgb8(rgb),
             None => colours(cloud, &ColourMode::Elevation, default_range(cloud, &ColourMode::Elevation).unwrap_or(range)),
         },
         ColourMode::Intensity => match &cloud.intensity {

@@ -47,24 +47,6 @@ pub struct ViewOptions {
     pub profile: Option<[f64; 4]>,
 }
 
-impl Default for ViewOptions {
-    fn default() -> Self {
-        ViewOptions {
-            files: Vec::new(),
-            change: None,
-            screenshot: None,
-            frames: 5,
-            stats: None,
-            lang: None,
-            budget: None,
-            size: (1280, 800),
-            timeout_s: 900.0,
-            colour: None,
-            profile: None,
-        }
-    }
-}
-
 #[derive(Clone, Debug)]
 pub struct Settings {
     /// Points drawn per frame, over all layers.

@@ -275,11 +275,7 @@ pub fn raster_mesh(r: &super::jobs::RasterLayer, origin: [f64; 3], z: f32) -> Me
             let c = r.corners.map(local);
             let pos: Vec<[f32; 3]> = c.iter().map(|p| [p[0], p[1], z]).collect();
             let uv = vec![[0.0f32, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]];
-            Mesh::new(PrimitiveTopology::TriangleList, RenderAssetUsages::default())
-                .with_inserted_attribute(Mesh::ATTRIBUTE_POSITION, pos)
-                .with_inserted_attribute(Mesh::ATTRIBUTE_NORMAL, vec![[0.0f32, 0.0, 1.0]; 4])
-                .with_inserted_attribute(Mesh::ATTRIBUTE_UV_0, uv)
-                .with_inserted_indices(Indices::U32(vec![0, 2, 1, 0, 3, 2]))
+            surface_mesh(pos, uv, vec![0, 2, 1, 0, 3, 2])
         }
         Some(h) => {
             let (w, hh) = r.size;
@@ -310,14 +306,19 @@ pub fn raster_mesh(r: &super::jobs::RasterLayer, origin: [f64; 3], z: f32) -> Me
                     }
                 }
             }
-            let n = pos.len();
-            Mesh::new(PrimitiveTopology::TriangleList, RenderAssetUsages::default())
-                .with_inserted_attribute(Mesh::ATTRIBUTE_POSITION, pos)
-                .with_inserted_attribute(Mesh::ATTRIBUTE_NORMAL, vec![[0.0f32, 0.0, 1.0]; n])
-                .with_inserted_attribute(Mesh::ATTRIBUTE_UV_0, uv)
-                .with_inserted_indices(Indices::U32(ind))
+            surface_mesh(pos, uv, ind)
         }
     }
+}
+
+/// A textured, unlit surface (normals only satisfy the standard material's layout).
+fn surface_mesh(pos: Vec<[f32; 3]>, uv: Vec<[f32; 2]>, ind: Vec<u32>) -> Mesh {
+    let n = pos.len();
+    Mesh::new(PrimitiveTopology::TriangleList, RenderAssetUsages::default())
+        .with_inserted_attribute(Mesh::ATTRIBUTE_POSITION, pos)
+        .with_inserted_attribute(Mesh::ATTRIBUTE_NORMAL, vec![[0.0f32, 0.0, 1.0]; n])
+        .with_inserted_attribute(Mesh::ATTRIBUTE_UV_0, uv)
+        .with_inserted_indices(Indices::U32(ind))
 }
 
 /// Height of a DEM at world (x, y), bilinear between cell centres; None outside the grid or
@@ -382,12 +383,7 @@ pub fn ortho_on_dem_mesh(r: &super::jobs::RasterLayer, origin: [f64; 3], dem: &s
             ind.extend_from_slice(&[a, c, b, a, d, c]);
         }
     }
-    let count = pos.len();
-    Mesh::new(PrimitiveTopology::TriangleList, RenderAssetUsages::default())
-        .with_inserted_attribute(Mesh::ATTRIBUTE_POSITION, pos)
-        .with_inserted_attribute(Mesh::ATTRIBUTE_NORMAL, vec![[0.0f32, 0.0, 1.0]; count])
-        .with_inserted_attribute(Mesh::ATTRIBUTE_UV_0, uv)
-        .with_inserted_indices(Indices::U32(ind))
+    surface_mesh(pos, uv, ind)
 }
 
 #[cfg(test)]

@@ -289,11 +289,7 @@ fn glb(positions: &[[f32; 3]], colours: &[[u8; 4]], attrs: &[(String, Vec<f32>)]
 /// signed change fields), else elevation.
 fn colours(cloud: &PointCloud, attrs: &[String]) -> (Vec<[u8; 4]>, String) {
     if let Some(rgb) = &cloud.rgb {
-        let eight = rgb.par_iter().all(|c| c.iter().all(|&v| v <= 255));
-        let c = rgb.par_iter().map(|c| {
-            let b = if eight { c.map(|v| v as u8) } else { c.map(|v| (v >> 8) as u8) };
-            [b[0], b[1], b[2], 255]
-        });
+        let c = crate::colourmap::rgb8(rgb).into_par_iter().map(|b| [b[0], b[1], b[2], 255]);
         return (c.collect(), "rgb".into());
     }
     let ramp = |t: f32| crate::colourmap::viridis(t);
@@ -384,8 +380,7 @@ pub fn write_tileset(cloud: &PointCloud, dir: &Path, opts: &Options) -> Result<S
     })?;
 
     // Tile tree, children inside their parents (tight bounds include all descendants).
-    let grid = tree.params.grid;
-    fn tile(tree: &Octree, id: usize, grid: u32) -> Value {
+    fn tile(tree: &Octree, id: usize) -> Value {
         let n = &tree.nodes[id];
         let c = [0, 1, 2].map(|k| (f64::from(n.tight_min[k]) + f64::from(n.tight_max[k])) * 0.5);
         // Half sizes get a hair of margin: u16 quantization rounds positions by up to 1/131070
@@ -395,7 +390,6 @@ pub fn write_tileset(cloud: &PointCloud, dir: &Path, opts: &Options) -> Result<S
         // the gaps between this tile's (its grid spacing) and add detail below it; a sixteenth
         // of the node (8 grid spacings) refines a whole site at overview distances in CesiumJS
         // (SSE 16) without loading deep levels of large clouds.
-        let _ = grid;
         let ge = if n.is_leaf() { 0.0 } else { f64::from(n.size) / 16.0 };
         let mut t = json!({
             "boundingVolume": { "box": [c[0], c[1], c[2], h[0], 0.0, 0.0, 0.0, h[1], 0.0, 0.0, 0.0, h[2]] },
@@ -403,11 +397,11 @@ pub fn write_tileset(cloud: &PointCloud, dir: &Path, opts: &Options) -> Result<S
             "content": { "uri": format!("tiles/{id}.glb") },
         });
         if !n.children.is_empty() {
-            t["children"] = Value::Array(n.children.iter().map(|&c| tile(tree, c as usize, grid)).collect());
+            t["children"] = Value::Array(n.children.iter().map(|&c| tile(tree, c as usize)).collect());
         }
         t
     }
-    let mut root = tile(&tree, 0, grid);
+    let mut root = tile(&tree, 0);
     root["refine"] = json!("ADD");
     let e = axes;
     root["transform"] = json!([e[0][0], e[0][1], e[0][2], 0.0, e[1][0], e[1][1], e[1][2], 0.0, e[2][0], e[2][1], e[2][2], 0.0, origin[0], origin[1], origin[2], 1.0]);

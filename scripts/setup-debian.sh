@@ -10,7 +10,8 @@ PKGS=(
   libvulkan1 mesa-vulkan-drivers xvfb xauth
   fonts-noto-cjk
   python3-pip
-  chromium                        # headless CesiumJS check of the 3D Tiles export
+  chromium                        # headless CesiumJS check of the 3D Tiles export; report PDF
+  poppler-utils                   # pdftotext/pdftoppm: tests reopen the report PDF
 )
 
 missing=()

@@ -11,6 +11,7 @@ pub mod colourmap;
 pub mod demo;
 pub mod export;
 pub mod io;
+pub mod lang;
 pub mod pipeline;
 
 pub use cloud::{Bounds, Crs, PointCloud, ScalarField};

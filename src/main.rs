@@ -5,6 +5,7 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use kizashi::io::info;
+use kizashi::lang::Lang;
 use kizashi::pipeline::{self, Cancel, Progress};
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -91,6 +92,37 @@ enum Command {
         cell: Option<f64>,
         #[command(flatten)]
         shape: ObjectOpts,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Deformation report (PDF or HTML, A4) of a `kizashi change` result: epochs, registration,
+    /// parameters, map over the orthophoto or a hillshade, 3D view, histogram, areas and
+    /// volumes, change objects, input hashes.
+    Report {
+        /// The LAZ/LAS that `kizashi change` wrote (its .json sidecar names inputs and parameters).
+        result: PathBuf,
+        /// Output: REPORT.pdf (printed by Chromium) or REPORT.html.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// DEM of difference from `kizashi dod`: its volumes and hillshade.
+        #[arg(long)]
+        dod: Option<PathBuf>,
+        /// Change objects GeoJSON (default: computed from the result as `kizashi objects`).
+        #[arg(long)]
+        objects: Option<PathBuf>,
+        /// Orthophoto under the map (default: a hillshade).
+        #[arg(long)]
+        ortho: Option<PathBuf>,
+        /// ja or en (default: Japanese when the locale is ja, else English).
+        #[arg(long)]
+        lang: Option<String>,
+        /// Site name on the title line (default: the result's file name).
+        #[arg(long)]
+        title: Option<String>,
+        /// Smallest change object kept when they are computed from the result (m2; default:
+        /// five cells of the core points' spacing).
+        #[arg(long)]
+        min_area: Option<f64>,
         #[arg(long)]
         json: bool,
     },
@@ -486,6 +518,27 @@ fn run() -> Result<i32> {
             }
             Ok(0)
         }
+        Some(Command::Report { result, output, dod, objects, ortho, lang, title, min_area, json }) => {
+            let cancel = cancel_on_ctrl_c();
+            let lang = match &lang {
+                Some(l) => Lang::parse(l).ok_or_else(|| anyhow::anyhow!("unknown language {l:?}: use ja or en"))?,
+                None => Lang::from_env(),
+            };
+            let job = kizashi::pipeline::report::ReportJob { result, dod, objects, ortho, lang, output, title, min_area, command: None };
+            let bars = Bars { bar: Mutex::new(None), hidden: json };
+            let outcome = kizashi::pipeline::report::run_report(&job, &bars, &cancel);
+            drop(bars);
+            let s = outcome?;
+            if json {
+                println!("{}", serde_json::to_string(&s)?);
+            } else {
+                println!("{} report ({} core points, {} significant, {} change objects) -> {}", s.method, s.core_points, s.significant, s.objects, s.output);
+                for w in &s.warnings {
+                    eprintln!("warning: {w}");
+                }
+            }
+            Ok(0)
+        }
         Some(Command::Objects { result, output, cell, shape, json }) => {
             let cancel = cancel_on_ctrl_c();
             let job = kizashi::pipeline::objects::ObjectsJob { result, cell, min_area: shape.min_area, output, wgs84: shape.wgs84 };
@@ -578,7 +631,7 @@ fn run() -> Result<i32> {
 
 #[cfg(feature = "gui")]
 fn view(a: ViewArgs) -> Result<i32> {
-    use kizashi::app::{i18n::Lang, ViewOptions};
+    use kizashi::app::ViewOptions;
     let lang = match &a.lang {
         Some(l) => Some(Lang::parse(l).ok_or_else(|| anyhow::anyhow!("unknown language {l:?}: use ja or en"))?),
         None => None,

@@ -150,6 +150,38 @@ pub struct Dod {
     pub volumes: Volumes,
 }
 
+/// Cut/fill volumes over the significant cells (|diff| > lod) with their 1-sigma
+/// uncertainty (sigma = lod / 1.96, cells independent), and the net volume over every cell with
+/// a difference. Works on the DoD bands as written, so a report can recompute them from a file.
+pub fn volumes(diff: &[f32], lod: &[f32], cell: f64) -> Volumes {
+    let area = cell * cell;
+    let mut v = Volumes { cut_m3: 0.0, fill_m3: 0.0, cut_sigma_m3: 0.0, fill_sigma_m3: 0.0, net_all_m3: 0.0, cells_both: 0, cells_significant: 0, area_significant_m2: 0.0 };
+    let (mut var_cut, mut var_fill) = (0.0, 0.0);
+    for (&d, &l) in diff.iter().zip(lod) {
+        if !d.is_finite() {
+            continue;
+        }
+        let (d, l) = (f64::from(d), f64::from(l));
+        v.cells_both += 1;
+        v.net_all_m3 += d * area;
+        if l.is_finite() && d.abs() > l {
+            let sigma = l / 1.96;
+            v.cells_significant += 1;
+            v.area_significant_m2 += area;
+            if d < 0.0 {
+                v.cut_m3 += -d * area;
+                var_cut += (sigma * area).powi(2);
+            } else {
+                v.fill_m3 += d * area;
+                var_fill += (sigma * area).powi(2);
+            }
+        }
+    }
+    v.cut_sigma_m3 = var_cut.sqrt();
+    v.fill_sigma_m3 = var_fill.sqrt();
+    v
+}
+
 /// Epoch 2 minus epoch 1 where both have data; LoD95 = 1.96 sqrt(se1^2 + se2^2 + reg^2) with
 /// se = cell std / sqrt(n) (cells with one point use the median std of their epoch).
 pub fn difference(s1: &Surface, s2: &Surface, cell: f64, registration_error: f64) -> Dod {
@@ -165,37 +197,18 @@ pub fn difference(s1: &Surface, s2: &Surface, cell: f64, registration_error: f64
     let n = s1.z.len();
     let mut diff = vec![f32::NAN; n];
     let mut lod = vec![f32::NAN; n];
-    let area = cell * cell;
-    let mut v = Volumes { cut_m3: 0.0, fill_m3: 0.0, cut_sigma_m3: 0.0, fill_sigma_m3: 0.0, net_all_m3: 0.0, cells_both: 0, cells_significant: 0, area_significant_m2: 0.0 };
-    let (mut var_cut, mut var_fill) = (0.0, 0.0);
     for i in 0..n {
         if !(s1.z[i].is_finite() && s2.z[i].is_finite()) {
             continue;
         }
-        let d = f64::from(s2.z[i]) - f64::from(s1.z[i]);
         // A cell's own spread when it has one; cells of one point (or identical heights) take
         // their epoch's median spread, so no cell claims a zero level of detection.
         let se = |s: &Surface, m: f32| f64::from(if s.std[i].is_finite() && s.std[i] > 0.0 { s.std[i] } else { m }) / f64::from(s.n[i].max(1)).sqrt();
         let sigma = (se(s1, m1).powi(2) + se(s2, m2).powi(2) + registration_error * registration_error).sqrt();
-        let l = 1.96 * sigma;
-        diff[i] = d as f32;
-        lod[i] = l as f32;
-        v.cells_both += 1;
-        v.net_all_m3 += d * area;
-        if d.abs() > l {
-            v.cells_significant += 1;
-            v.area_significant_m2 += area;
-            if d < 0.0 {
-                v.cut_m3 += -d * area;
-                var_cut += (sigma * area).powi(2);
-            } else {
-                v.fill_m3 += d * area;
-                var_fill += (sigma * area).powi(2);
-            }
-        }
+        diff[i] = (f64::from(s2.z[i]) - f64::from(s1.z[i])) as f32;
+        lod[i] = (1.96 * sigma) as f32;
     }
-    v.cut_sigma_m3 = var_cut.sqrt();
-    v.fill_sigma_m3 = var_fill.sqrt();
+    let v = volumes(&diff, &lod, cell);
     Dod { diff, lod, volumes: v }
 }
 

@@ -57,19 +57,9 @@ pub fn default_range(cloud: &PointCloud, mode: &ColourMode) -> Option<(f32, f32)
         ColourMode::Intensity => cloud.intensity.as_ref()?.iter().map(|&v| f32::from(v)).collect(),
         ColourMode::Field(name) => cloud.scalar(name)?.values.clone(),
         ColourMode::Deformation { field, significance } => {
-            // Over the significant values when there are some: otherwise the noise (most
-            // points) sets the scale and every real change saturates.
             let f = &cloud.scalar(field)?.values;
-            let sig = significance.as_ref().and_then(|s| cloud.scalar(s)).map(|s| &s.values);
-            let mut v: Vec<f32> = match sig {
-                Some(s) => f.iter().zip(s).filter(|(_, s)| **s >= 0.5).map(|(v, _)| v.abs()).collect(),
-                None => Vec::new(),
-            };
-            if v.iter().filter(|x| x.is_finite()).count() < 10 {
-                v = f.iter().map(|v| v.abs()).collect();
-            }
-            let hi = percentile(v, 0.98)?;
-            let hi = if hi > 0.0 { hi } else { 1.0 };
+            let sig = significance.as_ref().and_then(|s| cloud.scalar(s)).map(|s| s.values.as_slice());
+            let hi = crate::colourmap::deformation_limit(f, sig)?;
             return Some((-hi, hi));
         }
         ColourMode::Rgb | ColourMode::Classification => return None,
@@ -79,16 +69,7 @@ pub fn default_range(cloud: &PointCloud, mode: &ColourMode) -> Option<(f32, f32)
     Some(if hi > lo { (lo, hi) } else { (lo - 0.5, lo + 0.5) })
 }
 
-/// The q-quantile of the finite values (nearest rank).
-pub fn percentile(mut v: Vec<f32>, q: f32) -> Option<f32> {
-    v.retain(|x| x.is_finite());
-    if v.is_empty() {
-        return None;
-    }
-    let k = ((v.len() - 1) as f32 * q.clamp(0.0, 1.0)).round() as usize;
-    let (_, x, _) = v.select_nth_unstable_by(k, |a, b| a.total_cmp(b));
-    Some(*x)
-}
+pub use crate::colourmap::{histogram, percentile};
 
 /// One colour per point of `cloud` (in its order); falls back to elevation when the mode's
 /// attribute is missing, so a point is never left black by accident.
@@ -133,21 +114,6 @@ pub fn colours(cloud: &PointCloud, mode: &ColourMode, range: (f32, f32)) -> Vec<
             }).collect()
         }
     }
-}
-
-/// Histogram of the finite values of a field over `range`: counts per bin.
-pub fn histogram(values: &[f32], range: (f32, f32), bins: usize) -> Vec<usize> {
-    let mut h = vec![0usize; bins.max(1)];
-    let (lo, hi) = range;
-    if !(hi > lo) {
-        return h;
-    }
-    for &v in values.iter().filter(|v| v.is_finite()) {
-        let b = ((v - lo) / (hi - lo) * bins as f32).floor();
-        let b = (b.max(0.0) as usize).min(bins - 1);
-        h[b] += 1;
-    }
-    h
 }
 
 #[cfg(test)]

@@ -160,29 +160,16 @@ pub fn hillshade(z: &[f32], (w, h): (usize, usize), cell: [f64; 2]) -> image::Rg
     let finite: Vec<f32> = z.iter().copied().filter(|v| v.is_finite()).collect();
     let lo = super::colour::percentile(finite.clone(), 0.02).unwrap_or(0.0);
     let hi = super::colour::percentile(finite, 0.98).unwrap_or(1.0);
-    let at = |x: usize, y: usize| z[y.min(h - 1) * w + x.min(w - 1)];
-    let (az, alt) = (315f64.to_radians(), 45f64.to_radians());
-    let light = [alt.cos() * az.sin(), alt.cos() * az.cos(), alt.sin()];
+    let shade = crate::colourmap::hillshade(z, (w, h), cell);
     let mut img = image::RgbImage::new(w as u32, h as u32);
-    for y in 0..h {
-        for x in 0..w {
-            let v = at(x, y);
-            if !v.is_finite() {
-                img.put_pixel(x as u32, y as u32, image::Rgb([0, 0, 0]));
-                continue;
-            }
-            let d = |a: f32, b: f32| if a.is_finite() && b.is_finite() { f64::from(a - b) } else { 0.0 };
-            let dzdx = d(at(x + 1, y), at(x.saturating_sub(1), y)) / (2.0 * cell[0].abs().max(1e-9));
-            // Rows go south, so north is -row.
-            let dzdy = d(at(x, y.saturating_sub(1)), at(x, y + 1)) / (2.0 * cell[1].abs().max(1e-9));
-            let n = [-dzdx, -dzdy, 1.0];
-            let len = (n[0] * n[0] + n[1] * n[1] + 1.0).sqrt();
-            let shade = ((n[0] * light[0] + n[1] * light[1] + n[2] * light[2]) / len).clamp(0.0, 1.0);
-            let t = if hi > lo { (v - lo) / (hi - lo) } else { 0.5 };
-            let base = super::colour::sequential(t);
-            let f = 0.35 + 0.65 * shade;
-            img.put_pixel(x as u32, y as u32, image::Rgb(base.map(|c| (f64::from(c) * f).round() as u8)));
+    for (i, (px, &v)) in img.pixels_mut().zip(z).enumerate() {
+        if !shade[i].is_finite() {
+            *px = image::Rgb([0, 0, 0]);
+            continue;
         }
+        let t = if hi > lo { (v - lo) / (hi - lo) } else { 0.5 };
+        let f = 0.35 + 0.65 * f64::from(shade[i]);
+        *px = image::Rgb(super::colour::sequential(t).map(|c| (f64::from(c) * f).round() as u8));
     }
     img
 }

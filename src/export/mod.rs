@@ -1,6 +1,7 @@
-//! Outputs people hand on: OGC 3D Tiles 1.1 for CesiumJS portals (more to come: DEM of
-//! difference, GeoJSON change objects, the deformation report).
+//! Outputs people hand on: OGC 3D Tiles 1.1 for CesiumJS portals and the deformation report
+//! (the DoD GeoTIFF and GeoJSON objects are written through `io`).
 
+pub mod report;
 pub mod tiles3d;
 
 use std::path::PathBuf;

@@ -50,6 +50,8 @@ pub struct LasHeader {
     pub evlr_count: usize,
     pub system_identifier: String,
     pub generating_software: String,
+    /// File creation date from the header (day of year + year), when set and valid.
+    pub creation_date: Option<chrono::NaiveDate>,
     #[serde(skip)]
     pub extra: ExtraLayout,
     pub warnings: Vec<String>,
@@ -309,6 +311,10 @@ fn check_layout(path: &Path) -> Result<(LasHeader, Vec<u8>)> {
         evlr_count,
         system_identifier: c_text(&raw.system_identifier),
         generating_software: c_text(&raw.generating_software),
+        creation_date: match (raw.file_creation_year, raw.file_creation_day_of_year) {
+            (y, d) if y > 0 && d > 0 => chrono::NaiveDate::from_yo_opt(i32::from(y), u32::from(d)),
+            _ => None,
+        },
         extra,
         warnings,
     };

@@ -31,6 +31,8 @@ pub enum IoError {
     Write { path: PathBuf, reason: String },
     #[error("{path}: raster: {reason}")]
     Raster { path: PathBuf, reason: String },
+    #[error("{path}: vector: {reason}")]
+    Vector { path: PathBuf, reason: String },
     #[error("CRS: {0}")]
     Crs(String),
     #[error("cancelled")]
@@ -40,7 +42,7 @@ pub enum IoError {
 }
 
 impl IoError {
-    pub(crate) fn io(path: &Path, source: std::io::Error) -> IoError {
+    pub fn io(path: &Path, source: std::io::Error) -> IoError {
         IoError::Io { path: path.to_path_buf(), source }
     }
 }

@@ -120,3 +120,62 @@ pub fn write_objects_geojson(
     out.close().map_err(|e| werr(e.to_string()))?;
     Ok(written)
 }
+
+/// Reads change objects written by `write_objects_geojson` (or any polygon GeoJSON with the
+/// same attributes): each object with its outline rings, and the file's CRS.
+pub fn read_objects_geojson(path: &Path) -> Result<(Vec<(ChangeObject, Vec<Vec<[f64; 2]>>)>, Option<Crs>)> {
+    crs::quiet_gdal();
+    let rerr = |reason: String| IoError::Vector { path: path.to_path_buf(), reason };
+    if !path.is_file() {
+        return Err(IoError::io(path, std::io::Error::new(std::io::ErrorKind::NotFound, "no such file")));
+    }
+    let ds = gdal::Dataset::open(path).map_err(|e| rerr(format!("GDAL cannot open it as vector data ({e})")))?;
+    if ds.layer_count() == 0 {
+        return Err(rerr("no layer".into()));
+    }
+    let mut layer = ds.layer(0).map_err(|e| rerr(e.to_string()))?;
+    let file_crs = layer.spatial_ref().and_then(|s| crs::describe(&s, CrsSource::Wkt).ok());
+    let mut out = Vec::new();
+    for f in layer.features() {
+        let idx = |name: &str| f.field_index(name).map_err(|_| rerr(format!("features have no \"{name}\" attribute: not change objects of Kizashi")));
+        let dbl = |name: &str| -> Result<f64> { Ok(f.field_as_double(idx(name)?).map_err(|e| rerr(e.to_string()))?.unwrap_or(f64::NAN)) };
+        let id = f.field_as_integer(idx("id")?).map_err(|e| rerr(e.to_string()))?.unwrap_or(0);
+        let sign = match f.field_as_string(idx("sign")?).map_err(|e| rerr(e.to_string()))?.as_deref() {
+            Some("cut") => "cut",
+            _ => "fill",
+        };
+        let obj = ChangeObject {
+            id,
+            sign,
+            cells: f.field_as_integer(idx("cells")?).map_err(|e| rerr(e.to_string()))?.unwrap_or(0).max(0) as usize,
+            area_m2: dbl("area_m2")?,
+            volume_m3: dbl("volume_m3")?,
+            volume_sigma_m3: dbl("volume_sigma_m3")?,
+            mean_m: dbl("mean_m")?,
+            max_m: dbl("max_m")?,
+            centre: [dbl("centre_x")?, dbl("centre_y")?],
+        };
+        let mut rings = Vec::new();
+        if let Some(g) = f.geometry() {
+            collect_rings(g, &mut rings);
+        }
+        out.push((obj, rings));
+    }
+    Ok((out, file_crs))
+}
+
+/// Every linear ring of a (multi)polygon, as x, y.
+fn collect_rings(g: &gdal::vector::Geometry, out: &mut Vec<Vec<[f64; 2]>>) {
+    if g.geometry_count() == 0 {
+        if g.point_count() > 1 {
+            out.push((0..g.point_count() as i32).map(|i| {
+                let p = g.get_point(i);
+                [p.0, p.1]
+            }).collect());
+        }
+        return;
+    }
+    for i in 0..g.geometry_count() {
+        collect_rings(&g.get_geometry(i), out);
+    }
+}

@@ -363,10 +363,7 @@ pub fn write_result(out: &Path, result: &PointCloud, summary: &ChangeSummary) ->
     las::write(out, result, &las::WriteOptions { system_identifier: "Kizashi change".into(), ..Default::default() })?;
     let mut summary = summary.clone();
     summary.output = Some(out.display().to_string());
-    let side = PathBuf::from(format!("{}.json", out.display()));
-    let json = serde_json::to_string_pretty(&summary).map_err(|e| PipelineError::Invalid(e.to_string()))?;
-    std::fs::write(&side, json + "\n").map_err(|e| IoError::io(&side, e))?;
-    Ok(())
+    write_sidecar(out, &summary)
 }
 
 fn write_csv(path: &Path, r: &PointCloud, method: Method) -> Result<()> {
@@ -460,7 +457,7 @@ pub fn run_register(job: &RegisterJob, progress: &dyn Progress, cancel: &Cancel)
     if let Some(out) = &job.output {
         las::write(out, &e2, &las::WriteOptions { system_identifier: "Kizashi register".into(), ..Default::default() })?;
     }
-    Ok(RegisterSummary {
+    let summary = RegisterSummary {
         epoch1: job.epoch1.display().to_string(),
         epoch2: job.epoch2.display().to_string(),
         matrix: m,
@@ -471,7 +468,21 @@ pub fn run_register(job: &RegisterJob, progress: &dyn Progress, cancel: &Cancel)
         output: job.output.as_ref().map(|p| p.display().to_string()),
         warnings,
         seconds: t0.elapsed().as_secs_f64(),
-    })
+    };
+    // Beside the aligned epoch, as for change results: a report on a change computed from it
+    // finds the registration there.
+    if let Some(out) = &job.output {
+        write_sidecar(out, &summary)?;
+    }
+    Ok(summary)
+}
+
+/// `OUT.json` beside an output file: what made it (inputs, parameters, results).
+fn write_sidecar<T: Serialize>(out: &Path, what: &T) -> Result<()> {
+    let side = PathBuf::from(format!("{}.json", out.display()));
+    let json = serde_json::to_string_pretty(what).map_err(|e| PipelineError::Invalid(e.to_string()))?;
+    std::fs::write(&side, json + "\n").map_err(|e| IoError::io(&side, e))?;
+    Ok(())
 }
 
 /// Registration of epochs already in memory (the viewer's): returns the ICP result (in

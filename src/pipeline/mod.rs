@@ -5,6 +5,7 @@ pub mod ccparams;
 pub mod change;
 pub mod dod;
 pub mod objects;
+pub mod report;
 
 use crate::cloud::PointCloud;
 use crate::analysis::AnalysisError;

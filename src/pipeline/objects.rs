@@ -32,6 +32,11 @@ pub struct ObjectsSummary {
 
 pub fn run_objects(job: &ObjectsJob, progress: &dyn Progress, cancel: &Cancel) -> Result<ObjectsSummary> {
     let c = load_epoch(&job.result, las::Fields::ALL, progress, cancel)?.cloud;
+    objects_of(&c, job)
+}
+
+/// As `run_objects`, on a result already read (`job.result` only names it).
+pub fn objects_of(c: &crate::cloud::PointCloud, job: &ObjectsJob) -> Result<ObjectsSummary> {
     let field = |n: &str| {
         c.scalar(n).map(|s| s.values.clone()).ok_or_else(|| PipelineError::Invalid(format!("{}: no {n} field: not an M3C2 result of `kizashi change`", job.result.display())))
     };

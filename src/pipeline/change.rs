@@ -455,7 +455,9 @@ pub fn run_register(job: &RegisterJob, progress: &dyn Progress, cancel: &Cancel)
         m[row][3] = r.matrix[row][3] + o[row] - ro;
     }
     if let Some(out) = &job.output {
-        las::write(out, &e2, &las::WriteOptions { system_identifier: "Kizashi register".into(), ..Default::default() })?;
+        // The aligned file is still epoch 2's survey: it keeps its date.
+        let date = las::read_header(&job.epoch2).ok().and_then(|h| h.creation_date);
+        las::write(out, &e2, &las::WriteOptions { system_identifier: "Kizashi register".into(), date, ..Default::default() })?;
     }
     let summary = RegisterSummary {
         epoch1: job.epoch1.display().to_string(),

@@ -316,7 +316,7 @@ pub fn run_report(job: &ReportJob, progress: &dyn Progress, cancel: &Cancel) -> 
                         }
                         let s = shade[row as usize * heights.1 + col as usize];
                         if s.is_finite() {
-                            let g = (110.0 + 140.0 * s).round() as u8;
+                            let g = (60.0 + 190.0 * s).round() as u8;
                             img.put_pixel(i, j, image::Rgb([g, g, g]));
                         }
                     }

@@ -176,19 +176,27 @@ pub fn map(m: &MapInput) -> Result<RgbImage, String> {
                 square(p, RGBColor(c[0], c[1], c[2]).mix(1.0))
             }))
             .map_err(err)?;
-        for (id, rings) in m.outlines {
+        for (_, rings) in m.outlines {
             for ring in rings {
                 chart.draw_series(std::iter::once(PathElement::new(ring.iter().map(|p| (p[0], p[1])).collect::<Vec<_>>(), BLACK.stroke_width(3)))).map_err(err)?;
             }
-            // Label at the first ring's vertex with the largest y: above the object.
+        }
+        // Numbers on white tags just above each object's highest vertex.
+        let area = chart.plotting_area().strip_coord_spec();
+        for (id, rings) in m.outlines {
             if let Some(top) = rings.first().and_then(|r| r.iter().max_by(|a, b| a[1].total_cmp(&b[1]))) {
-                chart.draw_series(std::iter::once(Text::new(format!("{id}"), (top[0], top[1]), font(35.0)))).map_err(err)?;
+                let (px, py) = chart.backend_coord(&(top[0], top[1]));
+                let (ox, oy) = (px - chart.plotting_area().get_base_pixel().0, py - chart.plotting_area().get_base_pixel().1);
+                let label = format!("{id}");
+                let tw = 20 * label.len() as i32 + 10;
+                area.draw(&Rectangle::new([(ox - 4, oy - 44), (ox + tw, oy - 6)], WHITE.mix(0.9).filled())).map_err(err)?;
+                area.draw(&Rectangle::new([(ox - 4, oy - 44), (ox + tw, oy - 6)], BLACK.stroke_width(1))).map_err(err)?;
+                area.draw(&Text::new(label, (ox + 2, oy - 42), font(32.0))).map_err(err)?;
             }
         }
         // Scale bar (bottom left) and north arrow (top right), in plot pixels.
         let scale = f64::from(pw) / (x1 - x0);
         let len = nice_floor((x1 - x0) / 5.0);
-        let area = chart.plotting_area().strip_coord_spec();
         let (bx, by) = (30, ph as i32 - 40);
         let bl = (len * scale).round() as i32;
         area.draw(&Rectangle::new([(bx - 8, by - 46), (bx + bl + 8, by + 14)], WHITE.mix(0.8).filled())).map_err(err)?;

@@ -464,7 +464,7 @@ mod tests {
         let count = |f: &dyn Fn(&image::Rgb<u8>) -> bool| img.pixels().filter(|p| f(p)).count();
         // The background shows through, the significant half is deep red, text is drawn.
         assert!(count(&|p| p.0 == [0, 200, 0]) > 1000);
-        assert!(count(&|p| p.0[0] > 150 && p.0[1] < 60 && p.0[2] < 60) > 10_000);
+        assert!(count(&|p| p.0[0] > 90 && p.0[1] < 40 && p.0[2] < 60) > 10_000);
         assert!(count(&|p| p.0 == [0, 0, 0]) > 500);
         let v = view3d(&pts, 1.0, 0.3, true, 1.0);
         assert!(v.pixels().filter(|p| p.0[0] > 100 && p.0[1] < 60).count() > 1000);

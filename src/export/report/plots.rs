@@ -467,7 +467,7 @@ mod tests {
         assert!(count(&|p| p.0[0] > 90 && p.0[1] < 40 && p.0[2] < 60) > 10_000);
         assert!(count(&|p| p.0 == [0, 0, 0]) > 500);
         let v = view3d(&pts, 1.0, 0.3, true, 1.0);
-        assert!(v.pixels().filter(|p| p.0[0] > 100 && p.0[1] < 60).count() > 1000);
+        assert!(v.pixels().filter(|p| p.0[0] > 45 && p.0[1] < 15 && p.0[0] > 2 * p.0[2]).count() > 1000);
         let hist = histogram(&HistInput { values: &pts, limit: 0.3, signed: true, lod: Some(0.05), x_label: "d", y_label: "n", sig_label: "sig", nonsig_label: "not" }).unwrap();
         assert!(hist.pixels().filter(|p| p.0 == [170, 170, 170]).count() > 1000);
     }

@@ -257,6 +257,10 @@ struct ViewArgs {
     /// Open a cross-section between two points (data CRS): x1,y1,x2,y2.
     #[arg(long, value_delimiter = ',', num_args = 1, allow_hyphen_values = true)]
     profile: Option<Vec<f64>>,
+    /// After --change, export through the viewer's own export buttons: REPORT.pdf|.html, OBJECTS.geojson
+    /// or DOD.tif (repeatable; for scripted runs and tests).
+    #[arg(long)]
+    export: Vec<PathBuf>,
     /// Scripted runs (--screenshot/--stats) fail after this many seconds.
     #[arg(long, default_value_t = 900.0)]
     timeout: f64,
@@ -667,6 +671,7 @@ fn view(a: ViewArgs) -> Result<i32> {
         timeout_s: a.timeout,
         colour: a.colour,
         profile,
+        export: a.export,
     };
     kizashi::app::run(opts)?;
     Ok(0)

@@ -106,8 +106,14 @@ fn assert_panels_drawn(r: &Run) {
 fn sample_survey_m3c2_in_japanese() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sample_data");
     let files = [root.join("epoch1_2025.laz"), root.join("epoch2_2026.laz"), root.join("ortho_2026.tif"), root.join("dtm_2025.tif")];
-    // A cross-section through the slump's head (site x 140..190 m at y = 120 m).
-    let r = view(&["--change", "m3c2", "--lang", "ja", "--profile", "-61360,-201080,-61310,-201080"], &files);
+    // A cross-section through the slump's head (site x 140..190 m at y = 120 m); then the
+    // export buttons' code: report, change objects, DEM of difference.
+    let out = tempfile::tempdir().unwrap();
+    let (pdf, objects, dod) = (out.path().join("report.pdf"), out.path().join("objects.geojson"), out.path().join("dod.tif"));
+    let exports: Vec<String> = [&pdf, &objects, &dod].iter().flat_map(|p| ["--export".to_string(), p.display().to_string()]).collect();
+    let mut args = vec!["--change", "m3c2", "--lang", "ja", "--profile", "-61360,-201080,-61310,-201080"];
+    args.extend(exports.iter().map(String::as_str));
+    let r = view(&args, &files);
     let s = &r.stats;
     assert_eq!(s["lang"], "ja");
     assert_eq!(s["errors"].as_array().map(|a| a.len()), Some(0), "{}", r.stderr);
@@ -147,6 +153,19 @@ fn sample_survey_m3c2_in_japanese() {
         assert!(sr["points"].as_u64().unwrap() > 200, "{sr}");
     }
     assert!(s["view_rect"][3].as_f64().unwrap() < 700.0, "bottom panel: {}", s["view_rect"]);
+    // The exports: the report in the viewer's language over the orthophoto layer, from the
+    // result saved beside it; objects and DoD readable by GDAL.
+    let text = Command::new("pdftotext").arg(&pdf).arg("-").output().expect("pdftotext (poppler-utils)");
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("変状調査レポート") && text.contains("オルソ画像"), "{text}");
+    assert!(out.path().join("report.laz").is_file() && out.path().join("report.laz.json").is_file());
+    let o = Command::new("ogrinfo").args(["-so", "-al"]).arg(&objects).output().expect("ogrinfo");
+    let info = String::from_utf8_lossy(&o.stdout);
+    let n: usize = info.lines().find_map(|l| l.strip_prefix("Feature Count:")).expect(&info).trim().parse().unwrap();
+    assert!(n >= 3, "{n} objects");
+    let r = kizashi::io::raster::Raster::open(&dod).expect("DoD GeoTIFF");
+    assert_eq!(r.info.band_count, 4);
+    assert!(out.path().join("dod.geojson").is_file());
 }
 
 #[test]

@@ -56,6 +56,7 @@ pub struct Auto {
     load_s: Option<f64>,
     change_s: Option<f64>,
     profile: Option<[f64; 4]>,
+    export: Vec<PathBuf>,
 }
 
 impl Auto {
@@ -75,6 +76,7 @@ impl Auto {
             load_s: None,
             change_s: None,
             profile: o.profile,
+            export: o.export.clone(),
         }
     }
 
@@ -127,6 +129,7 @@ pub fn step(
             if !viewer.busy(JobKind::Change) && !viewer.busy(JobKind::Load) {
                 auto.change_s = Some(elapsed - auto.load_s.unwrap_or(0.0));
                 open_profile(&auto, &mut viewer);
+                start_exports(&auto, &mut viewer);
                 auto.stage = Stage::Settling;
             }
         }
@@ -172,6 +175,25 @@ pub fn step(
             }
         }
         Stage::Done => {}
+    }
+}
+
+/// `--export FILE...`: what the result panel's and change panel's export buttons do once a
+/// file is chosen; Settling then waits for these jobs like any other.
+fn start_exports(auto: &Auto, viewer: &mut Viewer) {
+    let result = viewer.layers.iter().find(|l| l.cloud().is_some_and(|c| c.summary.is_some())).map(|l| l.id);
+    for path in &auto.export {
+        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or_default().to_ascii_lowercase();
+        match (ext.as_str(), result) {
+            ("tif" | "tiff", _) => {
+                if let Err(e) = ui::export_dod(viewer, path.clone()) {
+                    viewer.errors.push(e);
+                }
+            }
+            ("geojson" | "json", Some(id)) => ui::export_objects(viewer, id, path.clone()),
+            (_, Some(id)) => ui::export_report(viewer, id, path.clone()),
+            (_, None) => viewer.errors.push(format!("--export {}: no change result to export", path.display())),
+        }
     }
 }
 

@@ -80,6 +80,11 @@ strings! {
     SaveResult => "Save result (LAZ)…", "結果を保存（LAZ）…";
     Saved => "Saved", "保存しました";
     ExportTiles => "3D Tiles…", "3D Tiles 出力…";
+    ExportObjects => "Change objects (GeoJSON)…", "変化領域（GeoJSON）…";
+    ExportReport => "Report (PDF / HTML)…", "レポート（PDF / HTML）…";
+    ExportDod => "DEM of difference (GeoTIFF)…", "DEM差分（GeoTIFF）…";
+    DodCell => "DoD cell (m)", "DoD セル (m)";
+    NeedSavedEpochs => "The DEM of difference reads the epochs from their files: open them from files first.", "DEM差分は計測ファイルから読み込みます。先にファイルから開いてください。";
     Inspect => "Inspect", "点情報";
     Measure => "Measure", "距離計測";
     Profile => "Cross-section", "横断面";

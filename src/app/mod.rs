@@ -45,6 +45,9 @@ pub struct ViewOptions {
     pub colour: Option<String>,
     /// Open a cross-section from (x1, y1) to (x2, y2), data CRS, once loaded.
     pub profile: Option<[f64; 4]>,
+    /// After `change`, run the viewer's exports to these files (by extension: .pdf/.html
+    /// report, .geojson objects, .tif DoD).
+    pub export: Vec<PathBuf>,
 }
 
 #[derive(Clone, Debug)]
@@ -157,6 +160,8 @@ pub struct ChangePanel {
     pub registration_error: f64,
     pub robust: bool,
     pub register: bool,
+    /// DEM-of-difference cell (m); the density defaults set it to twice the core spacing.
+    pub dod_cell: f64,
     pub defaults_for: Option<(u32, u32)>,
     pub registration: Option<crate::analysis::icp::IcpResult>,
 }
@@ -219,6 +224,9 @@ pub enum DialogResult {
     Open(Vec<PathBuf>),
     Save(u32, PathBuf),
     Tiles(u32, PathBuf),
+    Objects(u32, PathBuf),
+    Report(u32, PathBuf),
+    Dod(PathBuf),
 }
 
 impl Viewer {
@@ -244,6 +252,7 @@ impl Viewer {
                 registration_error: 0.0,
                 robust: false,
                 register: false,
+                dod_cell: 2.0,
                 defaults_for: None,
                 registration: None,
             },
@@ -705,6 +714,13 @@ fn poll_dialogs(mut viewer: ResMut<Viewer>) {
             }
             DialogResult::Save(id, path) => ui::save_result(&mut viewer, id, path),
             DialogResult::Tiles(id, dir) => ui::export_tiles(&mut viewer, id, dir),
+            DialogResult::Objects(id, path) => ui::export_objects(&mut viewer, id, path),
+            DialogResult::Report(id, path) => ui::export_report(&mut viewer, id, path),
+            DialogResult::Dod(path) => {
+                if let Err(e) = ui::export_dod(&mut viewer, path) {
+                    viewer.errors.push(e);
+                }
+            }
         }
     }
 }

@@ -49,6 +49,7 @@ pub fn defaults_from_density(v: &mut Viewer) {
     v.change.normal_radii = format!("{}, {}", r, 2.0 * r);
     v.change.max_distance = 2.0 * r;
     v.change.core_spacing = r;
+    v.change.dod_cell = 2.0 * r;
     v.change.defaults_for = v.change.e1.zip(v.change.e2);
 }
 
@@ -141,6 +142,102 @@ pub fn export_tiles(v: &mut Viewer, id: u32, dir: std::path::PathBuf) {
     v.jobs.push((JobKind::Export, j));
 }
 
+/// Change objects of a result layer (as `kizashi objects`), GeoJSON in the data CRS.
+pub fn export_objects(v: &mut Viewer, id: u32, path: std::path::PathBuf) {
+    let Some(l) = v.layer(id) else { return };
+    let Some(c) = l.cloud() else { return };
+    let cloud = c.cloud.clone();
+    let result = l.path.clone().unwrap_or_else(|| l.name.clone().into());
+    let label = format!("{} {}", S::ExportObjects.t(v.lang), path.display());
+    let j = jobs::Job::spawn(label, move |p, _| {
+        p.set_step("objects");
+        let job = crate::pipeline::objects::ObjectsJob { result, cell: None, min_area: 0.0, output: path.clone(), wgs84: false };
+        crate::pipeline::objects::objects_of(&cloud, &job).map_err(|e| e.to_string())?;
+        Ok(jobs::Output::Saved { path })
+    });
+    v.jobs.push((JobKind::Export, j));
+}
+
+/// The deformation report of a result layer (as `kizashi report`), in the viewer's language,
+/// over the first orthophoto layer when there is one. A result computed in the viewer is
+/// saved beside the report first: the report names its file and hash.
+pub fn export_report(v: &mut Viewer, id: u32, path: std::path::PathBuf) {
+    let Some(l) = v.layer(id) else { return };
+    let Some(c) = l.cloud() else { return };
+    let (cloud, summary, saved) = (c.cloud.clone(), c.summary.clone(), l.path.clone().filter(|p| p.is_file()));
+    let ortho = v.layers.iter().find_map(|l| match &l.kind {
+        LayerKind::Raster(r) if !r.is_dem => l.path.clone(),
+        _ => None,
+    });
+    let lang = v.lang;
+    let label = format!("{} {}", S::ExportReport.t(lang), path.display());
+    let j = jobs::Job::spawn(label, move |p, cancel| {
+        let result = match (saved, summary) {
+            (Some(r), _) => r,
+            (None, Some(s)) => {
+                p.set_step("write");
+                let r = path.with_extension("laz");
+                change::write_result(&r, &cloud, &s).map_err(|e| e.to_string())?;
+                r
+            }
+            (None, None) => return Err("this layer is not a change result".into()),
+        };
+        let job = crate::pipeline::report::ReportJob {
+            result,
+            dod: None,
+            objects: None,
+            ortho,
+            lang,
+            output: path.clone(),
+            title: None,
+            min_area: None,
+            command: Some("kizashi view (report from the viewer)".into()),
+        };
+        crate::pipeline::report::run_report(&job, p, cancel).map_err(|e| e.to_string())?;
+        Ok(jobs::Output::Saved { path })
+    });
+    v.jobs.push((JobKind::Export, j));
+}
+
+/// DEM of difference of the two chosen epochs (as `kizashi dod`) with its change objects
+/// beside it (`DOD.geojson`); the epochs are read again from their files.
+pub fn export_dod(v: &mut Viewer, path: std::path::PathBuf) -> Result<(), String> {
+    let lang = v.lang;
+    let (Some(a), Some(b)) = (v.change.e1, v.change.e2) else { return Err(S::NeedTwoEpochs.t(lang).into()) };
+    let file = |id: u32| v.layer(id).and_then(|l| l.path.clone()).filter(|p| p.is_file());
+    let (Some(e1), Some(e2)) = (file(a), file(b)) else { return Err(S::NeedSavedEpochs.t(lang).into()) };
+    let job = crate::pipeline::dod::DodJob {
+        epoch1: e1,
+        epoch2: e2,
+        cell: v.change.dod_cell,
+        stat: crate::analysis::dod::Stat::Mean,
+        ground: false,
+        registration_error: v.change.registration_error,
+        objects: Some(path.with_extension("geojson")),
+        output: path.clone(),
+        min_area: 0.0,
+        wgs84: false,
+    };
+    let label = format!("{} {}", S::ExportDod.t(lang), path.display());
+    let j = jobs::Job::spawn(label, move |p, cancel| {
+        crate::pipeline::dod::run_dod(&job, p, cancel).map_err(|e| e.to_string())?;
+        Ok(jobs::Output::Saved { path })
+    });
+    v.jobs.push((JobKind::Export, j));
+    Ok(())
+}
+
+/// A native save dialog in a thread; its answer comes back through `v.dialogs`.
+fn save_as(v: &mut Viewer, filter: (&'static str, &'static [&'static str]), name: &'static str, answer: impl FnOnce(std::path::PathBuf) -> DialogResult + Send + 'static) {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        if let Some(path) = rfd::FileDialog::new().add_filter(filter.0, filter.1).set_file_name(name).save_file() {
+            let _ = tx.send(answer(path));
+        }
+    });
+    v.dialogs.push(std::sync::Mutex::new(rx));
+}
+
 fn tiles_dialog(v: &mut Viewer, id: u32) {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -166,13 +263,7 @@ fn open_dialog(v: &mut Viewer) {
 }
 
 fn save_dialog(v: &mut Viewer, id: u32) {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        if let Some(path) = rfd::FileDialog::new().add_filter("LAZ", &["laz", "las"]).set_file_name("change.laz").save_file() {
-            let _ = tx.send(DialogResult::Save(id, path));
-        }
-    });
-    v.dialogs.push(std::sync::Mutex::new(rx));
+    save_as(v, ("LAZ", &["laz", "las"]), "change.laz", move |p| DialogResult::Save(id, p));
 }
 
 pub fn draw(mut contexts: EguiContexts, mut viewer: ResMut<Viewer>, mut commands: Commands, mut fonts_done: Local<bool>) -> Result {
@@ -484,6 +575,13 @@ fn change_panel(ui: &mut egui::Ui, v: &mut Viewer) {
             }
         }
     });
+    ui.horizontal(|ui| {
+        ui.label(S::DodCell.t(lang));
+        ui.add(egui::DragValue::new(&mut v.change.dod_cell).speed(0.1).range(0.05..=1000.0).max_decimals(2));
+        if ui.button(S::ExportDod.t(lang)).clicked() {
+            save_as(v, ("GeoTIFF", &["tif", "tiff"]), "dod.tif", DialogResult::Dod);
+        }
+    });
 }
 
 fn result_panel(ui: &mut egui::Ui, v: &mut Viewer) {
@@ -512,9 +610,18 @@ fn result_panel(ui: &mut egui::Ui, v: &mut Viewer) {
         ui.label(format!("{} ({field})", S::Histogram.t(lang)));
         histogram(ui, &f.values, c.range, &c.mode);
     }
+    let m3c2 = s.method == Method::M3c2;
     if ui.button(S::SaveResult.t(lang)).clicked() {
         save_dialog(v, id);
     }
+    ui.horizontal(|ui| {
+        if m3c2 && ui.button(S::ExportObjects.t(lang)).clicked() {
+            save_as(v, ("GeoJSON", &["geojson", "json"]), "objects.geojson", move |p| DialogResult::Objects(id, p));
+        }
+        if ui.button(S::ExportReport.t(lang)).clicked() {
+            save_as(v, ("PDF, HTML", &["pdf", "html"]), "report.pdf", move |p| DialogResult::Report(id, p));
+        }
+    });
 }
 
 fn histogram(ui: &mut egui::Ui, values: &[f32], range: (f32, f32), mode: &ColourMode) {

@@ -217,6 +217,10 @@ enum ExportCommand {
         /// Orthometric -> ellipsoidal: metres to add to every height (the geoid undulation).
         #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
         geoid_offset: f64,
+        /// Orthometric -> ellipsoidal with a geoid undulation grid (GeoTIFF of N in metres,
+        /// e.g. GSIGEO2011 or EGM2008 converted by gdal_translate), bilinear under every point.
+        #[arg(long, conflicts_with = "geoid_offset")]
+        geoid: Option<PathBuf>,
         /// Most points in one tile.
         #[arg(long, default_value_t = 50_000)]
         max_points_per_tile: usize,
@@ -555,7 +559,7 @@ fn run() -> Result<i32> {
             }
             Ok(0)
         }
-        Some(Command::Export(ExportCommand::Tiles { input, output, attribute, geoid_offset, max_points_per_tile, json })) => {
+        Some(Command::Export(ExportCommand::Tiles { input, output, attribute, geoid_offset, geoid, max_points_per_tile, json })) => {
             let cancel = cancel_on_ctrl_c();
             let t0 = std::time::Instant::now();
             let cloud = kizashi::pipeline::load_epoch(&input, kizashi::io::las::Fields::ALL, &pipeline::Silent, &cancel)?.cloud;
@@ -563,6 +567,7 @@ fn run() -> Result<i32> {
             let opts = kizashi::export::tiles3d::Options {
                 attributes: attribute,
                 geoid_offset,
+                geoid_grid: geoid,
                 max_points_per_tile,
                 sources: vec![input.display().to_string()],
             };

@@ -179,6 +179,35 @@ fn toronto_epoch_as_3d_tiles_with_geoid_offset() {
     assert!(check_bounds(&out).trim_end().ends_with("tiles_outside=0"));
 }
 
+/// A geoid grid (GeoTIFF of N, EPSG:4326) instead of a constant: a constant -36 m grid puts the
+/// root exactly where --geoid-offset -36 does; a grid that misses the site is refused.
+#[test]
+fn toronto_epoch_with_a_geoid_grid() {
+    let dir = tempfile::tempdir().unwrap();
+    let wgs84 = kizashi::io::crs::from_epsg(4326, kizashi::cloud::CrsSource::User).unwrap();
+    let grid = |name: &str, lon0: f64| {
+        let p = dir.path().join(name);
+        let gt = kizashi::io::raster::GeoTransform([lon0, 0.01, 0.0, 43.7, 0.0, -0.01]);
+        kizashi::io::raster::write_f32(&p, 20, 20, gt, Some(&wgs84), -9999.0, &[-36.0f32; 400]).unwrap();
+        p
+    };
+    let good = grid("geoid.tif", -79.4);
+    let s = export(&data("epochs/ttp/ttp_2015.laz"), &dir.path().join("a"), &["--geoid", good.to_str().unwrap()]);
+    let o = export(&data("epochs/ttp/ttp_2015.laz"), &dir.path().join("b"), &["--geoid-offset", "-36"]);
+    for k in 0..3 {
+        let (a, b) = (s["root_ecef"][k].as_f64().unwrap(), o["root_ecef"][k].as_f64().unwrap());
+        assert!((a - b).abs() < 1e-4, "{a} vs {b}");
+    }
+    let ts: Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("a/tileset.json")).unwrap()).unwrap();
+    assert!(ts["asset"]["extras"]["heights"].as_str().unwrap().contains("geoid.tif"));
+    assert_eq!(ts["asset"]["extras"]["geoid_at_centre_m"], -36.0);
+    let far = grid("far.tif", 10.0);
+    let e = Command::new(kizashi()).args(["export", "tiles"]).arg(data("epochs/ttp/ttp_2015.laz")).arg("-o").arg(dir.path().join("c")).arg("--geoid").arg(&far).output().unwrap();
+    assert_eq!(e.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&e.stderr);
+    assert!(err.contains("far.tif") && err.contains("no value"), "{err}");
+}
+
 #[test]
 fn bad_inputs_are_refused_with_a_message() {
     let dir = tempfile::tempdir().unwrap();

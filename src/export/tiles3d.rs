@@ -29,6 +29,9 @@ pub struct Options {
     pub attributes: Vec<String>,
     /// Orthometric -> ellipsoidal: metres added to every height (the geoid undulation N).
     pub geoid_offset: f64,
+    /// Or a geoid undulation grid (GeoTIFF, N in metres, any CRS GDAL knows), sampled
+    /// bilinearly under every point; replaces `geoid_offset`.
+    pub geoid_grid: Option<PathBuf>,
     /// Most points in one tile.
     pub max_points_per_tile: usize,
     /// Input files, recorded in `asset.extras`.
@@ -37,7 +40,7 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Options {
-        Options { attributes: Vec::new(), geoid_offset: 0.0, max_points_per_tile: 50_000, sources: Vec::new() }
+        Options { attributes: Vec::new(), geoid_offset: 0.0, geoid_grid: None, max_points_per_tile: 50_000, sources: Vec::new() }
     }
 }
 
@@ -75,6 +78,63 @@ fn horizontal(c: &Crs) -> Result<Crs> {
     }
 }
 
+/// The geoid undulation N (metres) under data-CRS positions: orthometric + N = ellipsoidal.
+enum Geoid {
+    Constant(f64),
+    Grid { path: PathBuf, values: Vec<f32>, width: usize, height: usize, gt: crate::io::raster::GeoTransform, src: Crs, grid_crs: Crs },
+}
+
+impl Geoid {
+    fn new(opts: &Options, src: &Crs) -> Result<Geoid> {
+        let Some(path) = &opts.geoid_grid else { return Ok(Geoid::Constant(opts.geoid_offset)) };
+        let r = crate::io::raster::Raster::open(path)?;
+        let bad = |why: &str| ExportError::Invalid(format!("{}: {why}", path.display()));
+        let gt = r.info.geotransform.ok_or_else(|| bad("the geoid grid has no georeferencing"))?;
+        let grid_crs = r.info.crs.clone().ok_or_else(|| bad("the geoid grid has no CRS"))?;
+        Ok(Geoid::Grid { path: path.clone(), values: r.read_band_f32(1)?, width: r.info.width, height: r.info.height, gt, src: src.clone(), grid_crs })
+    }
+
+    /// N at each (x, y) of the data CRS; a position the grid does not cover is an error.
+    fn at(&self, x: &[f64], y: &[f64]) -> Result<Vec<f64>> {
+        match self {
+            Geoid::Constant(n) => Ok(vec![*n; x.len()]),
+            Geoid::Grid { path, values, width, height, gt, src, grid_crs } => {
+                let (mut gx, mut gy, mut gz) = (x.to_vec(), y.to_vec(), vec![0.0; x.len()]);
+                // A PROJ transformer is not shareable between threads: one per call.
+                Transformer::new(src, grid_crs)?.apply(&mut gx, &mut gy, &mut gz)?;
+                let (w, h) = (*width, *height);
+                gx.iter()
+                    .zip(&gy)
+                    .enumerate()
+                    .map(|(k, (&u, &v))| {
+                        let outside = || ExportError::Invalid(format!("{}: the geoid grid has no value at {:.3}, {:.3} (data CRS)", path.display(), x[k], y[k]));
+                        // Bilinear between pixel centres, clamped at the border pixels.
+                        let [c, r] = gt.world_to_pixel(u, v).ok_or_else(outside)?;
+                        if !(c >= 0.0 && r >= 0.0 && c <= w as f64 && r <= h as f64) {
+                            return Err(outside());
+                        }
+                        let (fc, fr) = ((c - 0.5).clamp(0.0, (w - 1) as f64), (r - 0.5).clamp(0.0, (h - 1) as f64));
+                        let (c0, r0) = ((fc as usize).min(w.saturating_sub(2)), (fr as usize).min(h.saturating_sub(2)));
+                        let (c1, r1) = ((c0 + 1).min(w - 1), (r0 + 1).min(h - 1));
+                        let (tc, tr) = (fc - c0 as f64, fr - r0 as f64);
+                        let g = |cc: usize, rr: usize| f64::from(values[rr * w + cc]);
+                        let n = (1.0 - tr) * ((1.0 - tc) * g(c0, r0) + tc * g(c1, r0)) + tr * ((1.0 - tc) * g(c0, r1) + tc * g(c1, r1));
+                        if n.is_finite() { Ok(n) } else { Err(outside()) }
+                    })
+                    .collect()
+            }
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Geoid::Constant(n) if *n == 0.0 => "as in the source (treated as ellipsoidal: no geoid offset given)".into(),
+            Geoid::Constant(n) => format!("orthometric + {n} m geoid offset = ellipsoidal"),
+            Geoid::Grid { path, .. } => format!("orthometric + geoid undulation from {} (bilinear) = ellipsoidal", path.display()),
+        }
+    }
+}
+
 /// East, north, up unit vectors at a longitude/latitude (degrees).
 fn enu_axes(lon: f64, lat: f64) -> [[f64; 3]; 3] {
     let (sl, cl) = lon.to_radians().sin_cos();
@@ -85,7 +145,7 @@ fn enu_axes(lon: f64, lat: f64) -> [[f64; 3]; 3] {
 /// Every point in the local ENU frame at `origin` (ECEF), through PROJ in parallel chunks
 /// (the reference `to_enu_grid` is tested against).
 #[cfg_attr(not(test), allow(dead_code))]
-fn to_enu(cloud: &PointCloud, src: &Crs, geoid: f64, origin: [f64; 3], axes: &[[f64; 3]; 3]) -> Result<Vec<[f32; 3]>> {
+fn to_enu(cloud: &PointCloud, src: &Crs, geoid: &Geoid, origin: [f64; 3], axes: &[[f64; 3]; 3]) -> Result<Vec<[f32; 3]>> {
     let chunks: Vec<Result<Vec<[f32; 3]>>> = (0..cloud.len())
         .collect::<Vec<_>>()
         .par_chunks(200_000)
@@ -96,7 +156,10 @@ fn to_enu(cloud: &PointCloud, src: &Crs, geoid: f64, origin: [f64; 3], axes: &[[
                 let w = cloud.world(i);
                 x.push(w[0]);
                 y.push(w[1]);
-                z.push(w[2] + geoid);
+                z.push(w[2]);
+            }
+            for (z, n) in z.iter_mut().zip(geoid.at(&x, &y)?) {
+                *z += n;
             }
             t.apply(&mut x, &mut y, &mut z)?;
             Ok((0..ids.len())
@@ -118,23 +181,30 @@ fn to_enu(cloud: &PointCloud, src: &Crs, geoid: f64, origin: [f64; 3], axes: &[[
 /// linear in ellipsoidal height), bilinear between nodes. With cells of at most ~20 m the
 /// interpolation error is below 0.01 mm on sites of a few km (curvature h^2 / 8R); large areas
 /// get up to 513 nodes a side (0.2 mm at 50 km). 5 M points: ~0.3 s instead of ~3 s.
-fn to_enu_grid(cloud: &PointCloud, src: &Crs, geoid: f64, origin: [f64; 3], axes: &[[f64; 3]; 3]) -> Result<Vec<[f32; 3]>> {
+fn to_enu_grid(cloud: &PointCloud, src: &Crs, geoid: &Geoid, origin: [f64; 3], axes: &[[f64; 3]; 3]) -> Result<Vec<[f32; 3]>> {
     let b = cloud.bounds();
     let ext = [(b.max[0] - b.min[0]).max(1e-3), (b.max[1] - b.min[1]).max(1e-3)];
     let n = ((ext[0].max(ext[1]) / 20.0).ceil() as usize + 1).clamp(9, 513);
-    let z0 = b.center()[2] + geoid;
+    // Node heights are orthometric z0 + the node's N: a point's height above its node's is
+    // then (z + N) - (z0 + N) = z - z0, with N interpolated like the positions (a geoid
+    // varies over kilometres, not metres).
+    let z0 = b.center()[2];
     let dh = 100.0;
+    let (mut nx, mut ny) = (Vec::with_capacity(n * n), Vec::with_capacity(n * n));
+    for j in 0..n {
+        for i in 0..n {
+            nx.push(b.min[0] + ext[0] * i as f64 / (n - 1) as f64);
+            ny.push(b.min[1] + ext[1] * j as f64 / (n - 1) as f64);
+        }
+    }
+    let und = geoid.at(&nx, &ny)?;
     let mut x = Vec::with_capacity(2 * n * n);
     let mut y = Vec::with_capacity(2 * n * n);
     let mut z = Vec::with_capacity(2 * n * n);
     for h in [z0, z0 + dh] {
-        for j in 0..n {
-            for i in 0..n {
-                x.push(b.min[0] + ext[0] * i as f64 / (n - 1) as f64);
-                y.push(b.min[1] + ext[1] * j as f64 / (n - 1) as f64);
-                z.push(h);
-            }
-        }
+        x.extend_from_slice(&nx);
+        y.extend_from_slice(&ny);
+        z.extend(und.iter().map(|u| h + u));
     }
     Transformer::to_epsg(src, 4978)?.apply(&mut x, &mut y, &mut z)?;
     let enu = |k: usize| -> [f64; 3] {
@@ -153,7 +223,7 @@ fn to_enu_grid(cloud: &PointCloud, src: &Crs, geoid: f64, origin: [f64; 3], axes
         .positions
         .par_iter()
         .map(|p| {
-            let w = [f64::from(p[0]) + o[0], f64::from(p[1]) + o[1], f64::from(p[2]) + o[2] + geoid];
+            let w = [f64::from(p[0]) + o[0], f64::from(p[1]) + o[1], f64::from(p[2]) + o[2]];
             let fx = ((w[0] - b.min[0]) / ext[0] * (n - 1) as f64).clamp(0.0, (n - 1) as f64);
             let fy = ((w[1] - b.min[1]) / ext[1] * (n - 1) as f64).clamp(0.0, (n - 1) as f64);
             let (i0, j0) = ((fx as usize).min(n - 2), (fy as usize).min(n - 2));
@@ -339,15 +409,17 @@ pub fn write_tileset(cloud: &PointCloud, dir: &Path, opts: &Options) -> Result<S
         }
     }
     let src = horizontal(data_crs)?;
+    let geoid = Geoid::new(opts, &src)?;
     let b = cloud.bounds();
     let centre = b.center();
-    let (mut x, mut y, mut z) = (vec![centre[0]], vec![centre[1]], vec![centre[2] + opts.geoid_offset]);
+    let n_centre = geoid.at(&[centre[0]], &[centre[1]])?[0];
+    let (mut x, mut y, mut z) = (vec![centre[0]], vec![centre[1]], vec![centre[2] + n_centre]);
     Transformer::to_epsg(&src, 4978)?.apply(&mut x, &mut y, &mut z)?;
     let origin = [x[0], y[0], z[0]];
     let (mut lon, mut lat, mut h0) = (vec![centre[0]], vec![centre[1]], vec![0.0]);
     Transformer::to_epsg(&src, 4326)?.apply(&mut lon, &mut lat, &mut h0)?;
     let axes = enu_axes(lon[0], lat[0]);
-    let enu = to_enu_grid(cloud, &src, opts.geoid_offset, origin, &axes)?;
+    let enu = to_enu_grid(cloud, &src, &geoid, origin, &axes)?;
 
     let cap = opts.max_points_per_tile.max(100);
     let tree = Octree::build(&enu, octree::Params { grid: 128, max_leaf: cap, max_depth: 24, max_node: cap });
@@ -421,12 +493,10 @@ pub fn write_tileset(cloud: &PointCloud, dir: &Path, opts: &Options) -> Result<S
             "generator": concat!("Kizashi ", env!("CARGO_PKG_VERSION")),
             "extras": {
                 "crs": { "name": data_crs.name, "epsg": data_crs.epsg, "vertical_epsg": data_crs.vertical_epsg },
-                "heights": if opts.geoid_offset == 0.0 {
-                    "as in the source (treated as ellipsoidal: no geoid offset given)".to_string()
-                } else {
-                    format!("orthometric + {} m geoid offset = ellipsoidal", opts.geoid_offset)
-                },
-                "geoid_offset_m": opts.geoid_offset,
+                "heights": geoid.describe(),
+                "geoid_offset_m": if opts.geoid_grid.is_some() { serde_json::Value::Null } else { json!(opts.geoid_offset) },
+                "geoid_grid": opts.geoid_grid.as_ref().map(|p| p.display().to_string()),
+                "geoid_at_centre_m": n_centre,
                 "centre": { "x": centre[0], "y": centre[1], "z": centre[2], "lon": lon[0], "lat": lat[0] },
                 "colour": colour_desc,
                 "sources": opts.sources,
@@ -473,14 +543,56 @@ mod tests {
         let (mut lon, mut lat, mut h) = (vec![c[0]], vec![c[1]], vec![0.0]);
         Transformer::to_epsg(&src, 4326).unwrap().apply(&mut lon, &mut lat, &mut h).unwrap();
         let axes = enu_axes(lon[0], lat[0]);
-        let exact = to_enu(&cloud, &src, 30.0, origin, &axes).unwrap();
-        let fast = to_enu_grid(&cloud, &src, 30.0, origin, &axes).unwrap();
+        let exact = to_enu(&cloud, &src, &Geoid::Constant(30.0), origin, &axes).unwrap();
+        let fast = to_enu_grid(&cloud, &src, &Geoid::Constant(30.0), origin, &axes).unwrap();
         let worst = exact.iter().zip(&fast).map(|(a, b)| (0..3).map(|k| (a[k] - b[k]).abs()).fold(0.0f32, f32::max)).fold(0.0f32, f32::max);
         // f32 storage of coordinates up to ~140 m is ~1e-5 m; the interpolation adds less.
         assert!(worst < 1e-4, "worst difference {worst} m");
         // ENU of the centre is the origin; up is up.
         let mid = fast.iter().map(|p| p[2]).fold(f32::MAX, f32::min);
         assert!(mid < 0.0);
+    }
+
+    #[test]
+    fn geoid_grid_is_sampled_under_every_point() {
+        let cloud = crate::io::las::read(&std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sample_data/epoch1_2025.laz")).expect("sample").cloud;
+        let src = horizontal(cloud.crs.as_ref().expect("crs")).expect("crs");
+        // A geoid tilted 0.1 m per 0.001 degree of longitude over the site (EPSG:4326 grid).
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("geoid.tif");
+        let (w, h) = (40usize, 40usize);
+        let gt = crate::io::raster::GeoTransform([131.48, 0.001, 0.0, 34.20, 0.0, -0.001]);
+        let n_at = |lon: f64, lat: f64| 30.0 + 100.0 * (lon - 131.5) + 20.0 * (lat - 34.18);
+        let values: Vec<f32> = (0..w * h).map(|k| {
+            let [lon, lat] = gt.pixel_to_world((k % w) as f64 + 0.5, (k / w) as f64 + 0.5);
+            n_at(lon, lat) as f32
+        }).collect();
+        let wgs84 = crs::from_epsg(4326, CrsSource::User).unwrap();
+        crate::io::raster::write_f32(&path, w, h, gt, Some(&wgs84), -9999.0, &values).unwrap();
+        let opts = Options { geoid_grid: Some(path.clone()), ..Default::default() };
+        let geoid = Geoid::new(&opts, &src).unwrap();
+        let c = cloud.bounds().center();
+        let (mut lon, mut lat, mut z) = (vec![c[0]], vec![c[1]], vec![0.0]);
+        Transformer::to_epsg(&src, 4326).unwrap().apply(&mut lon, &mut lat, &mut z).unwrap();
+        let n_c = geoid.at(&[c[0]], &[c[1]]).unwrap()[0];
+        assert!((n_c - n_at(lon[0], lat[0])).abs() < 1e-3, "{n_c} vs {}", n_at(lon[0], lat[0]));
+        let (mut x, mut y, mut zz) = (vec![c[0]], vec![c[1]], vec![c[2] + n_c]);
+        Transformer::to_epsg(&src, 4978).unwrap().apply(&mut x, &mut y, &mut zz).unwrap();
+        let axes = enu_axes(lon[0], lat[0]);
+        let origin = [x[0], y[0], zz[0]];
+        let exact = to_enu(&cloud, &src, &geoid, origin, &axes).unwrap();
+        let fast = to_enu_grid(&cloud, &src, &geoid, origin, &axes).unwrap();
+        let worst = exact.iter().zip(&fast).map(|(a, b)| (0..3).map(|k| (a[k] - b[k]).abs()).fold(0.0f32, f32::max)).fold(0.0f32, f32::max);
+        assert!(worst < 1e-3, "worst difference {worst} m");
+        // The tilt is there: against a constant N at the centre, the west and east edges move
+        // by about -/+ 0.1 m in height.
+        let flat = to_enu_grid(&cloud, &src, &Geoid::Constant(n_c), origin, &axes).unwrap();
+        let dz: Vec<f32> = fast.iter().zip(&flat).map(|(a, b)| a[2] - b[2]).collect();
+        let (lo, hi) = dz.iter().fold((f32::MAX, f32::MIN), |(a, b), &v| (a.min(v), b.max(v)));
+        assert!(lo < -0.08 && hi > 0.08, "{lo} {hi}");
+        // Outside the grid: refused with the file named.
+        let far = geoid.at(&[c[0] + 50_000.0], &[c[1]]).unwrap_err().to_string();
+        assert!(far.contains("geoid.tif"), "{far}");
     }
 }
 

@@ -3,7 +3,7 @@
 //! scripts/bench_m3c2.sh runs us and py4dgeo side by side at 1 M and 10 M points.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use kizashi::analysis::{c2c, index::Index, m3c2, normals};
+use kizashi::analysis::{c2c, columns::Columns, index::Index, m3c2, normals};
 use kizashi::io::las;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
@@ -25,14 +25,17 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("change_100k");
     g.sample_size(10);
     g.throughput(Throughput::Elements(cores.len() as u64));
-    g.bench_function("index_both_epochs", |bn| bn.iter(|| (Index::build(&a.positions).len(), Index::build(&b.positions).len())));
-    let (ia, ib) = (Index::build(&a.positions), Index::build(&b.positions));
+    let cell = m3c2::column_size(&p);
+    g.bench_function("columns_both_epochs", |bn| bn.iter(|| (Columns::build(&a.positions, cell).len(), Columns::build(&b.positions, cell).len())));
+    g.bench_function("kdtree_epoch2_for_c2c", |bn| bn.iter(|| Index::build(&b.positions).len()));
+    let (ia, ib) = (Columns::build(&a.positions, cell), Columns::build(&b.positions, cell));
+    let kd = Index::build(&b.positions);
     g.bench_function("normals_3_radii", |bn| {
         bn.iter(|| cores.iter().filter_map(|c| normals::normal_at(&ia, c, &p.normal_radii, &p.orientation, p.neighbourhoods)).count())
     });
     g.bench_function("m3c2_full", |bn| bn.iter(|| m3c2::compute(&ia, &ib, &cores, None, &p, &|_, _| {}, &AtomicBool::new(false)).map(|r| r.0.len())));
     g.throughput(Throughput::Elements(a.len() as u64));
-    g.bench_function("c2c_all_points", |bn| bn.iter(|| c2c::compute(&ib, &a.positions, None).distance.len()));
+    g.bench_function("c2c_all_points", |bn| bn.iter(|| c2c::compute(&kd, &a.positions, None).distance.len()));
     g.finish();
 }
 

@@ -4,7 +4,7 @@
 mod common;
 
 use common::{data, shared};
-use kizashi::analysis::{c2c, index::Index, m3c2, normals::Orientation};
+use kizashi::analysis::{c2c, columns::Columns, index::Index, m3c2, normals::Orientation};
 use kizashi::io::las;
 use std::sync::atomic::AtomicBool;
 
@@ -86,8 +86,9 @@ fn check_m3c2(dir: &str, e1: &str, e2: &str, golden: &str, params_file: &str) {
         let w = [a.origin[0] + f64::from(c[0]), a.origin[1] + f64::from(c[1]), a.origin[2] + f64::from(c[2])];
         assert!((w[0] - gx[i]).abs() < 1e-3 && (w[1] - gy[i]).abs() < 1e-3 && (w[2] - gz[i]).abs() < 1e-3, "core {i}");
     }
-    let (ia, ib) = (Index::build(&a.positions), Index::build(&b.positions));
     let p = params(params_file).p;
+    let cell = m3c2::column_size(&p);
+    let (ia, ib) = (Columns::build(&a.positions, cell), Columns::build(&b.positions, cell));
     let (r, _) = m3c2::compute(&ia, &ib, &cores, None, &p, &|_, _| {}, &AtomicBool::new(false)).unwrap();
     let n = cores.len();
     let allowed = n / 1000; // 99.9 %

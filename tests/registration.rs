@@ -8,7 +8,7 @@
 mod common;
 
 use common::{data, shared};
-use kizashi::analysis::{icp, index::Index, m3c2};
+use kizashi::analysis::{columns::Columns, icp, index::Index, m3c2};
 use kizashi::io::las;
 use std::sync::atomic::AtomicBool;
 
@@ -44,9 +44,10 @@ fn icp_undoes_the_misalignment_despite_moved_ground() {
 
     // M3C2 after registration, registration_error 0: stable ground is rarely flagged.
     let moved: Vec<[f32; 3]> = e2.positions.iter().map(|q| r.apply(q.map(f64::from)).map(|v| v as f32)).collect();
-    let i2 = Index::build(&moved);
+    let cell = m3c2::column_size(&m3c2::Params::default());
+    let (c1, c2) = (Columns::build(&e1.positions, cell), Columns::build(&moved, cell));
     let cores: Vec<[f32; 3]> = e1.positions.iter().step_by(10).copied().collect();
-    let (res, _) = m3c2::compute(&i1, &i2, &cores, None, &m3c2::Params::default(), &|_, _| {}, &AtomicBool::new(false)).unwrap();
+    let (res, _) = m3c2::compute(&c1, &c2, &cores, None, &m3c2::Params::default(), &|_, _| {}, &AtomicBool::new(false)).unwrap();
     let golden = std::fs::read_to_string(shared().join("golden/syn100k_mis_reg.m3c2.csv")).unwrap();
     let labels: Vec<f64> = golden.lines().skip(1).map(|l| l.split(',').nth(13).unwrap().parse().unwrap()).collect();
     assert_eq!(labels.len(), cores.len());

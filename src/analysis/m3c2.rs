@@ -7,7 +7,8 @@
 //! Unlike py4dgeo, the half-length is `max_distance` exactly even when it is shorter than the
 //! radius (as CloudCompare and PDAL's filters.m3c2 do).
 
-use super::index::{morton_order, Index};
+use super::columns::Columns;
+use super::index::morton_order;
 use super::normals::{normal_at, Neighbourhoods, Orientation, MAX_RADII};
 use super::{check_positive, AnalysisError, Result};
 use rayon::prelude::*;
@@ -121,33 +122,25 @@ struct Core {
 
 /// Projections along the axis of the points of one epoch inside the cylinder, relative to the
 /// core point. Also the scratch buffer for the robust variant (reused, not reallocated).
-fn cylinder(index: &Index<'_>, c: [f64; 3], n: [f64; 3], r: f64, half: f64, t_out: &mut Vec<f64>) {
+fn cylinder(index: &Columns, c: [f64; 3], n: [f64; 3], r: f64, half: f64, t_out: &mut Vec<f64>) {
     t_out.clear();
-    // Several balls along the axis (py4dgeo's scheme) when the cylinder is long: much less
-    // volume to scan than one ball around the whole cylinder.
-    let segs = if half > r { (half / r).ceil() } else { 1.0 };
-    let seg_half = half / segs;
-    let ball = (r * r + seg_half * seg_half).sqrt() as f32;
+    // The cylinder's bounding box: along each axis, the half-length's projection plus the
+    // radius of the end discs' projection (a hair wider for f32 rounding).
+    let ext: [f64; 3] = std::array::from_fn(|k| half * n[k].abs() + r * (1.0 - n[k] * n[k]).max(0.0).sqrt() + 1e-4);
+    let lo: [f32; 3] = std::array::from_fn(|k| (c[k] - ext[k]) as f32);
+    let hi: [f32; 3] = std::array::from_fn(|k| (c[k] + ext[k]) as f32);
     let r2 = r * r;
-    let nseg = segs as usize;
-    for s in 0..nseg {
-        let mid = -half + (2 * s + 1) as f64 * seg_half;
-        let (lo, hi) = (mid - seg_half, mid + seg_half);
-        let q = [(c[0] + mid * n[0]) as f32, (c[1] + mid * n[1]) as f32, (c[2] + mid * n[2]) as f32];
-        index.within(&q, ball, |p, _| {
-            let d = [f64::from(p[0]) - c[0], f64::from(p[1]) - c[1], f64::from(p[2]) - c[2]];
-            let t = d[0] * n[0] + d[1] * n[1] + d[2] * n[2];
-            // Each point counted once: it belongs to the segment whose [lo, hi) holds it.
-            let in_seg = t >= lo && (t < hi || s + 1 == nseg);
-            if !in_seg || t.abs() > half {
-                return;
-            }
-            let a2 = d[0] * d[0] + d[1] * d[1] + d[2] * d[2] - t * t;
-            if a2 <= r2 {
-                t_out.push(t);
-            }
-        });
-    }
+    index.visit_box(lo, hi, |p| {
+        let d = [f64::from(p[0]) - c[0], f64::from(p[1]) - c[1], f64::from(p[2]) - c[2]];
+        let t = d[0] * n[0] + d[1] * n[1] + d[2] * n[2];
+        if t.abs() > half {
+            return;
+        }
+        let a2 = d[0] * d[0] + d[1] * d[1] + d[2] * d[2] - t * t;
+        if a2 <= r2 {
+            t_out.push(t);
+        }
+    });
 }
 
 /// Mean and sample standard deviation.
@@ -177,12 +170,18 @@ fn median_iqr(t: &mut [f64]) -> (f64, f64) {
     (q2, q3 - q1)
 }
 
+/// A good column size for these parameters: half the cylinder radius (a cylinder then reads
+/// about 16 columns, a normal ball about (2 r / cell)^2).
+pub fn column_size(p: &Params) -> f32 {
+    (p.cyl_radius * 0.5) as f32
+}
+
 /// Runs M3C2. `epoch1` and `epoch2` are the indexes of both epochs (same local frame);
 /// `cores` are the core points; `normals` optionally gives a normal per core point (user
 /// normals: no PCA). `progress(done, total)` is called from worker threads.
 pub fn compute(
-    epoch1: &Index<'_>,
-    epoch2: &Index<'_>,
+    epoch1: &Columns,
+    epoch2: &Columns,
     cores: &[[f32; 3]],
     user_normals: Option<&[[f32; 3]]>,
     p: &Params,
@@ -313,7 +312,7 @@ mod tests {
             (0..4000).map(|i| [((i % 80) as f32) * 0.05 - 2.0, ((i / 80) as f32) * 0.05 - 1.25, z + 0.001 * ((i * 7 % 11) as f32 - 5.0)]).collect()
         };
         let (a, b) = (grid(0.0), grid(0.1));
-        let (ia, ib) = (Index::build(&a), Index::build(&b));
+        let (ia, ib) = (Columns::build(&a, 0.15), Columns::build(&b, 0.15));
         let cores = vec![[0.0, 0.0, 0.0], [100.0, 100.0, 0.0]];
         let p = Params { cyl_radius: 0.3, normal_radii: vec![0.5], max_distance: 1.0, ..Default::default() };
         let (r, _) = compute(&ia, &ib, &cores, None, &p, &|_, _| {}, &AtomicBool::new(false)).unwrap();

@@ -3,6 +3,7 @@
 //! parallel with rayon.
 
 pub mod c2c;
+pub mod columns;
 pub mod dod;
 pub mod icp;
 pub mod index;

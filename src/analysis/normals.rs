@@ -1,7 +1,8 @@
 //! Surface normals at core points by PCA, at one or several radii: the radius whose
 //! neighbourhood is most planar, (l2 - l1) / l3 with eigenvalues l1 <= l2 <= l3, wins (Lague
 //! et al. 2013; py4dgeo's `compute_multiscale_directions`). One ball query at the largest
-//! radius serves every radius.
+//! radius serves every radius: each neighbour is added to the moments of the smallest ball
+//! that holds it (a ring), and the balls are sums of rings.
 //!
 //! py4dgeo 1.2 reuses one neighbour list across the radii without clearing it, so the
 //! neighbourhood it analyses at the k-th radius is the union, with repeats, of the balls of
@@ -9,7 +10,7 @@
 //! all 10 000 of its core points; without it, 3.7 % pick another radius). `Neighbourhoods`
 //! chooses between that and the textbook ball.
 
-use super::index::Index;
+use super::columns::Columns;
 use nalgebra::{Matrix3, SymmetricEigen, Vector3};
 
 /// Which way normals point: the side where `n . v >= 0`.
@@ -70,6 +71,16 @@ impl Moments {
         self.ss[5] += d[2] * d[2];
     }
 
+    fn merge(&mut self, o: &Moments) {
+        self.n += o.n;
+        for j in 0..3 {
+            self.s[j] += o.s[j];
+        }
+        for j in 0..6 {
+            self.ss[j] += o.ss[j];
+        }
+    }
+
     /// Sample covariance (n - 1 denominator).
     fn covariance(&self) -> Matrix3<f64> {
         let n = f64::from(self.n);
@@ -84,32 +95,43 @@ pub const MAX_RADII: usize = 8;
 
 /// Computes the normal at `core` (local coordinates) from the points of `index`.
 /// `radii` must be positive and at most `MAX_RADII`.
-pub fn normal_at(index: &Index<'_>, core: &[f32; 3], radii: &[f64], orientation: &Orientation, hoods: Neighbourhoods) -> Option<Normal> {
-    let mut moments = [Moments::default(); MAX_RADII];
-    let r2: Vec<f64> = radii.iter().map(|r| r * r).collect();
+pub fn normal_at(index: &Columns, core: &[f32; 3], radii: &[f64], orientation: &Orientation, hoods: Neighbourhoods) -> Option<Normal> {
+    let nr = radii.len().min(MAX_RADII);
+    // Radii ascending; `rank[k]` is radius k's place in that order.
+    let mut asc: [usize; MAX_RADII] = [0; MAX_RADII];
+    for (k, a) in asc.iter_mut().enumerate().take(nr) {
+        *a = k;
+    }
+    asc[..nr].sort_by(|&a, &b| radii[a].total_cmp(&radii[b]));
+    let mut rank = [0usize; MAX_RADII];
+    for (p, &k) in asc[..nr].iter().enumerate() {
+        rank[k] = p;
+    }
+    let r2: [f64; MAX_RADII] = std::array::from_fn(|p| if p < nr { radii[asc[p]] * radii[asc[p]] } else { 0.0 });
     let rmax = radii.iter().cloned().fold(0.0, f64::max);
     let c = [f64::from(core[0]), f64::from(core[1]), f64::from(core[2])];
+    let mut rings = [Moments::default(); MAX_RADII];
     index.within(core, rmax as f32, |p, _| {
         let d = [f64::from(p[0]) - c[0], f64::from(p[1]) - c[1], f64::from(p[2]) - c[2]];
         let d2 = d[0] * d[0] + d[1] * d[1] + d[2] * d[2];
-        for (k, rr) in r2.iter().enumerate() {
-            // Strictly inside, as nanoflann's radius search (used by py4dgeo) counts.
-            if d2 < *rr {
-                moments[k].add(d);
-            }
+        // Strictly inside, as nanoflann's radius search (used by py4dgeo) counts.
+        if let Some(p) = r2[..nr].iter().position(|rr| d2 < *rr) {
+            rings[p].add(d);
         }
     });
+    // Balls (ascending) = running sums of the rings; then back to the radii's given order.
+    for p in 1..nr {
+        let prev = rings[p - 1];
+        rings[p].merge(&prev);
+    }
+    let mut moments = [Moments::default(); MAX_RADII];
+    for k in 0..nr {
+        moments[k] = rings[rank[k]];
+    }
     if hoods == Neighbourhoods::Py4dgeo {
-        for k in 1..radii.len().min(MAX_RADII) {
+        for k in 1..nr {
             let prev = moments[k - 1];
-            let m = &mut moments[k];
-            m.n += prev.n;
-            for j in 0..3 {
-                m.s[j] += prev.s[j];
-            }
-            for j in 0..6 {
-                m.ss[j] += prev.ss[j];
-            }
+            moments[k].merge(&prev);
         }
     }
     let mut best: Option<Normal> = None;
@@ -158,7 +180,7 @@ mod tests {
     #[test]
     fn tilted_plane_normal_points_up() {
         let pts = plane(0.5, -0.25);
-        let idx = Index::build(&pts);
+        let idx = Columns::build(&pts, 0.5);
         let n = normal_at(&idx, &[0.0, 0.0, 0.0], &[0.5, 1.0], &Orientation::default(), Neighbourhoods::Exact).unwrap();
         let want = Vector3::new(-0.5, 0.25, 1.0).normalize();
         let got = Vector3::new(n.n[0], n.n[1], n.n[2]);
@@ -171,7 +193,7 @@ mod tests {
     #[test]
     fn radii_in_any_order_select_like_single_radius_runs() {
         let pts = plane(0.3, 0.1);
-        let idx = Index::build(&pts);
+        let idx = Columns::build(&pts, 0.5);
         let q = [0.05, -0.05, 0.0];
         let radii = [1.5, 0.3, 0.8];
         let all = normal_at(&idx, &q, &radii, &Orientation::default(), Neighbourhoods::Exact).unwrap();
@@ -181,7 +203,7 @@ mod tests {
 
     #[test]
     fn too_few_neighbours_give_no_normal() {
-        let idx = Index::build(&[[0.0, 0.0, 0.0], [0.1, 0.0, 0.0]]);
+        let idx = Columns::build(&[[0.0, 0.0, 0.0], [0.1, 0.0, 0.0]], 0.5);
         assert!(normal_at(&idx, &[0.0, 0.0, 0.0], &[1.0], &Orientation::default(), Neighbourhoods::Exact).is_none());
     }
 }

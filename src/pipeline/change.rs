@@ -2,6 +2,7 @@
 //! M3C2 or C2C -> LAZ (+ CSV, + sidecar JSON with inputs and parameters).
 
 use super::{load_epoch, Cancel, PipelineError, Progress, Result};
+use crate::analysis::columns::Columns;
 use crate::analysis::index::{morton_sorted, Index};
 use crate::analysis::{c2c, m3c2, AnalysisError};
 use crate::cloud::PointCloud;
@@ -265,12 +266,21 @@ fn change_between(
     let cores = select_cores(&e1, &job.cores)?;
 
     let t_index = Instant::now();
-    // Core points are taken (in file order) before the epochs are re-ordered; one epoch at a
-    // time keeps the peak at one extra copy of one epoch.
+    // Core points are taken (in file order) before the epochs are indexed. M3C2 asks
+    // fixed-radius questions (columns); C2C asks for nearest neighbours in epoch 2 (kd-tree on
+    // the Morton-sorted points). The index holds its own copy, so the epoch's positions are
+    // let go as soon as it is built: the peak is one extra copy of one epoch.
     let (n1, n2) = (e1.len(), e2.len());
-    e1.positions = morton_sorted(&e1.positions);
-    e2.positions = morton_sorted(&e2.positions);
-    let (i1, i2) = rayon::join(|| Index::build(&e1.positions), || Index::build(&e2.positions));
+    let (mut c1, mut c2, mut sorted2) = (None, None, Vec::new());
+    match job.method {
+        Method::M3c2 => {
+            let cell = m3c2::column_size(&job.m3c2);
+            c1 = Some(Columns::build(&std::mem::take(&mut e1.positions), cell));
+            c2 = Some(Columns::build(&std::mem::take(&mut e2.positions), cell));
+        }
+        Method::C2c => sorted2 = morton_sorted(&std::mem::take(&mut e2.positions)),
+    }
+    let i2 = (job.method == Method::C2c).then(|| Index::build(&sorted2));
     let mut timings = ChangeTimings { read_s, index_s: t_index.elapsed().as_secs_f64(), ..Default::default() };
     if cancel.is_cancelled() {
         return Err(PipelineError::Cancelled);
@@ -285,7 +295,8 @@ fn change_between(
         Method::M3c2 => {
             let total = n as u64;
             let report = |d: usize, _t: usize| progress.update("M3C2", d as u64, total);
-            let (r, t) = m3c2::compute(&i1, &i2, &cores, None, &job.m3c2, &report, &cancel.flag()).map_err(PipelineError::from)?;
+            let (Some(c1), Some(c2)) = (&c1, &c2) else { unreachable!("columns built for M3C2") };
+            let (r, t) = m3c2::compute(c1, c2, &cores, None, &job.m3c2, &report, &cancel.flag()).map_err(PipelineError::from)?;
             timings.index_s += t.index_s;
             timings.normals_s = t.normals_s;
             timings.distances_s = t.distances_s;
@@ -313,7 +324,8 @@ fn change_between(
         }
         Method::C2c => {
             let t = Instant::now();
-            let r = c2c::compute(&i2, &cores, job.c2c_max_distance.map(|m| m as f32));
+            let Some(i2) = &i2 else { unreachable!("kd-tree built for C2C") };
+            let r = c2c::compute(i2, &cores, job.c2c_max_distance.map(|m| m as f32));
             timings.distances_s = t.elapsed().as_secs_f64();
             nan = r.distance.iter().filter(|d| d.is_nan()).count();
             significant = 0;

@@ -116,9 +116,21 @@ impl Columns {
         if (lo[0] - self.x0) / self.cell > self.nx as f32 || (lo[1] - self.y0) / self.cell > self.ny as f32 {
             return;
         }
+        let ncols = i1 + 1 - i0.min(i1 + 1);
         for j in j0..=j1 {
-            // Columns of one row are contiguous in `points`: one z search per column.
+            // Columns of one row are contiguous in `points`. Short columns (terrain): one
+            // linear pass over the row's span, the z test per point. Tall ones (cliffs,
+            // vegetation, walls): a z search per column.
             let row = j * self.nx;
+            let (a, b) = (self.start[row + i0] as usize, self.start[row + i1 + 1] as usize);
+            if b - a <= 12 * ncols {
+                for p in &self.points[a..b] {
+                    if p[2] >= lo[2] && p[2] <= hi[2] {
+                        f(p);
+                    }
+                }
+                continue;
+            }
             for i in i0..=i1 {
                 let (a, b) = (self.start[row + i] as usize, self.start[row + i + 1] as usize);
                 let c = &self.points[a..b];

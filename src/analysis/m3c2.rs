@@ -123,24 +123,31 @@ struct Core {
 /// Projections along the axis of the points of one epoch inside the cylinder, relative to the
 /// core point. Also the scratch buffer for the robust variant (reused, not reallocated).
 fn cylinder(index: &Columns, c: [f64; 3], n: [f64; 3], r: f64, half: f64, t_out: &mut Vec<f64>) {
-    t_out.clear();
+    // Use the whole allocation as scratch (see the branch-free keep below).
+    let cap = t_out.capacity().max(256);
+    t_out.resize(cap, 0.0);
     // The cylinder's bounding box: along each axis, the half-length's projection plus the
     // radius of the end discs' projection (a hair wider for f32 rounding).
     let ext: [f64; 3] = std::array::from_fn(|k| half * n[k].abs() + r * (1.0 - n[k] * n[k]).max(0.0).sqrt() + 1e-4);
     let lo: [f32; 3] = std::array::from_fn(|k| (c[k] - ext[k]) as f32);
     let hi: [f32; 3] = std::array::from_fn(|k| (c[k] + ext[k]) as f32);
     let r2 = r * r;
+    // Branch-free keep: every candidate is written at `len`, and `len` advances only for the
+    // points inside (whether a point is inside is unpredictable; a mispredicted branch per
+    // candidate cost more than the arithmetic).
+    let mut len = 0usize;
     index.visit_box(lo, hi, |p| {
         let d = [f64::from(p[0]) - c[0], f64::from(p[1]) - c[1], f64::from(p[2]) - c[2]];
         let t = d[0] * n[0] + d[1] * n[1] + d[2] * n[2];
-        if t.abs() > half {
-            return;
-        }
         let a2 = d[0] * d[0] + d[1] * d[1] + d[2] * d[2] - t * t;
-        if a2 <= r2 {
+        if len < t_out.len() {
+            t_out[len] = t;
+        } else {
             t_out.push(t);
         }
+        len += usize::from((t.abs() <= half) & (a2 <= r2));
     });
+    t_out.truncate(len);
 }
 
 /// Mean and sample standard deviation.

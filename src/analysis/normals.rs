@@ -110,14 +110,21 @@ pub fn normal_at(index: &Columns, core: &[f32; 3], radii: &[f64], orientation: &
     let r2: [f64; MAX_RADII] = std::array::from_fn(|p| if p < nr { radii[asc[p]] * radii[asc[p]] } else { 0.0 });
     let rmax = radii.iter().cloned().fold(0.0, f64::max);
     let c = [f64::from(core[0]), f64::from(core[1]), f64::from(core[2])];
-    let mut rings = [Moments::default(); MAX_RADII];
-    index.within(core, rmax as f32, |p, _| {
+    // One slot per ring plus one for the points outside every ball, computed without
+    // branches (inside or not is a coin toss for the branch predictor). Summing in registers
+    // per ball, or rings split into buffers, measured no faster on the benchmark epochs.
+    let mut rings = [Moments::default(); MAX_RADII + 1];
+    let rb = rmax as f32;
+    index.visit_box([core[0] - rb, core[1] - rb, core[2] - rb], [core[0] + rb, core[1] + rb, core[2] + rb], |p| {
         let d = [f64::from(p[0]) - c[0], f64::from(p[1]) - c[1], f64::from(p[2]) - c[2]];
         let d2 = d[0] * d[0] + d[1] * d[1] + d[2] * d[2];
-        // Strictly inside, as nanoflann's radius search (used by py4dgeo) counts.
-        if let Some(p) = r2[..nr].iter().position(|rr| d2 < *rr) {
-            rings[p].add(d);
+        // Strictly inside, as nanoflann's radius search (used by py4dgeo) counts: the ring is
+        // the number of balls the point is not strictly inside.
+        let mut slot = 0;
+        for rr in &r2[..nr] {
+            slot += usize::from(d2 >= *rr);
         }
+        rings[slot].add(d);
     });
     // Balls (ascending) = running sums of the rings; then back to the radii's given order.
     for p in 1..nr {

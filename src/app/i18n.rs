@@ -84,6 +84,7 @@ strings! {
     ExportReport => "Report (PDF / HTML)…", "レポート（PDF / HTML）…";
     ExportDod => "DEM of difference (GeoTIFF)…", "DEM差分（GeoTIFF）…";
     DodCell => "DoD cell (m)", "DoD セル (m)";
+    NotAResult => "This layer is not a change result.", "このレイヤーは変化検出の結果ではありません。";
     NeedSavedEpochs => "The DEM of difference reads the epochs from their files: open them from files first.", "DEM差分は計測ファイルから読み込みます。先にファイルから開いてください。";
     Inspect => "Inspect", "点情報";
     Measure => "Measure", "距離計測";

@@ -171,6 +171,7 @@ pub fn export_report(v: &mut Viewer, id: u32, path: std::path::PathBuf) {
     });
     let lang = v.lang;
     let label = format!("{} {}", S::ExportReport.t(lang), path.display());
+    let not_a_result = S::NotAResult.t(lang);
     let j = jobs::Job::spawn(label, move |p, cancel| {
         let result = match (saved, summary) {
             (Some(r), _) => r,
@@ -180,7 +181,7 @@ pub fn export_report(v: &mut Viewer, id: u32, path: std::path::PathBuf) {
                 change::write_result(&r, &cloud, &s).map_err(|e| e.to_string())?;
                 r
             }
-            (None, None) => return Err("this layer is not a change result".into()),
+            (None, None) => return Err(not_a_result.into()),
         };
         let job = crate::pipeline::report::ReportJob {
             result,

@@ -91,7 +91,27 @@ impl Columns {
     /// Calls `f` for every point inside the box `lo..=hi`, and possibly a few just outside it
     /// in x and y (whole columns are read); callers test the exact shape themselves.
     #[inline]
-    pub fn visit_box(&self, lo: [f32; 3], hi: [f32; 3], mut f: impl FnMut(&[f32; 3])) {
+    pub fn visit_box(&self, lo: [f32; 3], hi: [f32; 3], f: impl FnMut(&[f32; 3])) {
+        self.visit_rows(lo, hi, |_, _| (lo[0], hi[0]), f);
+    }
+
+    /// As `visit_box` for the vertical cylinder over the disc of radius `r` around `c` (x, y),
+    /// between heights `z`: each row of columns is read only across the disc's chord.
+    #[inline]
+    pub fn visit_disc(&self, c: [f32; 2], r: f32, z: [f32; 2], f: impl FnMut(&[f32; 3])) {
+        let chord = |ya: f32, yb: f32| {
+            // Half-width of the disc over the row's y-interval: at the row's y nearest the centre.
+            let dy = if c[1] < ya { ya - c[1] } else if c[1] > yb { c[1] - yb } else { 0.0 };
+            let hw = (r * r - dy * dy).max(0.0).sqrt();
+            (c[0] - hw, c[0] + hw)
+        };
+        self.visit_rows([c[0] - r, c[1] - r, z[0]], [c[0] + r, c[1] + r, z[1]], chord, f);
+    }
+
+    /// The box `lo..=hi`, each row of columns read over the x-range `row_x(y_low, y_high)`
+    /// gives for its y-interval (within the box's).
+    #[inline]
+    fn visit_rows(&self, lo: [f32; 3], hi: [f32; 3], row_x: impl Fn(f32, f32) -> (f32, f32), mut f: impl FnMut(&[f32; 3])) {
         if self.points.is_empty() || !(lo.iter().chain(&hi).all(|v| v.is_finite())) {
             return;
         }
@@ -103,27 +123,29 @@ impl Columns {
                 Some((c as usize).min(n - 1))
             }
         };
-        let i1 = match col(hi[0], self.x0, self.nx) {
-            Some(i) => i,
-            None => return,
-        };
-        let j1 = match col(hi[1], self.y0, self.ny) {
-            Some(j) => j,
-            None => return,
-        };
-        let i0 = col(lo[0], self.x0, self.nx).unwrap_or(0);
-        let j0 = col(lo[1], self.y0, self.ny).unwrap_or(0);
         if (lo[0] - self.x0) / self.cell > self.nx as f32 || (lo[1] - self.y0) / self.cell > self.ny as f32 {
             return;
         }
-        let ncols = i1 + 1 - i0.min(i1 + 1);
+        let Some(j1) = col(hi[1], self.y0, self.ny) else { return };
+        let j0 = col(lo[1], self.y0, self.ny).unwrap_or(0);
         for j in j0..=j1 {
+            let ya = self.y0 + j as f32 * self.cell;
+            let (xa, xb) = row_x(ya, ya + self.cell);
+            let (xa, xb) = (xa.max(lo[0]), xb.min(hi[0]));
+            if xa > xb {
+                continue;
+            }
+            let Some(i1) = col(xb, self.x0, self.nx) else { continue };
+            if (xa - self.x0) / self.cell > self.nx as f32 {
+                continue;
+            }
+            let i0 = col(xa, self.x0, self.nx).unwrap_or(0);
             // Columns of one row are contiguous in `points`. Short columns (terrain): one
             // linear pass over the row's span, the z test per point. Tall ones (cliffs,
             // vegetation, walls): a z search per column.
             let row = j * self.nx;
             let (a, b) = (self.start[row + i0] as usize, self.start[row + i1 + 1] as usize);
-            if b - a <= 12 * ncols {
+            if b - a <= 12 * (i1 + 1 - i0) {
                 for p in &self.points[a..b] {
                     if p[2] >= lo[2] && p[2] <= hi[2] {
                         f(p);
@@ -152,7 +174,7 @@ impl Columns {
     #[inline]
     pub fn within(&self, q: &[f32; 3], radius: f32, mut f: impl FnMut(&[f32; 3], f32)) {
         let r2 = radius * radius;
-        self.visit_box([q[0] - radius, q[1] - radius, q[2] - radius], [q[0] + radius, q[1] + radius, q[2] + radius], |p| {
+        self.visit_disc([q[0], q[1]], radius, [q[2] - radius, q[2] + radius], |p| {
             let d = [p[0] - q[0], p[1] - q[1], p[2] - q[2]];
             let d2 = d[0] * d[0] + d[1] * d[1] + d[2] * d[2];
             if d2 <= r2 {
@@ -204,6 +226,17 @@ mod tests {
         let want = pts[..20_000].iter().filter(|p| (0..3).map(|k| (p[k] - q[k]).powi(2)).sum::<f32>() <= 2.25).count();
         assert_eq!(n, want);
         assert!(n > 10);
+        // The disc reads a subset of the box and still every point of the vertical cylinder.
+        let (dc, dr, dz) = ([20.3f32, 30.7], 2.0f32, [5.0f32, 12.0]);
+        let mut disc = Vec::new();
+        c.visit_disc(dc, dr, dz, |p| {
+            if (p[0] - dc[0]).powi(2) + (p[1] - dc[1]).powi(2) <= dr * dr && p[2] >= dz[0] && p[2] <= dz[1] {
+                disc.push(*p)
+            }
+        });
+        let want = pts[..20_000].iter().filter(|p| (p[0] - dc[0]).powi(2) + (p[1] - dc[1]).powi(2) <= dr * dr && p[2] >= dz[0] && p[2] <= dz[1]).count();
+        assert_eq!(disc.len(), want);
+        assert!(want > 20);
         // Few points over a huge area: the grid coarsens instead of allocating.
         let sparse = Columns::build(&[[0.0, 0.0, 0.0], [1e6, 1e6, 0.0], [5e5, 5e5, 1.0]], 0.5);
         assert!(sparse.nx * sparse.ny <= 2);

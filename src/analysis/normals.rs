@@ -115,7 +115,7 @@ pub fn normal_at(index: &Columns, core: &[f32; 3], radii: &[f64], orientation: &
     // per ball, or rings split into buffers, measured no faster on the benchmark epochs.
     let mut rings = [Moments::default(); MAX_RADII + 1];
     let rb = rmax as f32;
-    index.visit_box([core[0] - rb, core[1] - rb, core[2] - rb], [core[0] + rb, core[1] + rb, core[2] + rb], |p| {
+    index.visit_disc([core[0], core[1]], rb, [core[2] - rb, core[2] + rb], |p| {
         let d = [f64::from(p[0]) - c[0], f64::from(p[1]) - c[1], f64::from(p[2]) - c[2]];
         let d2 = d[0] * d[0] + d[1] * d[1] + d[2] * d[2];
         // Strictly inside, as nanoflann's radius search (used by py4dgeo) counts: the ring is
@@ -141,31 +141,75 @@ pub fn normal_at(index: &Columns, core: &[f32; 3], radii: &[f64], orientation: &
             moments[k].merge(&prev);
         }
     }
-    let mut best: Option<Normal> = None;
+    // Planarity from the eigenvalues alone (closed form); the eigenvector only for the winner.
+    let mut best: Option<(usize, [f64; 3], Matrix3<f64>)> = None;
     let mut best_planarity = 0.0;
     for (k, m) in moments.iter().take(radii.len()).enumerate() {
         if m.n < 3 {
             continue;
         }
-        let eig = SymmetricEigen::new(m.covariance());
-        let mut order = [0usize, 1, 2];
-        order.sort_by(|&a, &b| eig.eigenvalues[a].total_cmp(&eig.eigenvalues[b]));
-        let (l1, l2, l3) = (eig.eigenvalues[order[0]], eig.eigenvalues[order[1]], eig.eigenvalues[order[2]]);
-        let planarity = (l2 - l1) / l3;
+        let cov = m.covariance();
+        let l = eigenvalues(&cov);
+        let planarity = (l[1] - l[0]) / l[2];
         // Strictly better: on a tie the first radius given wins, as in py4dgeo.
         if planarity > best_planarity {
             best_planarity = planarity;
-            let v: Vector3<f64> = eig.eigenvectors.column(order[0]).into_owned();
-            let o = match orientation {
-                Orientation::Vector(v) => *v,
-                Orientation::Sensor(s) => [s[0] - c[0], s[1] - c[1], s[2] - c[2]],
-            };
-            let sign = if v[0] * o[0] + v[1] * o[1] + v[2] * o[2] < 0.0 { -1.0 } else { 1.0 };
-            let len = v.norm();
-            best = Some(Normal { n: [sign * v[0] / len, sign * v[1] / len, sign * v[2] / len], radius_index: k });
+            best = Some((k, l, cov));
         }
     }
-    best
+    let (k, l, cov) = best?;
+    let v = smallest_eigenvector(&cov, &l).unwrap_or_else(|| {
+        // Repeated smallest eigenvalues (no unique normal direction): the iterative solver's
+        // choice, as before.
+        let eig = SymmetricEigen::new(cov);
+        let i = (0..3).min_by(|&a, &b| eig.eigenvalues[a].total_cmp(&eig.eigenvalues[b])).unwrap_or(0);
+        let v: Vector3<f64> = eig.eigenvectors.column(i).into_owned();
+        [v[0], v[1], v[2]]
+    });
+    let o = match orientation {
+        Orientation::Vector(v) => *v,
+        Orientation::Sensor(s) => [s[0] - c[0], s[1] - c[1], s[2] - c[2]],
+    };
+    let sign = if v[0] * o[0] + v[1] * o[1] + v[2] * o[2] < 0.0 { -1.0 } else { 1.0 };
+    let len = (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt();
+    Some(Normal { n: [sign * v[0] / len, sign * v[1] / len, sign * v[2] / len], radius_index: k })
+}
+
+/// Eigenvalues of a symmetric 3x3 matrix, ascending, in closed form (the trigonometric
+/// solution of the characteristic cubic; Smith 1961). Several times faster than an iterative
+/// solver, and exact enough here: covariances of survey neighbourhoods have a well separated
+/// smallest eigenvalue wherever a normal is meaningful.
+fn eigenvalues(a: &Matrix3<f64>) -> [f64; 3] {
+    let p1 = a[(0, 1)].powi(2) + a[(0, 2)].powi(2) + a[(1, 2)].powi(2);
+    if p1 == 0.0 {
+        let mut d = [a[(0, 0)], a[(1, 1)], a[(2, 2)]];
+        d.sort_by(f64::total_cmp);
+        return d;
+    }
+    let q = (a[(0, 0)] + a[(1, 1)] + a[(2, 2)]) / 3.0;
+    let p2 = (a[(0, 0)] - q).powi(2) + (a[(1, 1)] - q).powi(2) + (a[(2, 2)] - q).powi(2) + 2.0 * p1;
+    let p = (p2 / 6.0).sqrt();
+    let b = (a - Matrix3::identity() * q) / p;
+    let r = (b.determinant() / 2.0).clamp(-1.0, 1.0);
+    let phi = r.acos() / 3.0;
+    let hi = q + 2.0 * p * phi.cos();
+    let lo = q + 2.0 * p * (phi + 2.0 * std::f64::consts::PI / 3.0).cos();
+    [lo, 3.0 * q - hi - lo, hi]
+}
+
+/// Unit eigenvector of the smallest eigenvalue `l[0]`: the largest cross product of two rows
+/// of A - l0 I (they span the plane orthogonal to it). None when that eigenvalue is repeated.
+fn smallest_eigenvector(a: &Matrix3<f64>, l: &[f64; 3]) -> Option<[f64; 3]> {
+    let m = a - Matrix3::identity() * l[0];
+    let rows = [m.row(0).transpose(), m.row(1).transpose(), m.row(2).transpose()];
+    let cands = [rows[0].cross(&rows[1]), rows[0].cross(&rows[2]), rows[1].cross(&rows[2])];
+    let best = cands.iter().max_by(|x, y| x.norm_squared().total_cmp(&y.norm_squared()))?;
+    let n = best.norm();
+    let scale = m.norm().powi(2).max(f64::MIN_POSITIVE);
+    if !(n > 1e-12 * scale) || (l[1] - l[0]) <= 1e-12 * l[2].abs() {
+        return None;
+    }
+    Some([best[0] / n, best[1] / n, best[2] / n])
 }
 
 #[cfg(test)]
@@ -206,6 +250,31 @@ mod tests {
         let all = normal_at(&idx, &q, &radii, &Orientation::default(), Neighbourhoods::Exact).unwrap();
         let single = normal_at(&idx, &q, &[radii[all.radius_index]], &Orientation::default(), Neighbourhoods::Exact).unwrap();
         assert!((0..3).all(|k| (all.n[k] - single.n[k]).abs() < 1e-12), "{:?} vs {:?}", all.n, single.n);
+    }
+
+    #[test]
+    fn closed_form_eigen_matches_the_iterative_solver() {
+        let mats = [
+            Matrix3::new(0.5, 0.02, 0.1, 0.02, 0.3, 0.05, 0.1, 0.05, 0.04),
+            Matrix3::new(1.0, 0.0, 0.0, 0.0, 2.0, 0.0, 0.0, 0.0, 0.003),
+            Matrix3::new(0.33, -0.01, 0.116, -0.01, 0.34, -0.05, 0.116, -0.05, 0.0412),
+        ];
+        for a in mats {
+            let l = eigenvalues(&a);
+            let e = SymmetricEigen::new(a);
+            let mut want: Vec<f64> = e.eigenvalues.iter().copied().collect();
+            want.sort_by(f64::total_cmp);
+            for k in 0..3 {
+                assert!((l[k] - want[k]).abs() < 1e-12, "{l:?} vs {want:?}");
+            }
+            let v = smallest_eigenvector(&a, &l).unwrap();
+            let i = (0..3).min_by(|&x, &y| e.eigenvalues[x].total_cmp(&e.eigenvalues[y])).unwrap();
+            let w = e.eigenvectors.column(i);
+            let dot = (v[0] * w[0] + v[1] * w[1] + v[2] * w[2]).abs();
+            assert!(dot > 1.0 - 1e-12, "{v:?} vs {w:?}");
+        }
+        // Repeated smallest eigenvalue: no unique direction.
+        assert!(smallest_eigenvector(&Matrix3::identity(), &[1.0, 1.0, 1.0]).is_none());
     }
 
     #[test]

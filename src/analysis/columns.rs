@@ -91,27 +91,39 @@ impl Columns {
     /// Calls `f` for every point inside the box `lo..=hi`, and possibly a few just outside it
     /// in x and y (whole columns are read); callers test the exact shape themselves.
     #[inline]
-    pub fn visit_box(&self, lo: [f32; 3], hi: [f32; 3], f: impl FnMut(&[f32; 3])) {
-        self.visit_rows(lo, hi, |_, _| (lo[0], hi[0]), f);
+    pub fn visit_box(&self, lo: [f32; 3], hi: [f32; 3], mut f: impl FnMut(&[f32; 3])) {
+        self.spans_box(lo, hi, |span| {
+            for p in span.iter().filter(|p| p[2] >= lo[2] && p[2] <= hi[2]) {
+                f(p);
+            }
+        });
     }
 
-    /// As `visit_box` for the vertical cylinder over the disc of radius `r` around `c` (x, y),
+    /// The runs of memory `visit_box` reads, for callers that loop over the points
+    /// themselves (a per-point closure call was not inlined in the normals' hot loop). A run
+    /// may hold points outside the box in every axis: callers test z too.
+    #[inline]
+    pub fn spans_box(&self, lo: [f32; 3], hi: [f32; 3], g: impl FnMut(&[[f32; 3]])) {
+        self.spans_rows(lo, hi, |_, _| (lo[0], hi[0]), g);
+    }
+
+    /// As `spans_box` for the vertical cylinder over the disc of radius `r` around `c` (x, y),
     /// between heights `z`: each row of columns is read only across the disc's chord.
     #[inline]
-    pub fn visit_disc(&self, c: [f32; 2], r: f32, z: [f32; 2], f: impl FnMut(&[f32; 3])) {
+    pub fn spans_disc(&self, c: [f32; 2], r: f32, z: [f32; 2], g: impl FnMut(&[[f32; 3]])) {
         let chord = |ya: f32, yb: f32| {
             // Half-width of the disc over the row's y-interval: at the row's y nearest the centre.
             let dy = if c[1] < ya { ya - c[1] } else if c[1] > yb { c[1] - yb } else { 0.0 };
             let hw = (r * r - dy * dy).max(0.0).sqrt();
             (c[0] - hw, c[0] + hw)
         };
-        self.visit_rows([c[0] - r, c[1] - r, z[0]], [c[0] + r, c[1] + r, z[1]], chord, f);
+        self.spans_rows([c[0] - r, c[1] - r, z[0]], [c[0] + r, c[1] + r, z[1]], chord, g);
     }
 
     /// The box `lo..=hi`, each row of columns read over the x-range `row_x(y_low, y_high)`
     /// gives for its y-interval (within the box's).
     #[inline]
-    fn visit_rows(&self, lo: [f32; 3], hi: [f32; 3], row_x: impl Fn(f32, f32) -> (f32, f32), mut f: impl FnMut(&[f32; 3])) {
+    fn spans_rows(&self, lo: [f32; 3], hi: [f32; 3], row_x: impl Fn(f32, f32) -> (f32, f32), mut g: impl FnMut(&[[f32; 3]])) {
         if self.points.is_empty() || !(lo.iter().chain(&hi).all(|v| v.is_finite())) {
             return;
         }
@@ -146,11 +158,7 @@ impl Columns {
             let row = j * self.nx;
             let (a, b) = (self.start[row + i0] as usize, self.start[row + i1 + 1] as usize);
             if b - a <= 12 * (i1 + 1 - i0) {
-                for p in &self.points[a..b] {
-                    if p[2] >= lo[2] && p[2] <= hi[2] {
-                        f(p);
-                    }
-                }
+                g(&self.points[a..b]);
                 continue;
             }
             for i in i0..=i1 {
@@ -161,10 +169,8 @@ impl Columns {
                 } else {
                     (c.partition_point(|p| p[2] < lo[2]), c.partition_point(|p| p[2] <= hi[2]))
                 };
-                for p in &c[s..e] {
-                    if p[2] >= lo[2] && p[2] <= hi[2] {
-                        f(p);
-                    }
+                if s < e {
+                    g(&c[s..e]);
                 }
             }
         }
@@ -174,11 +180,13 @@ impl Columns {
     #[inline]
     pub fn within(&self, q: &[f32; 3], radius: f32, mut f: impl FnMut(&[f32; 3], f32)) {
         let r2 = radius * radius;
-        self.visit_disc([q[0], q[1]], radius, [q[2] - radius, q[2] + radius], |p| {
-            let d = [p[0] - q[0], p[1] - q[1], p[2] - q[2]];
-            let d2 = d[0] * d[0] + d[1] * d[1] + d[2] * d[2];
-            if d2 <= r2 {
-                f(p, d2);
+        self.spans_disc([q[0], q[1]], radius, [q[2] - radius, q[2] + radius], |span| {
+            for p in span {
+                let d = [p[0] - q[0], p[1] - q[1], p[2] - q[2]];
+                let d2 = d[0] * d[0] + d[1] * d[1] + d[2] * d[2];
+                if d2 <= r2 {
+                    f(p, d2);
+                }
             }
         });
     }
@@ -229,9 +237,11 @@ mod tests {
         // The disc reads a subset of the box and still every point of the vertical cylinder.
         let (dc, dr, dz) = ([20.3f32, 30.7], 2.0f32, [5.0f32, 12.0]);
         let mut disc = Vec::new();
-        c.visit_disc(dc, dr, dz, |p| {
-            if (p[0] - dc[0]).powi(2) + (p[1] - dc[1]).powi(2) <= dr * dr && p[2] >= dz[0] && p[2] <= dz[1] {
-                disc.push(*p)
+        c.spans_disc(dc, dr, dz, |span| {
+            for p in span {
+                if (p[0] - dc[0]).powi(2) + (p[1] - dc[1]).powi(2) <= dr * dr && p[2] >= dz[0] && p[2] <= dz[1] {
+                    disc.push(*p)
+                }
             }
         });
         let want = pts[..20_000].iter().filter(|p| (p[0] - dc[0]).powi(2) + (p[1] - dc[1]).powi(2) <= dr * dr && p[2] >= dz[0] && p[2] <= dz[1]).count();

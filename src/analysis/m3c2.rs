@@ -136,16 +136,19 @@ fn cylinder(index: &Columns, c: [f64; 3], n: [f64; 3], r: f64, half: f64, t_out:
     // points inside (whether a point is inside is unpredictable; a mispredicted branch per
     // candidate cost more than the arithmetic).
     let mut len = 0usize;
-    index.visit_box(lo, hi, |p| {
-        let d = [f64::from(p[0]) - c[0], f64::from(p[1]) - c[1], f64::from(p[2]) - c[2]];
-        let t = d[0] * n[0] + d[1] * n[1] + d[2] * n[2];
-        let a2 = d[0] * d[0] + d[1] * d[1] + d[2] * d[2] - t * t;
-        if len < t_out.len() {
-            t_out[len] = t;
-        } else {
-            t_out.push(t);
+    // No z test: the exact test below rejects what the runs hold outside the box.
+    index.spans_box(lo, hi, |span| {
+        for p in span {
+            let d = [f64::from(p[0]) - c[0], f64::from(p[1]) - c[1], f64::from(p[2]) - c[2]];
+            let t = d[0] * n[0] + d[1] * n[1] + d[2] * n[2];
+            let a2 = d[0] * d[0] + d[1] * d[1] + d[2] * d[2] - t * t;
+            if len < t_out.len() {
+                t_out[len] = t;
+            } else {
+                t_out.push(t);
+            }
+            len += usize::from((t.abs() <= half) & (a2 <= r2));
         }
-        len += usize::from((t.abs() <= half) & (a2 <= r2));
     });
     t_out.truncate(len);
 }

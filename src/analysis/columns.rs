@@ -46,37 +46,69 @@ impl Columns {
         }
         let cell = c as f32;
         let (nx, ny) = ((w / c).floor() as usize + 1, (h / c).floor() as usize + 1);
-        let key = |p: &[f32; 3]| {
-            let i = (((p[0] - lo[0]) / cell) as usize).min(nx - 1);
-            let j = (((p[1] - lo[1]) / cell) as usize).min(ny - 1);
-            j * nx + i
-        };
-        // Counting sort by column, then each column by height.
-        let keys: Vec<u32> = points.par_iter().map(|p| if finite(p) { key(p) as u32 } else { u32::MAX }).collect();
+        // Two-level counting sort. Scattering every point straight to its column cost two
+        // cache misses per point on unordered files (the column's fill counter and the
+        // destination, both anywhere in memory). First the points go to bands of rows (a few
+        // hundred sequential streams), then each band, whose columns are contiguous and fit in
+        // cache, is sorted into columns and each column by height, bands in parallel.
+        let row = |p: &[f32; 3]| (((p[1] - lo[1]) / cell) as usize).min(ny - 1);
+        let col = |p: &[f32; 3]| (((p[0] - lo[0]) / cell) as usize).min(nx - 1);
+        let rows_per_band = (ny / 256).max(1);
+        let nbands = ny.div_ceil(rows_per_band);
+        let mut band_start = vec![0usize; nbands + 1];
+        for p in points.iter().filter(|p| finite(p)) {
+            band_start[row(p) / rows_per_band + 1] += 1;
+        }
+        for b in 0..nbands {
+            band_start[b + 1] += band_start[b];
+        }
+        let total = band_start[nbands];
+        let mut sorted = vec![[0f32; 3]; total];
+        let mut fill = band_start.clone();
+        for p in points.iter().filter(|p| finite(p)) {
+            let b = row(p) / rows_per_band;
+            sorted[fill[b]] = *p;
+            fill[b] += 1;
+        }
         let mut start = vec![0u32; nx * ny + 1];
-        for &k in keys.iter().filter(|&&k| k != u32::MAX) {
-            start[k as usize + 1] += 1;
+        start[nx * ny] = total as u32;
+        // Disjoint pieces per band: its points and its columns' starts.
+        let mut jobs = Vec::with_capacity(nbands);
+        let (mut pts_rest, mut start_rest): (&mut [[f32; 3]], &mut [u32]) = (&mut sorted, &mut start[..nx * ny]);
+        for b in 0..nbands {
+            let n = band_start[b + 1] - band_start[b];
+            let ncols = nx * (((b + 1) * rows_per_band).min(ny) - b * rows_per_band);
+            let (bp, pr) = std::mem::take(&mut pts_rest).split_at_mut(n);
+            let (bs, sr) = std::mem::take(&mut start_rest).split_at_mut(ncols);
+            (pts_rest, start_rest) = (pr, sr);
+            jobs.push((b, bp, bs));
         }
-        for k in 0..nx * ny {
-            start[k + 1] += start[k];
-        }
-        let mut fill = start.clone();
-        let mut sorted = vec![[0f32; 3]; start[nx * ny] as usize];
-        for (p, &k) in points.iter().zip(&keys) {
-            if k != u32::MAX {
-                sorted[fill[k as usize] as usize] = *p;
-                fill[k as usize] += 1;
+        jobs.into_par_iter().for_each(|(b, bp, bs)| {
+            let first_col = b * rows_per_band * nx;
+            let local = |p: &[f32; 3]| row(p) * nx + col(p) - first_col;
+            let mut counts = vec![0u32; bs.len() + 1];
+            for p in bp.iter() {
+                counts[local(p) + 1] += 1;
             }
-        }
-        // Columns sorted by z in parallel: split the buffer at column boundaries.
-        let mut rest: &mut [[f32; 3]] = &mut sorted;
-        let mut cols: Vec<&mut [[f32; 3]]> = Vec::with_capacity(nx * ny);
-        for k in 0..nx * ny {
-            let (col, tail) = std::mem::take(&mut rest).split_at_mut((start[k + 1] - start[k]) as usize);
-            cols.push(col);
-            rest = tail;
-        }
-        cols.par_iter_mut().with_min_len(256).for_each(|c| c.sort_unstable_by(|a, b| a[2].total_cmp(&b[2])));
+            for k in 0..bs.len() {
+                counts[k + 1] += counts[k];
+            }
+            let base = band_start[b] as u32;
+            for (s, c) in bs.iter_mut().zip(&counts) {
+                *s = base + c;
+            }
+            let mut fill = counts.clone();
+            let mut out = vec![[0f32; 3]; bp.len()];
+            for p in bp.iter() {
+                let k = local(p);
+                out[fill[k] as usize] = *p;
+                fill[k] += 1;
+            }
+            for k in 0..bs.len() {
+                out[counts[k] as usize..counts[k + 1] as usize].sort_unstable_by(|a, b| a[2].total_cmp(&b[2]));
+            }
+            bp.copy_from_slice(&out);
+        });
         Columns { x0: lo[0], y0: lo[1], cell, nx, ny, start, points: sorted }
     }
 

@@ -184,6 +184,9 @@ struct ChangeArgs {
     /// Normal orientation vector x,y,z (default up).
     #[arg(long, value_delimiter = ',', num_args = 1, allow_hyphen_values = true)]
     orientation: Option<Vec<f64>>,
+    /// Orient normals towards this sensor position x,y,z (data CRS), e.g. a TLS station.
+    #[arg(long, value_delimiter = ',', num_args = 1, allow_hyphen_values = true, conflicts_with = "orientation")]
+    sensor: Option<Vec<f64>>,
     /// Textbook normal neighbourhoods instead of py4dgeo 1.2's (see the docs).
     #[arg(long)]
     exact_normals: bool,
@@ -407,10 +410,12 @@ fn run() -> Result<i32> {
                 (None, None, None, Some(c)) => c,
                 (None, None, None, None) => Cores::Step(10),
             };
-            let orientation = match a.orientation {
-                Some(v) if v.len() == 3 => normals::Orientation::Vector([v[0], v[1], v[2]]),
-                Some(v) => anyhow::bail!("--orientation needs three numbers x,y,z, got {}", v.len()),
-                None => params.orientation,
+            let orientation = match (a.orientation, a.sensor) {
+                (Some(v), _) if v.len() == 3 => normals::Orientation::Vector([v[0], v[1], v[2]]),
+                (Some(v), _) => anyhow::bail!("--orientation needs three numbers x,y,z, got {}", v.len()),
+                (None, Some(v)) if v.len() == 3 => normals::Orientation::Sensor([v[0], v[1], v[2]]),
+                (None, Some(v)) => anyhow::bail!("--sensor needs three numbers x,y,z, got {}", v.len()),
+                (None, None) => params.orientation,
             };
             let job = ChangeJob {
                 epoch1: a.epoch1,

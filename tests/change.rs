@@ -188,3 +188,42 @@ UseMean=true\nUseMedian=false\nUseMin=false\nUsePrctile=false\n",
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("M3C2VER"));
 }
+
+/// `--sensor`: normals point towards a position given in the data CRS. High above the site it
+/// is the default "up"; below the ground every normal, and so every distance, flips.
+#[test]
+fn sensor_position_orients_the_normals() {
+    let (e1, e2) = (root().join("sample_data/epoch1_2025.laz"), root().join("sample_data/epoch2_2026.laz"));
+    let run = |o: kizashi::analysis::normals::Orientation| {
+        let mut j = job(e1.clone(), e2.clone());
+        j.cores = Cores::Step(50);
+        j.m3c2.orientation = o;
+        let r = run_change(&j, &Silent, &Cancel::default()).unwrap().result;
+        r.scalar("m3c2_distance").unwrap().values.clone()
+    };
+    use kizashi::analysis::normals::Orientation;
+    let c = kizashi::demo::SITE_ORIGIN;
+    let (up, above, below) = (
+        run(Orientation::default()),
+        run(Orientation::Sensor([c[0] + 100.0, c[1] + 100.0, 5000.0])),
+        run(Orientation::Sensor([c[0] + 100.0, c[1] + 100.0, -5000.0])),
+    );
+    let finite = up.iter().filter(|d| d.is_finite()).count();
+    assert!(finite > 3000, "{finite}");
+    for i in 0..up.len() {
+        if up[i].is_finite() {
+            assert_eq!(above[i], up[i], "core {i}");
+            assert_eq!(below[i], -up[i], "core {i}");
+        }
+    }
+    // The CLI flag, and its refusal of a bad position.
+    let o = Command::new(kizashi())
+        .args(["change"])
+        .arg(&e1)
+        .arg(&e2)
+        .args(["--core-step", "50", "--sensor", "1,2", "--json"])
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--sensor needs three numbers"));
+}

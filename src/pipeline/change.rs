@@ -4,6 +4,7 @@
 use super::{load_epoch, Cancel, PipelineError, Progress, Result};
 use crate::analysis::columns::Columns;
 use crate::analysis::index::{morton_sorted, Index};
+use crate::analysis::normals::Orientation;
 use crate::analysis::{c2c, m3c2, AnalysisError};
 use crate::cloud::PointCloud;
 use crate::io::{las, IoError};
@@ -298,7 +299,12 @@ fn change_between(
             let total = n as u64;
             let report = |d: usize, _t: usize| progress.update("M3C2", d as u64, total);
             let (Some(c1), Some(c2)) = (&c1, &c2) else { unreachable!("columns built for M3C2") };
-            let (r, t) = m3c2::compute(c1, c2, &cores, None, &job.m3c2, &report, &cancel.flag()).map_err(PipelineError::from)?;
+            // A sensor position comes in the data CRS; the analysis works in epoch 1's frame.
+            let mut local = job.m3c2.clone();
+            if let Orientation::Sensor(s) = local.orientation {
+                local.orientation = Orientation::Sensor([s[0] - e1.origin[0], s[1] - e1.origin[1], s[2] - e1.origin[2]]);
+            }
+            let (r, t) = m3c2::compute(c1, c2, &cores, None, &local, &report, &cancel.flag()).map_err(PipelineError::from)?;
             timings.index_s += t.index_s;
             timings.normals_s = t.normals_s;
             timings.distances_s = t.distances_s;

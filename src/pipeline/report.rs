@@ -79,6 +79,16 @@ fn same_crs(a: Option<&Crs>, b: Option<&Crs>) -> bool {
     }
 }
 
+/// An input in another CRS than the result is refused, naming both (reprojecting is the
+/// user's call: gdalwarp / ogr2ogr -t_srs).
+fn check_crs(path: &Path, what: &str, file: Option<&Crs>, result: Option<&Crs>) -> Result<()> {
+    if same_crs(file, result) {
+        return Ok(());
+    }
+    let name = |c: Option<&Crs>| c.map(crs_label).unwrap_or_default();
+    Err(PipelineError::Invalid(format!("{}: {what} is in {}, the result in {}; reproject it first (-t_srs)", path.display(), name(file), name(result))))
+}
+
 fn overlaps(a: [f64; 4], b: [f64; 4]) -> bool {
     a[0] <= b[2] && b[0] <= a[2] && a[1] <= b[3] && b[1] <= a[3]
 }
@@ -188,14 +198,7 @@ pub fn run_report(job: &ReportJob, progress: &dyn Progress, cancel: &Cancel) -> 
         if r.info.band_count < 2 {
             return Err(PipelineError::Invalid(format!("{}: not a DoD of `kizashi dod` (needs the difference and LoD95 bands)", p.display())));
         }
-        if !same_crs(r.info.crs.as_ref(), c.crs.as_ref()) {
-            return Err(PipelineError::Invalid(format!(
-                "{}: the DoD is in {}, the result in {}",
-                p.display(),
-                r.info.crs.as_ref().map(crs_label).unwrap_or_default(),
-                c.crs.as_ref().map(crs_label).unwrap_or_default()
-            )));
-        }
+        check_crs(p, "the DoD", r.info.crs.as_ref(), c.crs.as_ref())?;
         let (diff, lod) = (r.read_band_f32(1)?, r.read_band_f32(2)?);
         let cell = gt.resolution()[0].abs();
         dod_info = Some(DodInfo { path: p.display().to_string(), cell, volumes: crate::analysis::dod::volumes(&diff, &lod, cell) });
@@ -236,10 +239,10 @@ pub fn run_report(job: &ReportJob, progress: &dyn Progress, cancel: &Cancel) -> 
                     })
                     .collect()
                 }
-                _ if !same_crs(file_crs.as_ref(), c.crs.as_ref()) => {
-                    return Err(PipelineError::Invalid(format!("{}: the objects are in {}, the result in {}", p.display(), file_crs.as_ref().map(crs_label).unwrap_or_default(), c.crs.as_ref().map(crs_label).unwrap_or_default())));
+                _ => {
+                    check_crs(p, "the objects", file_crs.as_ref(), c.crs.as_ref())?;
+                    objs
                 }
-                _ => objs,
             };
             (objs, p.display().to_string())
         }
@@ -270,14 +273,7 @@ pub fn run_report(job: &ReportJob, progress: &dyn Progress, cancel: &Cancel) -> 
             if r.info.geotransform.is_none() {
                 return Err(PipelineError::Invalid(format!("{}: the orthophoto has no georeferencing", p.display())));
             }
-            if !same_crs(r.info.crs.as_ref(), c.crs.as_ref()) {
-                return Err(PipelineError::Invalid(format!(
-                    "{}: the orthophoto is in {}, the result in {}; reproject it first (gdalwarp -t_srs)",
-                    p.display(),
-                    r.info.crs.as_ref().map(crs_label).unwrap_or_default(),
-                    c.crs.as_ref().map(crs_label).unwrap_or_default()
-                )));
-            }
+            check_crs(p, "the orthophoto", r.info.crs.as_ref(), c.crs.as_ref())?;
             if !r.info.extent.is_some_and(|e| overlaps(e, extent)) {
                 return Err(PipelineError::Invalid(format!("{}: the orthophoto does not overlap the result", p.display())));
             }

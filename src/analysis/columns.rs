@@ -1,7 +1,8 @@
 //! Fixed-radius search for M3C2 (normal balls, cylinders): the epoch's points bucketed into
-//! vertical columns of a regular XY grid, each column sorted by height. A query visits the
-//! columns under its box and, in each, the height range by binary search: contiguous memory,
-//! no tree descent.
+//! vertical columns of a regular XY grid, each column sorted by height. A query reads the
+//! columns under its box (for a ball, under the disc's chord) row by row: one contiguous run
+//! per row where the columns are short, a binary search on height per column where they are
+//! tall. No tree descent.
 //!
 //! Why not the kd-tree (kiddo, which stays for nearest-neighbour search in C2C and ICP):
 //! M3C2 asks ~7 fixed-radius questions per core point, each answered by a few hundred points

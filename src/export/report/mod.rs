@@ -584,7 +584,7 @@ fn html(d: &ReportData, font_url: Option<&str>) -> Result<String> {
     }
     h.push_str("</table>");
     if d.objects.len() > MAX_ROWS {
-        let _ = write!(h, "<div>{} {} {}</div>", d.objects.len() - MAX_ROWS, tr("more objects are in the GeoJSON file.", "件の変化領域は GeoJSON ファイルにあります。"), "");
+        let _ = write!(h, "<div>{} {}</div>", d.objects.len() - MAX_ROWS, tr("more objects are in the GeoJSON file.", "件の変化領域は GeoJSON ファイルにあります。"));
     }
     h.push_str("</section>\n");
 

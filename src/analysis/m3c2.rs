@@ -122,10 +122,9 @@ struct Core {
 
 /// Projections along the axis of the points of one epoch inside the cylinder, relative to the
 /// core point. Also the scratch buffer for the robust variant (reused, not reallocated).
-fn cylinder(index: &Columns, c: [f64; 3], n: [f64; 3], r: f64, half: f64, t_out: &mut Vec<f64>) {
-    // Use the whole allocation as scratch (see the branch-free keep below).
-    let cap = t_out.capacity().max(256);
-    t_out.resize(cap, 0.0);
+fn cylinder(index: &Columns, c: [f64; 3], n: [f64; 3], r: f64, half: f64, t_out: &mut Vec<f64>) -> usize {
+    // The buffer is scratch that only grows (see the branch-free keep below); the first
+    // returned count of its values are this cylinder's.
     // The cylinder's bounding box: along each axis, the half-length's projection plus the
     // radius of the end discs' projection (a hair wider for f32 rounding).
     let ext: [f64; 3] = std::array::from_fn(|k| half * n[k].abs() + r * (1.0 - n[k] * n[k]).max(0.0).sqrt() + 1e-4);
@@ -150,7 +149,7 @@ fn cylinder(index: &Columns, c: [f64; 3], n: [f64; 3], r: f64, half: f64, t_out:
             len += usize::from((t.abs() <= half) & (a2 <= r2));
         }
     });
-    t_out.truncate(len);
+    len
 }
 
 /// Mean and sample standard deviation.
@@ -252,11 +251,12 @@ pub fn compute(
                         r.normal = n.map(|v| v as f32);
                         r.radius = *rad;
                         let c = cores[i as usize].map(f64::from);
-                        cylinder(epoch1, c, *n, p.cyl_radius, p.max_distance, &mut t1);
-                        cylinder(epoch2, c, *n, p.cyl_radius, p.max_distance, &mut t2);
-                        r.n1 = t1.len() as u32;
-                        r.n2 = t2.len() as u32;
-                        let ((m1, s1), (m2, s2)) = if p.robust { (median_iqr(&mut t1), median_iqr(&mut t2)) } else { (mean_std(&t1), mean_std(&t2)) };
+                        let k1 = cylinder(epoch1, c, *n, p.cyl_radius, p.max_distance, &mut t1);
+                        let k2 = cylinder(epoch2, c, *n, p.cyl_radius, p.max_distance, &mut t2);
+                        let (t1, t2) = (&mut t1[..k1], &mut t2[..k2]);
+                        r.n1 = k1 as u32;
+                        r.n2 = k2 as u32;
+                        let ((m1, s1), (m2, s2)) = if p.robust { (median_iqr(t1), median_iqr(t2)) } else { (mean_std(t1), mean_std(t2)) };
                         r.d = m2 - m1;
                         r.s1 = s1;
                         r.s2 = s2;

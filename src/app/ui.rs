@@ -228,39 +228,33 @@ pub fn export_dod(v: &mut Viewer, path: std::path::PathBuf) -> Result<(), String
     Ok(())
 }
 
-/// A native save dialog in a thread; its answer comes back through `v.dialogs`.
-fn save_as(v: &mut Viewer, filter: (&'static str, &'static [&'static str]), name: &'static str, answer: impl FnOnce(std::path::PathBuf) -> DialogResult + Send + 'static) {
+/// A native dialog in a thread (it blocks); its answer comes back through `v.dialogs`.
+fn ask(v: &mut Viewer, dialog: impl FnOnce() -> Option<DialogResult> + Send + 'static) {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        if let Some(path) = rfd::FileDialog::new().add_filter(filter.0, filter.1).set_file_name(name).save_file() {
-            let _ = tx.send(answer(path));
+        if let Some(answer) = dialog() {
+            let _ = tx.send(answer);
         }
     });
     v.dialogs.push(std::sync::Mutex::new(rx));
+}
+
+fn save_as(v: &mut Viewer, filter: (&'static str, &'static [&'static str]), name: &'static str, answer: impl FnOnce(std::path::PathBuf) -> DialogResult + Send + 'static) {
+    ask(v, move || rfd::FileDialog::new().add_filter(filter.0, filter.1).set_file_name(name).save_file().map(answer));
 }
 
 fn tiles_dialog(v: &mut Viewer, id: u32) {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        if let Some(dir) = rfd::FileDialog::new().pick_folder() {
-            let _ = tx.send(DialogResult::Tiles(id, dir));
-        }
-    });
-    v.dialogs.push(std::sync::Mutex::new(rx));
+    ask(v, move || rfd::FileDialog::new().pick_folder().map(|dir| DialogResult::Tiles(id, dir)));
 }
 
 fn open_dialog(v: &mut Viewer) {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        if let Some(files) = rfd::FileDialog::new()
+    ask(v, || {
+        rfd::FileDialog::new()
             .add_filter("LAS/LAZ/COPC, GeoTIFF", &["las", "laz", "tif", "tiff"])
             .add_filter("*", &["*"])
             .pick_files()
-        {
-            let _ = tx.send(DialogResult::Open(files));
-        }
+            .map(DialogResult::Open)
     });
-    v.dialogs.push(std::sync::Mutex::new(rx));
 }
 
 fn save_dialog(v: &mut Viewer, id: u32) {

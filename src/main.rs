@@ -42,6 +42,18 @@ enum Command {
         /// Use only epoch-2 points in this stable XY box: xmin,ymin,xmax,ymax (data CRS).
         #[arg(long, value_delimiter = ',', num_args = 1, allow_hyphen_values = true)]
         stable_box: Option<Vec<f64>>,
+        /// Use only epoch-2 points inside these polygons (GeoJSON, Shapefile, GeoPackage...;
+        /// reprojected into the epochs' CRS when the file states another).
+        #[arg(long)]
+        stable_polygon: Option<PathBuf>,
+        /// Two passes: the second uses only points whose C2C distance after the first is below
+        /// this (m), leaving out ground that really moved.
+        #[arg(long, allow_negative_numbers = true)]
+        stable_c2c: Option<f64>,
+        /// Rotations to estimate: full (3 axes), vertical (heading only: surveys levelled by
+        /// their IMU), none (translation only).
+        #[arg(long, value_enum, default_value = "full")]
+        rotation: RotationArg,
         /// Radius of the local planes of epoch 1 (m).
         #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
         plane_radius: f64,
@@ -157,6 +169,11 @@ struct ChangeArgs {
     /// Core points from a file (LAS/LAZ, or CSV/text with X,Y,Z columns).
     #[arg(long, conflicts_with_all = ["core_step", "core_spacing"])]
     cores: Option<PathBuf>,
+    /// Take the M3C2 normals from the --cores file (CSV columns nx,ny,nz or NormalX..; LAS
+    /// extra fields normal_x.. as `kizashi change` writes them, or NormalX..) instead of
+    /// estimating them.
+    #[arg(long, requires = "cores")]
+    core_normals: bool,
     /// Every N-th epoch-1 point is a core point.
     #[arg(long, conflicts_with = "core_spacing")]
     core_step: Option<usize>,
@@ -295,6 +312,13 @@ fn print_objects(objects: &[kizashi::analysis::objects::ChangeObject], n: usize)
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
+enum RotationArg {
+    Full,
+    Vertical,
+    None,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
 enum StatArg {
     Mean,
     Min,
@@ -404,6 +428,7 @@ fn run() -> Result<i32> {
                 file_warnings = cc.warnings;
             }
             let cores = match (a.cores, a.core_step, a.core_spacing, file_cores) {
+                (Some(f), _, _, _) if a.core_normals => Cores::FileWithNormals(f),
                 (Some(f), _, _, _) => Cores::File(f),
                 (None, Some(n), _, _) => Cores::Step(n),
                 (None, None, Some(s), _) => Cores::Spacing(s),
@@ -464,7 +489,8 @@ fn run() -> Result<i32> {
             }
             Ok(0)
         }
-        Some(Command::Register { epoch1, epoch2, stable_box, plane_radius, output, json }) => {
+        Some(Command::Register { epoch1, epoch2, stable_box, stable_polygon, stable_c2c, rotation, plane_radius, output, json }) => {
+            use kizashi::analysis::icp::Rotation;
             use kizashi::pipeline::change::{run_register, RegisterJob};
             let cancel = cancel_on_ctrl_c();
             let job = RegisterJob {
@@ -475,7 +501,17 @@ fn run() -> Result<i32> {
                     Some(b) => anyhow::bail!("--stable-box needs four numbers xmin,ymin,xmax,ymax, got {}", b.len()),
                     None => None,
                 },
-                params: kizashi::analysis::icp::IcpParams { plane_radius, ..Default::default() },
+                stable_polygon,
+                stable_c2c,
+                params: kizashi::analysis::icp::IcpParams {
+                    plane_radius,
+                    rotation: match rotation {
+                        RotationArg::Full => Rotation::Full,
+                        RotationArg::Vertical => Rotation::Vertical,
+                        RotationArg::None => Rotation::None,
+                    },
+                    ..Default::default()
+                },
                 output,
             };
             let bars = Bars { bar: Mutex::new(None), hidden: json };
@@ -489,6 +525,7 @@ fn run() -> Result<i32> {
                     println!("{:>14.9} {:>14.9} {:>14.9} {:>14.6}", row[0], row[1], row[2], row[3]);
                 }
                 println!("{} pairs, rms {:.4} m, registration error {:.4} m, {} iterations", s.pairs, s.rms, s.registration_error, s.iterations);
+                println!("stable area: {} ({} points of epoch 2)", s.stable, s.stable_points);
                 if let Some(o) = &s.output {
                     println!("wrote {o}");
                 }

@@ -227,3 +227,75 @@ fn sensor_position_orients_the_normals() {
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("--sensor needs three numbers"));
 }
+
+/// Normals supplied with the core points replace the estimated ones: vertical normals on the
+/// synthetic uplift plateau measure the full +0.5 m (estimated, slope-normal ones measure
+/// 0.5 m x n_z); a result's own normals, fed back through its LAZ, give the same distances.
+#[test]
+fn core_normals_from_a_csv_and_from_a_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let golden = std::fs::read_to_string(common::shared().join("golden/syn100k.m3c2.csv")).unwrap();
+    let rows: Vec<Vec<f64>> = golden.lines().skip(1).map(|l| l.split(',').map(|v| v.parse().unwrap()).collect()).collect();
+    // Plateau core points (truth label 1), CloudCompare's ASCII header names.
+    let plateau: Vec<&Vec<f64>> = rows.iter().filter(|r| r[13] == 1.0).collect();
+    assert!(plateau.len() > 300);
+    let csv = dir.path().join("cores.csv");
+    let mut text = String::from("//X,Y,Z,Nx,Ny,Nz\n");
+    for r in &plateau {
+        text += &format!("{},{},{},0,0,1\n", r[0], r[1], r[2]);
+    }
+    std::fs::write(&csv, text).unwrap();
+    let mut j = job(data("synthetic/syn100k/epoch1.laz"), data("synthetic/syn100k/epoch2.laz"));
+    j.m3c2 = m3c2::Params::default();
+    j.cores = Cores::FileWithNormals(csv.clone());
+    let out = run_change(&j, &Silent, &Cancel::default()).unwrap();
+    let d = &out.result.scalar("m3c2_distance").unwrap().values;
+    let nz = &out.result.scalar("normal_z").unwrap().values;
+    assert!(nz.iter().all(|&v| v == 1.0));
+    let mean = d.iter().map(|&v| f64::from(v)).sum::<f64>() / d.len() as f64;
+    assert!((mean - 0.5).abs() < 0.005, "vertical M3C2 on the plateau: {mean}");
+    assert_eq!(out.summary.parameters["normals"], "from the core point file");
+    // The same cores with estimated normals: the distance along the slope normal, as py4dgeo's.
+    j.cores = Cores::File(csv);
+    let est = run_change(&j, &Silent, &Cancel::default()).unwrap();
+    let de = &est.result.scalar("m3c2_distance").unwrap().values;
+    for (k, r) in plateau.iter().enumerate() {
+        assert!((f64::from(de[k]) - r[6]).abs() < 1e-3, "core {k}: {} vs py4dgeo {}", de[k], r[6]);
+    }
+
+    // A result's LAZ as core points with its normals (CLI): same normals, same distances.
+    let first = dir.path().join("first.laz");
+    let e1 = data("synthetic/syn100k/epoch1.laz");
+    let e2 = data("synthetic/syn100k/epoch2.laz");
+    let run = |args: &[&std::ffi::OsStr]| {
+        let o = Command::new(kizashi()).arg("change").arg(&e1).arg(&e2).args(args).arg("--json").output().unwrap();
+        (o.status.code(), String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
+    };
+    let (code, _, err) = run(&["--core-step".as_ref(), "50".as_ref(), "-o".as_ref(), first.as_os_str()]);
+    assert_eq!(code, Some(0), "{err}");
+    let again = dir.path().join("again.laz");
+    let (code, _, err) = run(&["--cores".as_ref(), first.as_os_str(), "--core-normals".as_ref(), "-o".as_ref(), again.as_os_str()]);
+    assert_eq!(code, Some(0), "{err}");
+    let (a, b) = (las::read(&first).unwrap().cloud, las::read(&again).unwrap().cloud);
+    assert_eq!(a.len(), b.len());
+    for f in ["normal_x", "normal_y", "normal_z"] {
+        let (x, y) = (&a.scalar(f).unwrap().values, &b.scalar(f).unwrap().values);
+        assert!(x.iter().zip(y).all(|(p, q)| (p.is_nan() && q.is_nan()) || (p - q).abs() < 1e-6), "{f}");
+    }
+    let (x, y) = (&a.scalar("m3c2_distance").unwrap().values, &b.scalar("m3c2_distance").unwrap().values);
+    let same = x.iter().zip(y).filter(|(p, q)| (p.is_nan() && q.is_nan()) || (*p - *q).abs() < 1e-4).count();
+    assert!(same as f64 >= 0.999 * x.len() as f64, "{same} of {}", x.len());
+
+    // Refusals: no normal columns, no --cores, C2C.
+    let plain = dir.path().join("plain.csv");
+    std::fs::write(&plain, "x,y,z\n-7981.459,-35954.948,113.901\n").unwrap();
+    let (code, _, err) = run(&["--cores".as_ref(), plain.as_os_str(), "--core-normals".as_ref()]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("no normal columns") && err.contains("plain.csv"), "{err}");
+    let (code, _, err) = run(&["--core-normals".as_ref()]);
+    assert_ne!(code, Some(0));
+    assert!(err.contains("--cores"), "{err}");
+    let (code, _, err) = run(&["--cores".as_ref(), first.as_os_str(), "--core-normals".as_ref(), "--method".as_ref(), "c2c".as_ref()]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("C2C"), "{err}");
+}

@@ -117,10 +117,102 @@ fn m3c2_with_registration_error_matches_py4dgeo() {
     check_m3c2("synthetic/syn100k_misaligned", "epoch1.laz", "epoch2.laz", "syn100k_mis_reg.m3c2.csv", "syn100k_mis_reg.params.json");
 }
 
+/// Toronto (real airborne lidar, cyl 3 m, max distance 10 m). py4dgeo 1.2 gathers a cylinder as
+/// N = ceil(L / r) slabs, each kept with a strict |t| < L / N about its midpoint. With N even
+/// (10 / 3 -> 4) a slab boundary passes through the core point itself, an epoch-1 point, which
+/// then falls in both neighbouring slabs or in neither, as the rounding of the slab midpoints in
+/// absolute coordinates goes (a coin no other implementation can reproduce: it turns on the
+/// last bits of py4dgeo's own normal). The golden's n1 is the exact count +1 or -1 on 8981 of
+/// 8982 core points. The synthetic cases (3 / 1 -> 3 slabs) have no boundary at the core point
+/// and match without this.
+///
+/// So this test checks two things: our M3C2 equals an exact cylinder computed here by brute
+/// force, and that exact cylinder, with the core point counted as py4dgeo's n1 says (0 or 2
+/// times), gives py4dgeo's distance and LoD within 1 mm on >= 99.9 % of core points, with the
+/// same NaN pattern.
 #[test]
-#[ignore = "open: py4dgeo 1.2's epoch-1 cylinder counts on this pair differ from an exact cylinder by +-1 point on almost every core point while normals and all epoch-2 statistics match exactly; see the issue 3 notes"]
-fn m3c2_real_toronto_lidar_matches_py4dgeo() {
-    check_m3c2("epochs/ttp", "ttp_2015.laz", "ttp_2023.laz", "ttp.m3c2.csv", "ttp.params.json");
+fn m3c2_real_toronto_lidar_matches_py4dgeo_up_to_its_slab_quirk() {
+    let (a, b) = epochs("epochs/ttp", "ttp_2015.laz", "ttp_2023.laz");
+    let cores: Vec<[f32; 3]> = a.positions.iter().step_by(10).copied().collect();
+    let g = Golden::read("ttp.m3c2.csv");
+    assert_eq!(cores.len(), g.rows.len());
+    let p = params("ttp.params.json").p;
+    let cell = m3c2::column_size(&p);
+    let (ca, cb) = (Columns::build(&a.positions, cell), Columns::build(&b.positions, cell));
+    let (r, _) = m3c2::compute(&ca, &cb, &cores, None, &p, &|_, _| {}, &AtomicBool::new(false)).unwrap();
+    let (ia, ib) = (Index::build(&a.positions), Index::build(&b.positions));
+    let (rad, len) = (p.cyl_radius, p.max_distance);
+    let reach = (rad * rad + len * len).sqrt() as f32 + 1e-3;
+    // Positions along the axis of the points in the exact cylinder.
+    let along = |ix: &Index<'_>, c: [f32; 3], n: [f64; 3]| {
+        let mut t = Vec::new();
+        ix.within(&c, reach, |q, _| {
+            let d = [0, 1, 2].map(|k| f64::from(q[k]) - f64::from(c[k]));
+            let tt = d[0] * n[0] + d[1] * n[1] + d[2] * n[2];
+            let perp2 = (0..3).map(|k| (d[k] - tt * n[k]).powi(2)).sum::<f64>();
+            if perp2 <= rad * rad && tt.abs() <= len {
+                t.push(tt);
+            }
+        });
+        t
+    };
+    let stats = |t: &[f64]| {
+        let n = t.len() as f64;
+        let m = t.iter().sum::<f64>() / n;
+        let s = (t.iter().map(|v| (v - m).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
+        (m, s, n)
+    };
+    let (gd, gl, gn1, gn2) = (g.col("distance"), g.col("lod"), g.col("n1"), g.col("n2"));
+    let (gnx, gny, gnz) = (g.col("nx"), g.col("ny"), g.col("nz"));
+    let (mut ours_off, mut quirk_off, mut nan_off, mut normal_off, mut n2_off, mut counted) = (0, 0, 0, 0, 0, [0usize; 4]);
+    for i in 0..cores.len() {
+        let nf = r.normal[i];
+        if nf[0].is_nan() {
+            nan_off += usize::from(!gd[i].is_nan());
+            continue;
+        }
+        let n = nf.map(f64::from);
+        if !gnx[i].is_nan() && ((n[0] - gnx[i]).abs() > 1e-4 || (n[1] - gny[i]).abs() > 1e-4 || (n[2] - gnz[i]).abs() > 1e-4) {
+            normal_off += 1;
+        }
+        let (t1, t2) = (along(&ia, cores[i], n), along(&ib, cores[i], n));
+        // Ours = the exact cylinder.
+        let same = t1.len() as u32 == r.n1[i] && t2.len() as u32 == r.n2[i] && {
+            let want = if t1.is_empty() || t2.is_empty() { f64::NAN } else { stats(&t2).0 - stats(&t1).0 };
+            (want.is_nan() && r.distance[i].is_nan()) || (want - r.distance[i]).abs() < 1e-6
+        };
+        ours_off += usize::from(!same);
+        // py4dgeo = the exact cylinder with the core point (t = 0) counted `copies` times.
+        n2_off += usize::from(gn2[i] != t2.len() as f64 && !gd[i].is_nan());
+        let copies = gn1[i] - t1.len() as f64 + 1.0;
+        counted[(copies.max(0.0) as usize).min(3)] += 1;
+        let mut q1: Vec<f64> = t1.iter().copied().filter(|v| *v != 0.0).collect();
+        let zeros = t1.len() - q1.len();
+        q1.extend(std::iter::repeat_n(0.0, (zeros as f64 - 1.0 + copies).max(0.0) as usize));
+        let (d, lod) = if q1.is_empty() || t2.is_empty() {
+            (f64::NAN, f64::NAN)
+        } else {
+            let ((m1, s1, n1), (m2, s2, n2)) = (stats(&q1), stats(&t2));
+            (m2 - m1, 1.96 * ((s1 * s1 / n1 + s2 * s2 / n2).sqrt() + p.registration_error))
+        };
+        let close = |x: f64, y: f64| (x.is_nan() && y.is_nan()) || (x - y).abs() <= 1e-3;
+        if d.is_nan() != gd[i].is_nan() {
+            nan_off += 1;
+        } else if !close(d, gd[i]) || !close(lod, gl[i]) {
+            quirk_off += 1;
+        }
+    }
+    let allowed = cores.len() / 1000;
+    eprintln!(
+        "Toronto: core point counted 0/1/2/3+ times by py4dgeo: {counted:?}; ours vs exact cylinder: {ours_off} differ; \
+         golden vs exact cylinder + quirk: {quirk_off} beyond 1 mm, {nan_off} NaN mismatches; normals off: {normal_off}; n2 off: {n2_off}"
+    );
+    assert!(counted[0] + counted[2] >= cores.len() * 8 / 10, "the quirk explains n1: {counted:?}");
+    assert!(ours_off <= allowed, "{ours_off} core points differ from the exact cylinder");
+    assert!(normal_off <= allowed, "{normal_off} normals differ from py4dgeo's");
+    assert!(n2_off <= allowed, "{n2_off} epoch-2 counts differ from py4dgeo's");
+    assert!(nan_off <= allowed, "{nan_off} NaN mismatches");
+    assert!(quirk_off <= allowed, "{quirk_off} core points beyond 1 mm of py4dgeo");
 }
 
 fn check_c2c(dir: &str, e1: &str, e2: &str, golden: &str) {

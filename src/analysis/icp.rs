@@ -1,6 +1,11 @@
 //! Point-to-plane ICP of epoch 2 onto epoch 1 (Chen & Medioni), robust to ground that really
 //! moved: residuals beyond 3 robust sigmas (MAD) are left out of each step, so a landslide does
 //! not drag the stable ground with it. Small-angle linearisation, re-linearised every iteration.
+//!
+//! On one hillside the data say little about the rotation about the vertical and the two
+//! horizontal shifts: the precision is set by the noise and the relief, not by the method (on
+//! the synthetic 100 k misaligned pair the Cramer-Rao bound is ~1.1 mm RMS for 6 parameters).
+//! `Rotation::Vertical` drops the two tilts, which IMU-levelled surveys do not need.
 
 use super::index::Index;
 use super::{check_positive, AnalysisError, Result};
@@ -16,11 +21,29 @@ pub struct IcpParams {
     pub max_iterations: usize,
     /// At most this many epoch-2 points are used (evenly taken).
     pub max_samples: usize,
+    /// Which rotations the transform may contain.
+    pub rotation: Rotation,
+}
+
+/// Rotations the registration may estimate (CloudCompare's ICP offers the same constraint).
+/// Airborne and drone surveys are levelled by their IMU far better than their heading and
+/// position are known: leaving tilt out removes two unknowns the data constrain poorly on a
+/// single slope.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Rotation {
+    /// About all three axes.
+    #[default]
+    Full,
+    /// About the vertical only (heading), no tilt.
+    Vertical,
+    /// Translation only.
+    None,
 }
 
 impl Default for IcpParams {
     fn default() -> Self {
-        IcpParams { plane_radius: 1.0, max_distance: 1.0, max_iterations: 50, max_samples: 100_000 }
+        IcpParams { plane_radius: 1.0, max_distance: 1.0, max_iterations: 50, max_samples: 100_000, rotation: Rotation::Full }
     }
 }
 
@@ -124,6 +147,20 @@ pub fn register(fixed: &Index<'_>, moving: &[[f32; 3]], p: &IcpParams, keep: &(d
             b -= j * *r;
             n_in += 1;
             ss += r * r;
+        }
+        // A fixed unknown: its row and column become the identity's, its right-hand side 0.
+        let fixed_axes: &[usize] = match p.rotation {
+            Rotation::Full => &[],
+            Rotation::Vertical => &[0, 1],
+            Rotation::None => &[0, 1, 2],
+        };
+        for &k in fixed_axes {
+            for j in 0..6 {
+                a[(k, j)] = 0.0;
+                a[(j, k)] = 0.0;
+            }
+            a[(k, k)] = 1.0;
+            b[k] = 0.0;
         }
         let Some(sol) = a.cholesky().map(|c| c.solve(&b)) else {
             return Err(AnalysisError::InvalidParameter("registration is degenerate (flat or featureless overlap)".into()));

@@ -67,6 +67,7 @@ strings! {
     RegError => "Registration error (m)", "位置合わせ誤差 (m)";
     Robust => "Robust (median / IQR)", "ロバスト（中央値・IQR）";
     Register => "Register epoch 2 onto epoch 1 first (ICP)", "先に時期2を時期1へ位置合わせ（ICP）";
+    HeadingOnly => "Rotation about the vertical only (no tilt)", "鉛直軸まわりの回転のみ（傾きなし）";
     Defaults => "Defaults from point density", "点密度から既定値";
     Run => "Run", "実行";
     Cancel => "Cancel", "中止";

@@ -160,6 +160,8 @@ pub struct ChangePanel {
     pub registration_error: f64,
     pub robust: bool,
     pub register: bool,
+    /// Registration estimates the heading only (no tilt), as `kizashi register --rotation vertical`.
+    pub register_heading_only: bool,
     /// DEM-of-difference cell (m); the density defaults set it to twice the core spacing.
     pub dod_cell: f64,
     pub defaults_for: Option<(u32, u32)>,
@@ -252,6 +254,7 @@ impl Viewer {
                 registration_error: 0.0,
                 robust: false,
                 register: false,
+                register_heading_only: false,
                 dod_cell: 2.0,
                 defaults_for: None,
                 registration: None,

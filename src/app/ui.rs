@@ -89,12 +89,13 @@ pub fn start_change(v: &mut Viewer) -> Result<(), String> {
         job.m3c2.validate().map_err(|e| e.to_string())?;
     }
     let register = v.change.register;
+    let rotation = if v.change.register_heading_only { crate::analysis::icp::Rotation::Vertical } else { crate::analysis::icp::Rotation::Full };
     let label = format!("{} ({})", S::ChangeDetection.t(lang), if job.method == Method::M3c2 { "M3C2" } else { "C2C" });
     let j = jobs::Job::spawn(label, move |p, cancel| {
         let mut registration = None;
         let outcome = if register {
             p.set_step("ICP");
-            let icp = crate::analysis::icp::IcpParams { plane_radius: job.m3c2.cyl_radius.max(0.5), ..Default::default() };
+            let icp = crate::analysis::icp::IcpParams { plane_radius: job.m3c2.cyl_radius.max(0.5), rotation, ..Default::default() };
             let (r, moved) = change::register_loaded(&c1, &c2, &icp, cancel).map_err(|e| e.to_string())?;
             job.m3c2.registration_error = job.m3c2.registration_error.max(r.registration_error);
             registration = Some(r);
@@ -559,6 +560,9 @@ fn change_panel(ui: &mut egui::Ui, v: &mut Viewer) {
         ui.checkbox(&mut v.change.robust, S::Robust.t(lang));
     }
     ui.checkbox(&mut v.change.register, S::Register.t(lang));
+    if v.change.register {
+        ui.indent("heading_only", |ui| ui.checkbox(&mut v.change.register_heading_only, S::HeadingOnly.t(lang)));
+    }
     ui.horizontal(|ui| {
         if ui.button(S::Defaults.t(lang)).clicked() {
             defaults_from_density(v);

@@ -121,9 +121,8 @@ pub fn write_objects_geojson(
     Ok(written)
 }
 
-/// Reads change objects written by `write_objects_geojson` (or any polygon GeoJSON with the
-/// same attributes): each object with its outline rings, and the file's CRS.
-pub fn read_objects_geojson(path: &Path) -> Result<(Vec<(ChangeObject, Vec<Vec<[f64; 2]>>)>, Option<Crs>)> {
+/// A vector file GDAL opens, with at least one layer.
+fn open_vector(path: &Path) -> Result<gdal::Dataset> {
     crs::quiet_gdal();
     let rerr = |reason: String| IoError::Vector { path: path.to_path_buf(), reason };
     if !path.is_file() {
@@ -133,6 +132,14 @@ pub fn read_objects_geojson(path: &Path) -> Result<(Vec<(ChangeObject, Vec<Vec<[
     if ds.layer_count() == 0 {
         return Err(rerr("no layer".into()));
     }
+    Ok(ds)
+}
+
+/// Reads change objects written by `write_objects_geojson` (or any polygon GeoJSON with the
+/// same attributes): each object with its outline rings, and the file's CRS.
+pub fn read_objects_geojson(path: &Path) -> Result<(Vec<(ChangeObject, Vec<Vec<[f64; 2]>>)>, Option<Crs>)> {
+    let rerr = |reason: String| IoError::Vector { path: path.to_path_buf(), reason };
+    let ds = open_vector(path)?;
     let mut layer = ds.layer(0).map_err(|e| rerr(e.to_string()))?;
     let file_crs = layer.spatial_ref().and_then(|s| crs::describe(&s, CrsSource::Wkt).ok());
     let mut out = Vec::new();
@@ -178,4 +185,67 @@ fn collect_rings(g: &gdal::vector::Geometry, out: &mut Vec<Vec<[f64; 2]>>) {
     for i in 0..g.geometry_count() {
         collect_rings(&g.get_geometry(i), out);
     }
+}
+
+/// Polygons of any vector file GDAL reads (GeoJSON, Shapefile, GeoPackage, KML...): every
+/// feature as its rings (outer and holes), in `into` when the file states another CRS (a
+/// GeoJSON drawn on a web map is in longitude/latitude), else as stored.
+pub fn read_polygons(path: &Path, into: Option<&Crs>) -> Result<Vec<Vec<Vec<[f64; 2]>>>> {
+    let rerr = |reason: String| IoError::Vector { path: path.to_path_buf(), reason };
+    let ds = open_vector(path)?;
+    let mut layer = ds.layer(0).map_err(|e| rerr(e.to_string()))?;
+    let file_crs = layer.spatial_ref().and_then(|s| crs::describe(&s, CrsSource::Wkt).ok());
+    let mut features = Vec::new();
+    for f in layer.features() {
+        let mut rings = Vec::new();
+        if let Some(g) = f.geometry() {
+            if !matches!(g.geometry_type(), OGRwkbGeometryType::wkbPolygon | OGRwkbGeometryType::wkbMultiPolygon | OGRwkbGeometryType::wkbPolygon25D | OGRwkbGeometryType::wkbMultiPolygon25D) {
+                return Err(rerr(format!("feature {} is a {}, not a polygon", features.len() + 1, g.geometry_name())));
+            }
+            collect_rings(g, &mut rings);
+        }
+        rings.retain(|r| r.len() >= 3);
+        if !rings.is_empty() {
+            features.push(rings);
+        }
+    }
+    if features.is_empty() {
+        return Err(rerr("no polygon in the file".into()));
+    }
+    let differs = match (file_crs.as_ref(), into) {
+        (Some(a), Some(b)) => match (a.epsg, b.epsg) {
+            (Some(p), Some(q)) => p != q,
+            _ => a.wkt != b.wkt,
+        },
+        _ => false,
+    };
+    if let (true, Some(from), Some(to)) = (differs, file_crs.as_ref(), into) {
+        let t = crs::Transformer::new(from, to)?;
+        for ring in features.iter_mut().flatten() {
+            let (mut x, mut y): (Vec<f64>, Vec<f64>) = ring.iter().map(|p| (p[0], p[1])).unzip();
+            t.apply(&mut x, &mut y, &mut [])?;
+            for (p, (a, b)) in ring.iter_mut().zip(x.into_iter().zip(y)) {
+                *p = [a, b];
+            }
+        }
+    }
+    Ok(features)
+}
+
+/// Whether `p` lies inside any feature (even-odd rule within a feature, so holes are holes).
+pub fn inside_polygons(features: &[Vec<Vec<[f64; 2]>>], p: [f64; 2]) -> bool {
+    features.iter().any(|rings| {
+        let mut inside = false;
+        for ring in rings {
+            let mut j = ring.len() - 1;
+            for i in 0..ring.len() {
+                let (a, b) = (ring[i], ring[j]);
+                if (a[1] > p[1]) != (b[1] > p[1]) && p[0] < (b[0] - a[0]) * (p[1] - a[1]) / (b[1] - a[1]) + a[0] {
+                    inside = !inside;
+                }
+                j = i;
+            }
+        }
+        inside
+    })
 }

@@ -8,6 +8,7 @@ use crate::analysis::normals::Orientation;
 use crate::analysis::{c2c, m3c2, AnalysisError};
 use crate::cloud::PointCloud;
 use crate::io::{las, IoError};
+use rayon::prelude::*;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -29,6 +30,10 @@ pub enum Cores {
     Spacing(f64),
     /// A LAS/LAZ file, or a CSV/text file with X, Y, Z columns (header optional).
     File(PathBuf),
+    /// The same, with the M3C2 normal of every core point taken from the file (CSV columns
+    /// nx, ny, nz or NormalX...; LAS extra fields normal_x... as our results write them, or
+    /// NormalX... as CloudCompare writes them) instead of estimated.
+    FileWithNormals(PathBuf),
     /// All epoch-1 points.
     All,
 }
@@ -110,79 +115,128 @@ fn crs_compatible(a: &PointCloud, b: &PointCloud, warnings: &mut Vec<String>) ->
     Ok(())
 }
 
-/// Core points in epoch 1's local frame.
-fn select_cores(e1: &PointCloud, cores: &Cores) -> Result<Vec<[f32; 3]>> {
+/// Core points in epoch 1's local frame, and their normals when the user supplies them.
+fn select_cores(e1: &PointCloud, cores: &Cores) -> Result<(Vec<[f32; 3]>, Option<Vec<[f32; 3]>>)> {
+    let local = |world: &[[f64; 3]]| world.iter().map(|w| [0, 1, 2].map(|k| (w[k] - e1.origin[k]) as f32)).collect::<Vec<_>>();
     match cores {
-        Cores::All => Ok(e1.positions.clone()),
+        Cores::All => Ok((e1.positions.clone(), None)),
         Cores::Step(n) => {
             if *n == 0 {
                 return Err(AnalysisError::InvalidParameter("core step must be at least 1".into()).into());
             }
-            Ok(e1.positions.iter().step_by(*n).copied().collect())
+            Ok((e1.positions.iter().step_by(*n).copied().collect(), None))
         }
         Cores::Spacing(s) => {
             if !(s.is_finite() && *s > 0.0) {
                 return Err(AnalysisError::InvalidParameter(format!("core spacing must be positive, got {s}")).into());
             }
             let mut seen = std::collections::HashSet::new();
-            Ok(e1
+            let picked = e1
                 .positions
                 .iter()
                 .filter(|p| p.iter().all(|v| v.is_finite()))
                 .filter(|p| seen.insert(p.map(|v| (f64::from(v) / s).floor() as i64)))
                 .copied()
-                .collect())
+                .collect();
+            Ok((picked, None))
         }
-        Cores::File(path) => {
+        Cores::File(path) | Cores::FileWithNormals(path) => {
+            let with_normals = matches!(cores, Cores::FileWithNormals(_));
             let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
-            let world: Vec<[f64; 3]> = if ext == "las" || ext == "laz" {
-                let c = las::read_with(path, las::Fields::POSITIONS, |_, _| true)?.cloud;
-                (0..c.len()).map(|i| c.world(i)).collect()
+            let (world, normals) = if ext == "las" || ext == "laz" {
+                let fields = if with_normals { las::Fields::ALL } else { las::Fields::POSITIONS };
+                let c = las::read_with(path, fields, |_, _| true)?.cloud;
+                let normals = if with_normals {
+                    let names: Vec<&str> = c.scalars.iter().map(|f| f.name.as_str()).collect();
+                    let k = normal_columns(&names).ok_or_else(|| no_normals(path, &names))?;
+                    let [x, y, z] = k.map(|i| &c.scalars[i].values);
+                    Some((0..c.len()).map(|i| [x[i], y[i], z[i]]).collect())
+                } else {
+                    None
+                };
+                ((0..c.len()).map(|i| c.world(i)).collect(), normals)
             } else {
-                read_xyz_text(path)?
+                let (xyz, normals) = read_text_columns(path, with_normals)?;
+                (xyz, normals.map(|n| n.iter().map(|v| v.map(|x| x as f32)).collect()))
             };
             if world.is_empty() {
                 return Err(PipelineError::Invalid(format!("{}: no core points", path.display())));
             }
-            Ok(world.iter().map(|w| [0, 1, 2].map(|k| (w[k] - e1.origin[k]) as f32)).collect())
+            Ok((local(&world), normals))
         }
     }
+}
+
+/// Indices of the normal's three components among `names`: nx/ny/nz, normal_x.., NormalX..,
+/// "normal x".. (any case, separators ignored).
+fn normal_columns(names: &[&str]) -> Option<[usize; 3]> {
+    let key = |n: &str| n.chars().filter(|c| c.is_ascii_alphanumeric()).collect::<String>().to_ascii_lowercase();
+    let find = |axis: char| names.iter().position(|n| matches!(key(n).as_str(), k if k == format!("n{axis}") || k == format!("normal{axis}")));
+    Some([find('x')?, find('y')?, find('z')?])
+}
+
+fn no_normals(path: &Path, names: &[&str]) -> PipelineError {
+    PipelineError::Invalid(format!(
+        "{}: no normal columns (nx, ny, nz or NormalX, NormalY, NormalZ) for --core-normals; it has: {}",
+        path.display(),
+        if names.is_empty() { "no extra fields".to_string() } else { names.join(", ") }
+    ))
 }
 
 /// X, Y, Z from a CSV or whitespace-separated text file. A header row (possibly quoted) is
 /// recognised by its non-numeric fields; columns named x, y, z (any case) are used when
 /// present, else the first three.
 pub fn read_xyz_text(path: &Path) -> Result<Vec<[f64; 3]>> {
+    Ok(read_text_columns(path, false)?.0)
+}
+
+/// `read_xyz_text`, and with `normals` the nx, ny, nz columns too (a header must name them).
+fn read_text_columns(path: &Path, normals: bool) -> Result<(Vec<[f64; 3]>, Option<Vec<[f64; 3]>>)> {
     let text = std::fs::read_to_string(path).map_err(|e| IoError::io(path, e))?;
     let split = |l: &str| -> Vec<String> {
         let sep: &[char] = if l.contains(',') { &[','] } else if l.contains(';') { &[';'] } else { &[' ', '\t'] };
         l.split(sep).map(|t| t.trim().trim_matches(|c| c == '"' || c == '\'').to_string()).filter(|t| !t.is_empty()).collect()
     };
     let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).peekable();
-    let mut cols = [0usize, 1, 2];
+    let mut cols = vec![0usize, 1, 2];
+    let mut header = Vec::new();
     if let Some(first) = lines.peek() {
-        let fields = split(first);
+        // CloudCompare's ASCII export starts its header with "//".
+        let fields = split(first.trim_start_matches("//"));
         if fields.iter().any(|f| f.parse::<f64>().is_err()) {
             let find = |n: &str| fields.iter().position(|f| f.eq_ignore_ascii_case(n) || f.to_ascii_lowercase().starts_with(&format!("{n}_")));
             match (find("x"), find("y"), find("z")) {
-                (Some(x), Some(y), Some(z)) => cols = [x, y, z],
+                (Some(x), Some(y), Some(z)) => cols = vec![x, y, z],
                 _ => {
                     return Err(PipelineError::Invalid(format!("{}: header has no X, Y and Z columns ({})", path.display(), fields.join(", "))));
                 }
             }
+            header = fields;
             lines.next();
         }
     }
-    let mut out = Vec::new();
+    if normals {
+        let names: Vec<&str> = header.iter().map(String::as_str).collect();
+        cols.extend(normal_columns(&names).ok_or_else(|| no_normals(path, &names))?);
+    }
+    let (mut xyz, mut nrm) = (Vec::new(), Vec::new());
     for (n, l) in lines.enumerate() {
         let f = split(l);
-        let get = |k: usize| f.get(cols[k]).and_then(|t| t.parse::<f64>().ok()).filter(|v| v.is_finite());
-        match (get(0), get(1), get(2)) {
-            (Some(x), Some(y), Some(z)) => out.push([x, y, z]),
-            _ => return Err(PipelineError::Invalid(format!("{}: row {} has no numeric X, Y, Z: {l}", path.display(), n + 1))),
+        let v: Option<Vec<f64>> = cols.iter().map(|&c| f.get(c).and_then(|t| t.parse::<f64>().ok()).filter(|v| v.is_finite())).collect();
+        match v {
+            Some(v) => {
+                xyz.push([v[0], v[1], v[2]]);
+                if normals {
+                    nrm.push([v[3], v[4], v[5]]);
+                }
+            }
+            None => {
+                let what = if normals { "X, Y, Z, nx, ny, nz" } else { "X, Y, Z" };
+                return Err(PipelineError::Invalid(format!("{}: row {} has no numeric {what}: {l}", path.display(), n + 1)));
+            }
         }
     }
-    Ok(out)
+    Ok((xyz, normals.then_some(nrm)))
 }
 
 fn overlap(a: &PointCloud, b: &PointCloud) -> Result<()> {
@@ -264,7 +318,10 @@ fn change_between(
     progress: &dyn Progress,
     cancel: &Cancel,
 ) -> Result<ChangeOutcome> {
-    let cores = select_cores(&e1, &job.cores)?;
+    let (cores, user_normals) = select_cores(&e1, &job.cores)?;
+    if user_normals.is_some() && job.method != Method::M3c2 {
+        return Err(PipelineError::Invalid("core normals are for M3C2; C2C has no normals".into()));
+    }
 
     let t_index = Instant::now();
     // Core points are taken (in file order) before the epochs are indexed. M3C2 asks
@@ -304,7 +361,7 @@ fn change_between(
             if let Orientation::Sensor(s) = local.orientation {
                 local.orientation = Orientation::Sensor([s[0] - e1.origin[0], s[1] - e1.origin[1], s[2] - e1.origin[2]]);
             }
-            let (r, t) = m3c2::compute(c1, c2, &cores, None, &local, &report, &cancel.flag()).map_err(PipelineError::from)?;
+            let (r, t) = m3c2::compute(c1, c2, &cores, user_normals.as_deref(), &local, &report, &cancel.flag()).map_err(PipelineError::from)?;
             timings.index_s += t.index_s;
             timings.normals_s = t.normals_s;
             timings.distances_s = t.distances_s;
@@ -328,6 +385,7 @@ fn change_between(
                 "cyl_radius": p.cyl_radius, "normal_radii": p.normal_radii, "max_distance": p.max_distance,
                 "registration_error": p.registration_error, "robust": p.robust,
                 "orientation": format!("{:?}", p.orientation), "normal_neighbourhoods": format!("{:?}", p.neighbourhoods),
+                "normals": if user_normals.is_some() { "from the core point file" } else { "estimated (PCA)" },
             });
         }
         Method::C2c => {
@@ -429,6 +487,12 @@ pub struct RegisterJob {
     pub epoch2: PathBuf,
     /// Only epoch-2 points inside this XY box (data CRS: xmin, ymin, xmax, ymax) are used.
     pub stable_box: Option<[f64; 4]>,
+    /// Only epoch-2 points inside these polygons (any vector file GDAL reads; reprojected into
+    /// the epochs' CRS when the file states another).
+    pub stable_polygon: Option<PathBuf>,
+    /// Two passes: after the first, only points whose C2C distance to epoch 1 is below this
+    /// (m) are used (ground that moved more than this is left out).
+    pub stable_c2c: Option<f64>,
     pub params: crate::analysis::icp::IcpParams,
     /// Epoch 2 with the transform applied, all its attributes kept.
     pub output: Option<PathBuf>,
@@ -444,6 +508,12 @@ pub struct RegisterSummary {
     pub pairs: usize,
     pub iterations: usize,
     pub registration_error: f64,
+    pub rotation: crate::analysis::icp::Rotation,
+    pub plane_radius: f64,
+    /// How the stable area was chosen ("all", "box", "polygon FILE", "c2c < T"; joined by " + ").
+    pub stable: String,
+    /// Epoch-2 points in the stable area (the last pass's candidates).
+    pub stable_points: usize,
     pub output: Option<String>,
     pub warnings: Vec<String>,
     pub seconds: f64,
@@ -456,14 +526,55 @@ pub fn run_register(job: &RegisterJob, progress: &dyn Progress, cancel: &Cancel)
     let sorted = morton_sorted(&e1.positions);
     let index = Index::build(&sorted);
     let o = e1.origin;
-    let keep = |p: [f64; 3]| match job.stable_box {
-        Some(b) => {
-            let (x, y) = (p[0] + o[0], p[1] + o[1]);
-            x >= b[0] && x <= b[2] && y >= b[1] && y <= b[3]
+    let mut stable = Vec::new();
+    if let Some(b) = job.stable_box {
+        if !(b[0] < b[2] && b[1] < b[3]) || b.iter().any(|v| !v.is_finite()) {
+            return Err(PipelineError::Invalid(format!("--stable-box {b:?}: needs xmin < xmax and ymin < ymax")));
         }
-        None => true,
+        stable.push(format!("box {},{},{},{}", b[0], b[1], b[2], b[3]));
+    }
+    let polygons = match &job.stable_polygon {
+        Some(path) => {
+            stable.push(format!("polygon {}", path.display()));
+            Some(crate::io::vector::read_polygons(path, e1.crs.as_ref())?)
+        }
+        None => None,
     };
-    let r = crate::analysis::icp::register(&index, &e2.positions, &job.params, &keep)?;
+    let keep = |p: [f64; 3]| {
+        let (x, y) = (p[0] + o[0], p[1] + o[1]);
+        job.stable_box.is_none_or(|b| x >= b[0] && x <= b[2] && y >= b[1] && y <= b[3])
+            && polygons.as_ref().is_none_or(|f| crate::io::vector::inside_polygons(f, [x, y]))
+    };
+    let mut candidates: Vec<[f32; 3]> = e2.positions.iter().copied().filter(|p| keep(p.map(f64::from))).collect();
+    if candidates.is_empty() {
+        return Err(PipelineError::Invalid(format!("no point of epoch 2 lies in the stable area ({})", stable.join(" + "))));
+    }
+    let mut r = crate::analysis::icp::register(&index, &candidates, &job.params, &|_| true)?;
+    if let Some(t) = job.stable_c2c {
+        if !(t > 0.0 && t.is_finite()) {
+            return Err(PipelineError::Invalid(format!("--stable-c2c {t}: must be a positive distance")));
+        }
+        stable.push(format!("c2c < {t}"));
+        if cancel.is_cancelled() {
+            return Err(PipelineError::Cancelled);
+        }
+        // Second pass from scratch on the points that the first pass found on stable ground.
+        let t2 = (t * t) as f32;
+        candidates = candidates
+            .into_par_iter()
+            .filter(|p| index.nearest(&r.apply(p.map(f64::from)).map(|v| v as f32)).is_some_and(|(d2, _)| d2 < t2))
+            .collect();
+        if candidates.len() < 100 {
+            return Err(PipelineError::Invalid(format!(
+                "only {} points of epoch 2 are within {t} m of epoch 1 after a first registration: raise --stable-c2c",
+                candidates.len()
+            )));
+        }
+        r = crate::analysis::icp::register(&index, &candidates, &job.params, &|_| true)?;
+    }
+    if stable.is_empty() {
+        stable.push("all".into());
+    }
     for p in &mut e2.positions {
         let q = r.apply(p.map(f64::from));
         *p = q.map(|v| v as f32);
@@ -487,6 +598,10 @@ pub fn run_register(job: &RegisterJob, progress: &dyn Progress, cancel: &Cancel)
         pairs: r.pairs,
         iterations: r.iterations,
         registration_error: r.registration_error,
+        rotation: job.params.rotation,
+        plane_radius: job.params.plane_radius,
+        stable: stable.join(" + "),
+        stable_points: candidates.len(),
         output: job.output.as_ref().map(|p| p.display().to_string()),
         warnings,
         seconds: t0.elapsed().as_secs_f64(),

@@ -431,5 +431,7 @@ fn read_registration(epoch2: &Path) -> Option<Registration> {
         rms: v.get("rms")?.as_f64()?,
         pairs: v.get("pairs")?.as_u64()?,
         registration_error: v.get("registration_error")?.as_f64()?,
+        rotation: v.get("rotation").and_then(|x| x.as_str()).map(str::to_string),
+        stable: v.get("stable").and_then(|x| x.as_str()).map(str::to_string),
     })
 }

@@ -56,6 +56,10 @@ pub struct Registration {
     pub rms: f64,
     pub pairs: u64,
     pub registration_error: f64,
+    /// "full", "vertical" or "none" (absent in records older than the option).
+    pub rotation: Option<String>,
+    /// How the stable area was chosen, as `kizashi register` records it.
+    pub stable: Option<String>,
 }
 
 pub struct ReportData<'a> {
@@ -402,6 +406,18 @@ fn html(d: &ReportData, font_url: Option<&str>) -> Result<String> {
                 let _ = write!(h, "<tr>{}</tr>", row.iter().map(|v| format!("<td class=\"n mono\">{v:.6}</td>")).collect::<String>());
             }
             h.push_str("</table>");
+            if let Some(rot) = &r.rotation {
+                let what = match rot.as_str() {
+                    "vertical" => tr("about the vertical only (no tilt)", "鉛直軸まわりのみ（傾きなし）"),
+                    "none" => tr("none (translation only)", "なし（平行移動のみ）"),
+                    _ => tr("about all three axes", "3軸すべて"),
+                };
+                let _ = write!(h, "<div>{}: {}</div>", tr("Rotation estimated", "推定した回転"), what);
+            }
+            if let Some(st) = &r.stable {
+                let what = if st == "all" { tr("all of epoch 2", "第2期の全点").to_string() } else { esc(st) };
+                let _ = write!(h, "<div>{}: <span class=\"mono\">{}</span></div>", tr("Stable area used", "使用した安定領域"), what);
+            }
         }
         None => {
             let _ = write!(h, "<div>{}</div>", tr("No ICP registration is recorded for epoch 2 (no sidecar of `kizashi register` beside it).", "第2期のICP位置合わせの記録はありません（`kizashi register` の記録ファイルなし）。"));

@@ -2,7 +2,9 @@
 //! vertical columns of a regular XY grid, each column sorted by height. A query reads the
 //! columns under its box (for a ball, under the disc's chord) row by row: one contiguous run
 //! per row where the columns are short, a binary search on height per column where they are
-//! tall. No tree descent.
+//! tall. No tree descent. A cylinder (tilted along its normal) reads only the columns whose
+//! bounding sphere meets it: over terrain that is the patch of ground around the core point,
+//! not the cylinder's whole bounding box (1 M benchmark: distances ~0.20 -> ~0.15 s).
 //!
 //! Why not the kd-tree (kiddo, which stays for nearest-neighbour search in C2C and ICP):
 //! M3C2 asks ~7 fixed-radius questions per core point, each answered by a few hundred points
@@ -24,6 +26,10 @@ pub struct Columns {
     /// Points of column k are `points[start[k]..start[k + 1]]`, sorted by z.
     start: Vec<u32>,
     points: Vec<[f32; 3]>,
+    /// Per column: the middle of its height range and the radius of a sphere about
+    /// (cell centre, that height) holding all its points (NaN for an empty column). Lets a
+    /// cylinder query skip, with one test, a column its points cannot reach.
+    bound: Vec<[f32; 2]>,
 }
 
 impl Columns {
@@ -38,7 +44,7 @@ impl Columns {
             hi = [hi[0].max(p[0]), hi[1].max(p[1])];
         }
         if !lo[0].is_finite() {
-            return Columns { x0: 0.0, y0: 0.0, cell: 1.0, nx: 1, ny: 1, start: vec![0, 0], points: Vec::new() };
+            return Columns { x0: 0.0, y0: 0.0, cell: 1.0, nx: 1, ny: 1, start: vec![0, 0], points: Vec::new(), bound: vec![[f32::NAN; 2]] };
         }
         let (w, h) = (f64::from(hi[0] - lo[0]), f64::from(hi[1] - lo[1]));
         let max_cells = (points.len() / 2).max(1) as f64;
@@ -111,7 +117,23 @@ impl Columns {
             }
             bp.copy_from_slice(&out);
         });
-        Columns { x0: lo[0], y0: lo[1], cell, nx, ny, start, points: sorted }
+        let half_diag2 = cell * cell * 0.5;
+        let bound = (0..nx * ny)
+            .into_par_iter()
+            .with_min_len(4096)
+            .map(|k| {
+                let c = &sorted[start[k] as usize..start[k + 1] as usize];
+                match (c.first(), c.last()) {
+                    (Some(a), Some(b)) => {
+                        let h = 0.5 * (b[2] - a[2]);
+                        // A hair larger for the rounding of the callers' f32 arithmetic.
+                        [0.5 * (a[2] + b[2]), (half_diag2 + h * h).sqrt() * 1.0001 + 1e-4]
+                    }
+                    _ => [f32::NAN; 2],
+                }
+            })
+            .collect();
+        Columns { x0: lo[0], y0: lo[1], cell, nx, ny, start, points: sorted, bound }
     }
 
     pub fn len(&self) -> usize {
@@ -152,6 +174,65 @@ impl Columns {
             (c[0] - hw, c[0] + hw)
         };
         self.spans_rows([c[0] - r, c[1] - r, z[0]], [c[0] + r, c[1] + r, z[1]], chord, g);
+    }
+
+    /// The runs of memory holding every point of the cylinder of radius `r` around the axis
+    /// through `c` along the unit vector `n`, out to `half` either side of `c` (and other
+    /// points: callers test the exact shape). Only the columns whose bounding sphere meets the
+    /// cylinder are read: over terrain, a tilted cylinder's bounding box is several times the
+    /// patch of ground inside it.
+    #[inline]
+    pub fn spans_cylinder(&self, c: [f64; 3], n: [f64; 3], r: f64, half: f64, mut g: impl FnMut(&[[f32; 3]])) {
+        if self.points.is_empty() || !c.iter().chain(&n).all(|v| v.is_finite()) {
+            return;
+        }
+        let ext: [f64; 3] = std::array::from_fn(|k| half * n[k].abs() + r * (1.0 - n[k] * n[k]).max(0.0).sqrt() + 1e-4);
+        let cell = f64::from(self.cell);
+        let index = |v: f64, o: f32, n: usize| ((v - f64::from(o)) / cell).floor().clamp(-1.0, n as f64) as isize;
+        let (i0, i1) = (index(c[0] - ext[0], self.x0, self.nx).max(0), index(c[0] + ext[0], self.x0, self.nx).min(self.nx as isize - 1));
+        let (j0, j1) = (index(c[1] - ext[1], self.y0, self.ny).max(0), index(c[1] + ext[1], self.y0, self.ny).min(self.ny as isize - 1));
+        if i0 > i1 || j0 > j1 {
+            return;
+        }
+        for j in j0 as usize..=j1 as usize {
+            let row = j * self.nx;
+            let dy = f64::from(self.y0) + (j as f64 + 0.5) * cell - c[1];
+            // A run of consecutive columns of this row to read: [first, end).
+            let mut run: Option<usize> = None;
+            for i in i0 as usize..=i1 as usize {
+                let [zm, rho] = self.bound[row + i];
+                let dx = f64::from(self.x0) + (i as f64 + 0.5) * cell - c[0];
+                let dz = f64::from(zm) - c[2];
+                let t = dx * n[0] + dy * n[1] + dz * n[2];
+                let a2 = dx * dx + dy * dy + dz * dz - t * t;
+                let rho = f64::from(rho);
+                let reach = r + rho;
+                // NaN (empty column) compares false: skipped.
+                let meets = t.abs() <= half + rho && a2 <= reach * reach;
+                let (a, b) = (self.start[row + i] as usize, self.start[row + i + 1] as usize);
+                // A tall column (cliff, wall, vegetation) is read only over the cylinder's height.
+                let tall = meets && b - a > 32;
+                match (meets && !tall, run) {
+                    (true, None) => run = Some(i),
+                    (false, Some(s)) => {
+                        g(&self.points[self.start[row + s] as usize..a]);
+                        run = None;
+                    }
+                    _ => {}
+                }
+                if tall {
+                    let col = &self.points[a..b];
+                    let (zl, zh) = ((c[2] - ext[2]) as f32, (c[2] + ext[2]) as f32);
+                    let (s, e) = (col.partition_point(|p| p[2] < zl), col.partition_point(|p| p[2] <= zh));
+                    if s < e {
+                        g(&col[s..e]);
+                    }
+                }
+            }
+            if let Some(a) = run {
+                g(&self.points[self.start[row + a] as usize..self.start[row + i1 as usize + 1] as usize]);
+            }
+        }
     }
 
     /// The box `lo..=hi`, each row of columns read over the x-range `row_x(y_low, y_high)`
@@ -234,6 +315,51 @@ mod tests {
         let mut v: Vec<[f32; 3]> = points.iter().copied().filter(|p| (0..3).all(|k| p[k] >= lo[k] && p[k] <= hi[k])).collect();
         v.sort_by(|a, b| a.partial_cmp(b).unwrap());
         v
+    }
+
+    /// Tilted, flat and vertical cylinders over terrain, a cliff of tall columns and the
+    /// grid's edges: the pruned reads hold every point inside, each once.
+    #[test]
+    fn cylinders_find_exactly_the_points_inside() {
+        let pts: Vec<[f32; 3]> = (0..40_000u32)
+            .map(|i| {
+                let (x, y) = ((i * 7919 % 1000) as f32 * 0.05, (i * 104_729 % 997) as f32 * 0.05);
+                let z = if x > 30.0 { 0.35 * y + (i % 13) as f32 * 0.4 } else { 0.35 * y + 0.3 * (x * 0.7).sin() + 0.01 * (i % 7) as f32 };
+                [x, y, z]
+            })
+            .collect();
+        let c = Columns::build(&pts, 0.5);
+        let unit = |v: [f64; 3]| {
+            let l = (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt();
+            v.map(|x| x / l)
+        };
+        let cases = [
+            ([10.2, 20.3, 7.2], unit([0.1, -0.33, 0.94]), 1.0, 3.0),
+            ([10.2, 20.3, 7.2], unit([0.0, 0.0, 1.0]), 1.0, 0.5),
+            ([5.0, 5.0, 1.8], unit([1.0, 0.2, 0.05]), 0.7, 4.0),
+            ([31.0, 20.0, 9.0], unit([0.6, 0.0, 0.8]), 1.0, 3.0),
+            ([30.5, 10.0, 5.0], unit([0.0, 0.0, 1.0]), 2.0, 10.0),
+            ([0.1, 0.1, 0.0], unit([-0.3, -0.3, 0.9]), 1.5, 3.0),
+            ([49.9, 49.8, 20.0], unit([0.2, 0.1, 0.97]), 1.0, 3.0),
+        ];
+        for (q, n, r, half) in cases {
+            let inside = |p: &[f32; 3]| {
+                let d = [0, 1, 2].map(|k| f64::from(p[k]) - q[k]);
+                let t = d[0] * n[0] + d[1] * n[1] + d[2] * n[2];
+                t.abs() <= half && d[0] * d[0] + d[1] * d[1] + d[2] * d[2] - t * t <= r * r
+            };
+            let (mut got, mut read) = (Vec::new(), 0);
+            c.spans_cylinder(q, n, r, half, |span| {
+                read += span.len();
+                got.extend(span.iter().filter(|p| inside(p)).copied());
+            });
+            got.sort_by(|a, b| a.partial_cmp(b).unwrap());
+            let mut want: Vec<[f32; 3]> = pts.iter().filter(|p| inside(p)).copied().collect();
+            want.sort_by(|a, b| a.partial_cmp(b).unwrap());
+            assert_eq!(got, want, "{q:?} {n:?}");
+            assert!(!want.is_empty(), "{q:?}");
+            assert!(read < 4 * want.len(), "{q:?}: {read} points read for {}", want.len());
+        }
     }
 
     #[test]

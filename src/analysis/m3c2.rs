@@ -125,18 +125,13 @@ struct Core {
 fn cylinder(index: &Columns, c: [f64; 3], n: [f64; 3], r: f64, half: f64, t_out: &mut Vec<f64>) -> usize {
     // The buffer is scratch that only grows (see the branch-free keep below); the first
     // returned count of its values are this cylinder's.
-    // The cylinder's bounding box: along each axis, the half-length's projection plus the
-    // radius of the end discs' projection (a hair wider for f32 rounding).
-    let ext: [f64; 3] = std::array::from_fn(|k| half * n[k].abs() + r * (1.0 - n[k] * n[k]).max(0.0).sqrt() + 1e-4);
-    let lo: [f32; 3] = std::array::from_fn(|k| (c[k] - ext[k]) as f32);
-    let hi: [f32; 3] = std::array::from_fn(|k| (c[k] + ext[k]) as f32);
     let r2 = r * r;
     // Branch-free keep: every candidate is written at `len`, and `len` advances only for the
     // points inside (whether a point is inside is unpredictable; a mispredicted branch per
     // candidate cost more than the arithmetic).
     let mut len = 0usize;
-    // No z test: the exact test below rejects what the runs hold outside the box.
-    index.spans_box(lo, hi, |span| {
+    // The exact test below rejects what the runs hold outside the cylinder.
+    index.spans_cylinder(c, n, r, half, |span| {
         for p in span {
             let d = [f64::from(p[0]) - c[0], f64::from(p[1]) - c[1], f64::from(p[2]) - c[2]];
             let t = d[0] * n[0] + d[1] * n[1] + d[2] * n[2];

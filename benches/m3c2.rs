@@ -35,7 +35,9 @@ fn bench(c: &mut Criterion) {
     });
     g.bench_function("m3c2_full", |bn| bn.iter(|| m3c2::compute(&ia, &ib, &cores, None, &p, &|_, _| {}, &AtomicBool::new(false)).map(|r| r.0.len())));
     g.throughput(Throughput::Elements(a.len() as u64));
-    g.bench_function("c2c_all_points", |bn| bn.iter(|| c2c::compute(&kd, &a.positions, None).distance.len()));
+    g.bench_function("c2c_all_points_kdtree", |bn| bn.iter(|| c2c::compute(&kd, &a.positions, None).distance.len()));
+    let cb = Columns::build(&b.positions, c2c::column_size(&b.positions));
+    g.bench_function("c2c_all_points_columns", |bn| bn.iter(|| c2c::compute_with(|q| cb.nearest(q), &a.positions, None).distance.len()));
     g.finish();
 }
 

@@ -217,11 +217,19 @@ fn m3c2_real_toronto_lidar_matches_py4dgeo_up_to_its_slab_quirk() {
 
 fn check_c2c(dir: &str, e1: &str, e2: &str, golden: &str) {
     let (a, b) = epochs(dir, e1, e2);
-    let r = c2c::compute(&Index::build(&b.positions), &a.positions, None);
     let g = Golden::read(golden);
-    let got: Vec<f64> = r.distance.iter().map(|&v| f64::from(v)).collect();
-    let (nan, off) = compare(golden, &got, &g.col("c2c_distance"), 1e-4);
-    assert_eq!((nan, off), (0, 0), "{golden}");
+    // Both exact searches: the kd-tree (ICP's) and the columns (`kizashi change --method c2c`),
+    // the latter at its own cell size (~6 points) and with ~3x smaller and larger cells.
+    let kd = c2c::compute(&Index::build(&b.positions), &a.positions, None);
+    let cell = c2c::column_size(&b.positions);
+    for r in std::iter::once(kd).chain([1.0, 0.3, 3.0].map(|k| {
+        let cols = Columns::build(&b.positions, cell * k);
+        c2c::compute_with(|q| cols.nearest(q), &a.positions, None)
+    })) {
+        let got: Vec<f64> = r.distance.iter().map(|&v| f64::from(v)).collect();
+        let (nan, off) = compare(golden, &got, &g.col("c2c_distance"), 1e-4);
+        assert_eq!((nan, off), (0, 0), "{golden}");
+    }
 }
 
 #[test]

@@ -291,6 +291,55 @@ impl Columns {
         }
     }
 
+    /// The nearest point to `q`: (squared distance, point); `None` for an empty grid. Rings
+    /// of columns around q's own, outwards, until no unread column can hold a nearer point
+    /// (over terrain: q's column and its eight neighbours).
+    pub fn nearest(&self, q: &[f32; 3]) -> Option<(f32, [f32; 3])> {
+        if self.points.is_empty() || !q.iter().all(|v| v.is_finite()) {
+            return None;
+        }
+        let (fx, fy) = ((q[0] - self.x0) / self.cell, (q[1] - self.y0) / self.cell);
+        let (ci, cj) = (fx.floor().clamp(0.0, (self.nx - 1) as f32) as isize, fy.floor().clamp(0.0, (self.ny - 1) as f32) as isize);
+        // q's distance to the border of its own column (0 when q lies outside the grid): a
+        // column k rings out is at least (k - 1) cells + this far away in x or y.
+        let inside = fx >= 0.0 && fy >= 0.0 && fx < self.nx as f32 && fy < self.ny as f32;
+        let margin = if inside { (fx - fx.floor()).min(fx.floor() + 1.0 - fx).min(fy - fy.floor()).min(fy.floor() + 1.0 - fy) * self.cell } else { 0.0 };
+        let mut best = (f32::INFINITY, [f32::NAN; 3]);
+        let scan = |i: isize, j: isize, best: &mut (f32, [f32; 3])| {
+            if i < 0 || j < 0 || i >= self.nx as isize || j >= self.ny as isize {
+                return;
+            }
+            let k = j as usize * self.nx + i as usize;
+            for p in &self.points[self.start[k] as usize..self.start[k + 1] as usize] {
+                let d = [p[0] - q[0], p[1] - q[1], p[2] - q[2]];
+                let d2 = d[0] * d[0] + d[1] * d[1] + d[2] * d[2];
+                if d2 < best.0 {
+                    *best = (d2, *p);
+                }
+            }
+        };
+        let rings = self.nx.max(self.ny) as isize;
+        for ring in 0..=rings {
+            if ring == 0 {
+                scan(ci, cj, &mut best);
+            } else {
+                for i in ci - ring..=ci + ring {
+                    scan(i, cj - ring, &mut best);
+                    scan(i, cj + ring, &mut best);
+                }
+                for j in cj - ring + 1..cj + ring {
+                    scan(ci - ring, j, &mut best);
+                    scan(ci + ring, j, &mut best);
+                }
+            }
+            let reach = ring as f32 * self.cell + margin;
+            if best.0 <= reach * reach {
+                break;
+            }
+        }
+        best.0.is_finite().then_some(best)
+    }
+
     /// Every point within `radius` of `q` (inclusive, f32 as given), with its squared distance.
     #[inline]
     pub fn within(&self, q: &[f32; 3], radius: f32, mut f: impl FnMut(&[f32; 3], f32)) {
@@ -359,6 +408,29 @@ mod tests {
             assert_eq!(got, want, "{q:?} {n:?}");
             assert!(!want.is_empty(), "{q:?}");
             assert!(read < 4 * want.len(), "{q:?}: {read} points read for {}", want.len());
+        }
+    }
+
+    /// Nearest points inside the grid, far outside it, over a cliff and in a sparse patch:
+    /// the same distance as a brute-force search.
+    #[test]
+    fn nearest_is_exact_everywhere() {
+        let mut pts: Vec<[f32; 3]> = (0..5_000u32)
+            .map(|i| {
+                let (x, y) = ((i * 7919 % 1000) as f32 * 0.02, (i * 104_729 % 997) as f32 * 0.02);
+                [x, y, if x > 15.0 { (i % 29) as f32 * 0.5 } else { 0.2 * y }]
+            })
+            .collect();
+        pts.push([60.0, 60.0, 0.0]);
+        assert!(Columns::build(&[], 0.5).nearest(&[0.0; 3]).is_none());
+        for cell in [0.05f32, 0.3, 2.0] {
+            let c = Columns::build(&pts, cell);
+            for q in [[3.3f32, 4.4, 0.9], [15.2, 7.0, 3.0], [-50.0, 10.0, 0.0], [40.0, 45.0, 1.0], [60.0, 59.0, 9.0], [10.0, 10.0, 100.0]] {
+                let want = pts.iter().map(|p| (0..3).map(|k| (p[k] - q[k]).powi(2)).sum::<f32>()).fold(f32::INFINITY, f32::min);
+                let (d2, p) = c.nearest(&q).unwrap();
+                assert_eq!(d2, want, "cell {cell} {q:?}");
+                assert_eq!(d2, (0..3).map(|k| (p[k] - q[k]).powi(2)).sum::<f32>());
+            }
         }
     }
 

@@ -330,7 +330,7 @@ fn change_between(
     // let go as soon as it is built (both epochs at once for M3C2: the counting sort of one
     // is sequential; 2 x 10 M points peak at ~0.6 GB).
     let (n1, n2) = (e1.len(), e2.len());
-    let (mut c1, mut c2, mut sorted2) = (None, None, Vec::new());
+    let (c1, c2);
     match job.method {
         Method::M3c2 => {
             let cell = m3c2::column_size(&job.m3c2);
@@ -338,9 +338,11 @@ fn change_between(
             let (a, b) = rayon::join(move || Columns::build(&p1, cell), move || Columns::build(&p2, cell));
             (c1, c2) = (Some(a), Some(b));
         }
-        Method::C2c => sorted2 = morton_sorted(&std::mem::take(&mut e2.positions)),
+        Method::C2c => {
+            let cell = c2c::column_size(&e2.positions);
+            (c1, c2) = (None, Some(Columns::build(&std::mem::take(&mut e2.positions), cell)));
+        }
     }
-    let i2 = (job.method == Method::C2c).then(|| Index::build(&sorted2));
     let mut timings = ChangeTimings { read_s, index_s: t_index.elapsed().as_secs_f64(), ..Default::default() };
     if cancel.is_cancelled() {
         return Err(PipelineError::Cancelled);
@@ -390,8 +392,8 @@ fn change_between(
         }
         Method::C2c => {
             let t = Instant::now();
-            let Some(i2) = &i2 else { unreachable!("kd-tree built for C2C") };
-            let r = c2c::compute(i2, &cores, job.c2c_max_distance.map(|m| m as f32));
+            let Some(c2) = &c2 else { unreachable!("columns built for C2C") };
+            let r = c2c::compute_with(|q| c2.nearest(q), &cores, job.c2c_max_distance.map(|m| m as f32));
             timings.distances_s = t.elapsed().as_secs_f64();
             nan = r.distance.iter().filter(|d| d.is_nan()).count();
             significant = 0;

@@ -50,9 +50,9 @@ enum Command {
         /// this (m), leaving out ground that really moved.
         #[arg(long, allow_negative_numbers = true)]
         stable_c2c: Option<f64>,
-        /// Rotations to estimate: full (3 axes), vertical (heading only: surveys levelled by
-        /// their IMU), none (translation only).
-        #[arg(long, value_enum, default_value = "full")]
+        /// Rotations to estimate: vertical (heading only; surveys levelled by their IMU or
+        /// inclinometer), full (3 axes; data not levelled), none (translation only).
+        #[arg(long, value_enum, default_value = "vertical")]
         rotation: RotationArg,
         /// Radius of the local planes of epoch 1 (m).
         #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]

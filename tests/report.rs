@@ -130,7 +130,7 @@ fn english_html_names_registration_and_hashes() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let aligned = d.join("e2_aligned.laz");
-    let reg = ok_json(&[os("register"), sample("epoch1_2025.laz").as_os_str(), sample("epoch2_2026.laz").as_os_str(), os("-o"), aligned.as_os_str(), os("--rotation"), os("vertical"), os("--json")]);
+    let reg = ok_json(&[os("register"), sample("epoch1_2025.laz").as_os_str(), sample("epoch2_2026.laz").as_os_str(), os("-o"), aligned.as_os_str(), os("--rotation"), os("full"), os("--json")]);
     assert!(Path::new(&format!("{}.json", aligned.display())).is_file(), "register writes its sidecar");
     let result = sample_change(d, &aligned);
     // Objects written in EPSG:4326 come back onto the data CRS.
@@ -141,7 +141,7 @@ fn english_html_names_registration_and_hashes() {
     assert_eq!(s["format"], "html");
     assert_eq!(s["objects"], objs["objects"].as_array().unwrap().len());
     let text = std::fs::read_to_string(&html).unwrap();
-    for needle in ["Deformation report", "Sample slope", "Registration", "point-to-plane ICP", "about the vertical only", "cylinder radius (m)", "Change objects", "Reproducibility", "hillshade"] {
+    for needle in ["Deformation report", "Sample slope", "Registration", "point-to-plane ICP", "about all three axes", "cylinder radius (m)", "Change objects", "Reproducibility", "hillshade"] {
         assert!(text.contains(needle), "{needle} missing");
     }
     // No Japanese in the English report (the font stack name aside).

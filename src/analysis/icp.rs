@@ -26,16 +26,18 @@ pub struct IcpParams {
 }
 
 /// Rotations the registration may estimate (CloudCompare's ICP offers the same constraint).
-/// Airborne and drone surveys are levelled by their IMU far better than their heading and
-/// position are known: leaving tilt out removes two unknowns the data constrain poorly on a
-/// single slope.
+/// Default: the vertical only. Airborne and drone surveys are levelled by their IMU, terrestrial
+/// scanners by their inclinometers, far better than their heading and position are known (TLS
+/// software registers levelled scans with these four unknowns too); on a single slope the data
+/// constrain the two tilts poorly, so estimating them only adds noise. `Full` is for data that
+/// are not levelled (e.g. photogrammetry with few control points).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Rotation {
     /// About all three axes.
-    #[default]
     Full,
     /// About the vertical only (heading), no tilt.
+    #[default]
     Vertical,
     /// Translation only.
     None,
@@ -43,7 +45,7 @@ pub enum Rotation {
 
 impl Default for IcpParams {
     fn default() -> Self {
-        IcpParams { plane_radius: 1.0, max_distance: 1.0, max_iterations: 50, max_samples: 100_000, rotation: Rotation::Full }
+        IcpParams { plane_radius: 1.0, max_distance: 1.0, max_iterations: 50, max_samples: 100_000, rotation: Rotation::Vertical }
     }
 }
 

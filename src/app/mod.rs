@@ -254,7 +254,7 @@ impl Viewer {
                 registration_error: 0.0,
                 robust: false,
                 register: false,
-                register_heading_only: false,
+                register_heading_only: true,
                 dod_cell: 2.0,
                 defaults_for: None,
                 registration: None,

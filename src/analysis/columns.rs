@@ -4,9 +4,10 @@
 //! per row where the columns are short, a binary search on height per column where they are
 //! tall. No tree descent. A cylinder (tilted along its normal) reads only the columns whose
 //! bounding sphere meets it: over terrain that is the patch of ground around the core point,
-//! not the cylinder's whole bounding box (1 M benchmark: distances ~0.20 -> ~0.15 s).
+//! not the cylinder's whole bounding box (1 M benchmark: distances ~0.20 -> ~0.15 s). C2C's
+//! nearest point reads rings of columns around the query's own (`nearest`).
 //!
-//! Why not the kd-tree (kiddo, which stays for nearest-neighbour search in C2C and ICP):
+//! Why not the kd-tree (kiddo, which stays for ICP's planes and nearest points):
 //! M3C2 asks ~7 fixed-radius questions per core point, each answered by a few hundred points
 //! of a 2.5D surface. With kiddo's `within` the 1 M-point benchmark took 1.67 s for normals and
 //! distances (about 55 ns per point visited, estimated from the expected ball and cylinder

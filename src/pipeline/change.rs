@@ -324,11 +324,11 @@ fn change_between(
     }
 
     let t_index = Instant::now();
-    // Core points are taken (in file order) before the epochs are indexed. M3C2 asks
-    // fixed-radius questions (columns); C2C asks for nearest neighbours in epoch 2 (kd-tree on
-    // the Morton-sorted points). The index holds its own copy, so the epoch's positions are
-    // let go as soon as it is built (both epochs at once for M3C2: the counting sort of one
-    // is sequential; 2 x 10 M points peak at ~0.6 GB).
+    // Core points are taken (in file order) before the epochs are indexed, as columns: M3C2
+    // asks fixed-radius questions of both epochs, C2C nearest-point questions of epoch 2 (with
+    // columns of ~6 points). The columns hold their own copy, so an epoch's positions are let
+    // go as soon as they are built (both epochs at once for M3C2: the counting sort of one is
+    // sequential; 2 x 10 M points peak at ~0.6 GB).
     let (n1, n2) = (e1.len(), e2.len());
     let (c1, c2);
     match job.method {

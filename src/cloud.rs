@@ -39,6 +39,16 @@ pub struct Crs {
     pub linear_unit: Option<String>,
 }
 
+impl Crs {
+    /// The same CRS: same EPSG code when both have one, else the same WKT or name.
+    pub fn same_as(&self, other: &Crs) -> bool {
+        match (self.epsg, other.epsg) {
+            (Some(p), Some(q)) => p == q,
+            _ => self.wkt == other.wkt || self.name == other.name,
+        }
+    }
+}
+
 /// An axis-aligned box in the data CRS.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct Bounds {

@@ -61,10 +61,10 @@ fn icp_undoes_the_misalignment_despite_moved_ground() {
             [q[0] + o[0], q[1] + o[1], q[2] + o[2]]
         })
     };
-    let full = icp::register(&i1, &e2.positions, &icp::IcpParams { rotation: icp::Rotation::Full, ..Default::default() }, &|_| true).unwrap();
+    let full = icp::register(&i1, &e2.positions, &icp::IcpParams { rotation: icp::Rotation::Full, ..Default::default() }).unwrap();
     let rms_full = left(&full);
     // The default: rotation about the vertical only.
-    let r = icp::register(&i1, &e2.positions, &icp::IcpParams::default(), &|_| true).unwrap();
+    let r = icp::register(&i1, &e2.positions, &icp::IcpParams::default()).unwrap();
     let rms = left(&r);
     eprintln!("ICP: {} pairs, {} iterations, residual rms {:.4} m, left: {:.5} m (full rotation {:.5} m)", r.pairs, r.iterations, r.rms, rms, rms_full);
     assert!(rms < 0.001, "registration leaves {rms:.5} m RMS");

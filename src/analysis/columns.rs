@@ -1,6 +1,6 @@
 //! Fixed-radius search for M3C2 (normal balls, cylinders): the epoch's points bucketed into
-//! vertical columns of a regular XY grid, each column sorted by height. A query reads the
-//! columns under its box (for a ball, under the disc's chord) row by row: one contiguous run
+//! vertical columns of a regular XY grid, each column sorted by height. A ball reads the
+//! columns under its disc's chord row by row: one contiguous run
 //! per row where the columns are short, a binary search on height per column where they are
 //! tall. No tree descent. A cylinder (tilted along its normal) reads only the columns whose
 //! bounding sphere meets it: over terrain that is the patch of ground around the core point,
@@ -13,7 +13,7 @@
 //! distances (about 55 ns per point visited, estimated from the expected ball and cylinder
 //! sizes); on columns the same stages take ~0.4 s.
 //! Survey epochs are terrain: heights vary little within an XY cell, so the columns are short
-//! and a box query reads almost only points it needs.
+//! and a query reads almost only points it needs.
 
 use rayon::prelude::*;
 
@@ -145,27 +145,9 @@ impl Columns {
         self.points.is_empty()
     }
 
-    /// Calls `f` for every point inside the box `lo..=hi`, and possibly a few just outside it
-    /// in x and y (whole columns are read); callers test the exact shape themselves.
-    #[inline]
-    pub fn visit_box(&self, lo: [f32; 3], hi: [f32; 3], mut f: impl FnMut(&[f32; 3])) {
-        self.spans_box(lo, hi, |span| {
-            for p in span.iter().filter(|p| p[2] >= lo[2] && p[2] <= hi[2]) {
-                f(p);
-            }
-        });
-    }
-
-    /// The runs of memory `visit_box` reads, for callers that loop over the points
-    /// themselves (a per-point closure call was not inlined in the normals' hot loop). A run
-    /// may hold points outside the box in every axis: callers test z too.
-    #[inline]
-    pub fn spans_box(&self, lo: [f32; 3], hi: [f32; 3], g: impl FnMut(&[[f32; 3]])) {
-        self.spans_rows(lo, hi, |_, _| (lo[0], hi[0]), g);
-    }
-
-    /// As `spans_box` for the vertical cylinder over the disc of radius `r` around `c` (x, y),
-    /// between heights `z`: each row of columns is read only across the disc's chord.
+    /// The runs of memory holding every point of the vertical cylinder over the disc of radius
+    /// `r` around `c` (x, y), between heights `z` (and other points: callers test the exact
+    /// shape, z included): each row of columns is read only across the disc's chord.
     #[inline]
     pub fn spans_disc(&self, c: [f32; 2], r: f32, z: [f32; 2], g: impl FnMut(&[[f32; 3]])) {
         let chord = |ya: f32, yb: f32| {
@@ -340,32 +322,11 @@ impl Columns {
         }
         best.0.is_finite().then_some(best)
     }
-
-    /// Every point within `radius` of `q` (inclusive, f32 as given), with its squared distance.
-    #[inline]
-    pub fn within(&self, q: &[f32; 3], radius: f32, mut f: impl FnMut(&[f32; 3], f32)) {
-        let r2 = radius * radius;
-        self.spans_disc([q[0], q[1]], radius, [q[2] - radius, q[2] + radius], |span| {
-            for p in span {
-                let d = [p[0] - q[0], p[1] - q[1], p[2] - q[2]];
-                let d2 = d[0] * d[0] + d[1] * d[1] + d[2] * d[2];
-                if d2 <= r2 {
-                    f(p, d2);
-                }
-            }
-        });
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn brute(points: &[[f32; 3]], lo: [f32; 3], hi: [f32; 3]) -> Vec<[f32; 3]> {
-        let mut v: Vec<[f32; 3]> = points.iter().copied().filter(|p| (0..3).all(|k| p[k] >= lo[k] && p[k] <= hi[k])).collect();
-        v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-        v
-    }
 
     /// Tilted, flat and vertical cylinders over terrain, a cliff of tall columns and the
     /// grid's edges: the pruned reads hold every point inside, each once.
@@ -435,8 +396,20 @@ mod tests {
         }
     }
 
+    /// Points of `pts` in the vertical cylinder over the disc (`c`, `r`) between heights `z`,
+    /// as `spans_disc` reads them and by brute force, both sorted.
+    fn disc_both(c: &Columns, pts: &[[f32; 3]], dc: [f32; 2], r: f32, z: [f32; 2]) -> (Vec<[f32; 3]>, Vec<[f32; 3]>) {
+        let inside = |p: &[f32; 3]| (p[0] - dc[0]).powi(2) + (p[1] - dc[1]).powi(2) <= r * r && p[2] >= z[0] && p[2] <= z[1];
+        let mut got = Vec::new();
+        c.spans_disc(dc, r, z, |span| got.extend(span.iter().filter(|p| inside(p)).copied()));
+        let mut want: Vec<[f32; 3]> = pts.iter().filter(|p| inside(p)).copied().collect();
+        got.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        want.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        (got, want)
+    }
+
     #[test]
-    fn boxes_and_balls_find_exactly_the_points_inside() {
+    fn discs_and_balls_find_exactly_the_points_inside() {
         // A rough slope with a cliff (tall columns) and some non-finite points.
         let mut pts: Vec<[f32; 3]> = (0..20_000u32)
             .map(|i| {
@@ -448,44 +421,29 @@ mod tests {
         pts.push([f32::NAN, 1.0, 1.0]);
         let c = Columns::build(&pts, 0.5);
         assert_eq!(c.len(), 20_000);
-        for (lo, hi) in [([10.0, 10.0, 0.0], [12.0, 13.0, 10.0]), ([29.0, 0.0, 3.0], [33.0, 49.0, 5.0]), ([-5.0, -5.0, -5.0], [0.3, 0.3, 0.5]), ([45.0, 45.0, 0.0], [80.0, 80.0, 100.0]), ([60.0, 0.0, 0.0], [70.0, 10.0, 10.0])] {
-            let mut got = Vec::new();
-            c.visit_box(lo, hi, |p| {
-                if (0..3).all(|k| p[k] >= lo[k] && p[k] <= hi[k]) {
-                    got.push(*p)
-                }
-            });
-            got.sort_by(|a, b| a.partial_cmp(b).unwrap());
-            assert_eq!(got, brute(&pts[..20_000], lo, hi), "{lo:?} {hi:?}");
+        // Inside the grid, across the cliff's tall columns (z search), over a corner and past
+        // the far edge, beside the grid.
+        for (dc, r, z) in [([11.0, 11.5], 2.0, [0.0, 10.0]), ([31.0, 24.5], 3.0, [9.0, 11.0]), ([-2.35, -2.35], 3.8, [-5.0, 0.5]), ([62.5, 62.5], 25.0, [0.0, 100.0]), ([55.0, 5.0], 7.0, [0.0, 10.0])] {
+            let (got, want) = disc_both(&c, &pts[..20_000], dc, r, z);
+            assert_eq!(got, want, "{dc:?} {r} {z:?}");
+            assert!(!want.is_empty(), "{dc:?}");
         }
-        let q = [31.0, 20.0, 9.0];
+        // A ball, as the normals read it: the disc of its radius between its heights.
+        let q = [31.0f32, 20.0, 9.0];
         let mut n = 0;
-        c.within(&q, 1.5, |p, d2| {
-            assert!(d2 <= 2.25 && (p[0] - q[0]).abs() <= 1.5);
-            n += 1;
-        });
+        c.spans_disc([q[0], q[1]], 1.5, [q[2] - 1.5, q[2] + 1.5], |span| n += span.iter().filter(|p| (0..3).map(|k| (p[k] - q[k]).powi(2)).sum::<f32>() <= 2.25).count());
         let want = pts[..20_000].iter().filter(|p| (0..3).map(|k| (p[k] - q[k]).powi(2)).sum::<f32>() <= 2.25).count();
         assert_eq!(n, want);
         assert!(n > 10);
-        // The disc reads a subset of the box and still every point of the vertical cylinder.
-        let (dc, dr, dz) = ([20.3f32, 30.7], 2.0f32, [5.0f32, 12.0]);
-        let mut disc = Vec::new();
-        c.spans_disc(dc, dr, dz, |span| {
-            for p in span {
-                if (p[0] - dc[0]).powi(2) + (p[1] - dc[1]).powi(2) <= dr * dr && p[2] >= dz[0] && p[2] <= dz[1] {
-                    disc.push(*p)
-                }
-            }
-        });
-        let want = pts[..20_000].iter().filter(|p| (p[0] - dc[0]).powi(2) + (p[1] - dc[1]).powi(2) <= dr * dr && p[2] >= dz[0] && p[2] <= dz[1]).count();
-        assert_eq!(disc.len(), want);
-        assert!(want > 20);
+        let (disc, want) = disc_both(&c, &pts[..20_000], [20.3, 30.7], 2.0, [5.0, 12.0]);
+        assert_eq!(disc.len(), want.len());
+        assert!(want.len() > 20);
         // Few points over a huge area: the grid coarsens instead of allocating.
-        let sparse = Columns::build(&[[0.0, 0.0, 0.0], [1e6, 1e6, 0.0], [5e5, 5e5, 1.0]], 0.5);
+        let sparse_pts = [[0.0, 0.0, 0.0], [1e6, 1e6, 0.0], [5e5, 5e5, 1.0]];
+        let sparse = Columns::build(&sparse_pts, 0.5);
         assert!(sparse.nx * sparse.ny <= 2);
-        let mut m = 0;
-        sparse.within(&[5e5, 5e5, 1.0], 1.0, |_, _| m += 1);
-        assert_eq!(m, 1);
+        let (got, _) = disc_both(&sparse, &sparse_pts, [5e5, 5e5], 1.0, [0.0, 2.0]);
+        assert_eq!(got.len(), 1);
         assert!(Columns::build(&[], 1.0).is_empty());
     }
 }

@@ -97,9 +97,9 @@ fn plane(fixed: &Index<'_>, q: [f64; 3], r: f64) -> Option<(Vector3<f64>, Vector
     Some((Vector3::new(q[0], q[1], q[2]) + mean, normal))
 }
 
-/// Registers `moving` onto `fixed` (same local frame). `keep(p)` restricts the pairs to a
-/// stable area (a polygon, a box, ...), tested on epoch-2 coordinates.
-pub fn register(fixed: &Index<'_>, moving: &[[f32; 3]], p: &IcpParams, keep: &(dyn Fn([f64; 3]) -> bool + Sync)) -> Result<IcpResult> {
+/// Registers `moving` onto `fixed` (same local frame). A stable area is the caller's choice of
+/// `moving` points.
+pub fn register(fixed: &Index<'_>, moving: &[[f32; 3]], p: &IcpParams) -> Result<IcpResult> {
     check_positive("plane radius", p.plane_radius)?;
     check_positive("max distance", p.max_distance)?;
     if moving.is_empty() || fixed.is_empty() {
@@ -110,7 +110,6 @@ pub fn register(fixed: &Index<'_>, moving: &[[f32; 3]], p: &IcpParams, keep: &(d
         .iter()
         .step_by(step)
         .map(|v| Vector3::new(f64::from(v[0]), f64::from(v[1]), f64::from(v[2])))
-        .filter(|v| keep([v.x, v.y, v.z]))
         .collect();
     // Rotate about the samples' centroid: keeps the normal equations well conditioned.
     let centre = samples.iter().fold(Vector3::zeros(), |a, b| a + b) / samples.len().max(1) as f64;

@@ -212,14 +212,11 @@ pub fn read_polygons(path: &Path, into: Option<&Crs>) -> Result<Vec<Vec<Vec<[f64
     if features.is_empty() {
         return Err(rerr("no polygon in the file".into()));
     }
-    let differs = match (file_crs.as_ref(), into) {
-        (Some(a), Some(b)) => match (a.epsg, b.epsg) {
-            (Some(p), Some(q)) => p != q,
-            _ => a.wkt != b.wkt,
-        },
-        _ => false,
+    let reproject = match (file_crs.as_ref(), into) {
+        (Some(f), Some(t)) if !f.same_as(t) => Some((f, t)),
+        _ => None,
     };
-    if let (true, Some(from), Some(to)) = (differs, file_crs.as_ref(), into) {
+    if let Some((from, to)) = reproject {
         let t = crs::Transformer::new(from, to)?;
         for ring in features.iter_mut().flatten() {
             let (mut x, mut y): (Vec<f64>, Vec<f64>) = ring.iter().map(|p| (p[0], p[1])).unzip();

@@ -95,11 +95,7 @@ pub struct ChangeOutcome {
 fn crs_compatible(a: &PointCloud, b: &PointCloud, warnings: &mut Vec<String>) -> Result<()> {
     match (&a.crs, &b.crs) {
         (Some(x), Some(y)) => {
-            let same = match (x.epsg, y.epsg) {
-                (Some(p), Some(q)) => p == q,
-                _ => x.wkt == y.wkt || x.name == y.name,
-            };
-            if !same {
+            if !x.same_as(y) {
                 let name = |c: &crate::cloud::Crs| format!("{}{}", c.name, c.epsg.map(|e| format!(" (EPSG:{e})")).unwrap_or_default());
                 return Err(PipelineError::Invalid(format!(
                     "the epochs are in different CRSs: epoch 1 {}, epoch 2 {}; reproject one first",
@@ -551,11 +547,11 @@ pub fn run_register(job: &RegisterJob, progress: &dyn Progress, cancel: &Cancel)
     if candidates.is_empty() {
         return Err(PipelineError::Invalid(format!("no point of epoch 2 lies in the stable area ({})", stable.join(" + "))));
     }
-    let mut r = crate::analysis::icp::register(&index, &candidates, &job.params, &|_| true)?;
+    if let Some(t) = job.stable_c2c.filter(|t| !(*t > 0.0 && t.is_finite())) {
+        return Err(PipelineError::Invalid(format!("--stable-c2c {t}: must be a positive distance")));
+    }
+    let mut r = crate::analysis::icp::register(&index, &candidates, &job.params)?;
     if let Some(t) = job.stable_c2c {
-        if !(t > 0.0 && t.is_finite()) {
-            return Err(PipelineError::Invalid(format!("--stable-c2c {t}: must be a positive distance")));
-        }
         stable.push(format!("c2c < {t}"));
         if cancel.is_cancelled() {
             return Err(PipelineError::Cancelled);
@@ -572,7 +568,7 @@ pub fn run_register(job: &RegisterJob, progress: &dyn Progress, cancel: &Cancel)
                 candidates.len()
             )));
         }
-        r = crate::analysis::icp::register(&index, &candidates, &job.params, &|_| true)?;
+        r = crate::analysis::icp::register(&index, &candidates, &job.params)?;
     }
     if stable.is_empty() {
         stable.push("all".into());
@@ -642,7 +638,7 @@ pub fn register_loaded(
     if cancel.is_cancelled() {
         return Err(PipelineError::Cancelled);
     }
-    let r = crate::analysis::icp::register(&index, &moved.positions, params, &|_| true)?;
+    let r = crate::analysis::icp::register(&index, &moved.positions, params)?;
     for p in &mut moved.positions {
         *p = r.apply(p.map(f64::from)).map(|v| v as f32);
     }

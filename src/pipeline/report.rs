@@ -69,12 +69,10 @@ fn crs_label(c: &Crs) -> String {
     }
 }
 
+/// Either CRS unknown counts as the same (nothing to check against).
 fn same_crs(a: Option<&Crs>, b: Option<&Crs>) -> bool {
     match (a, b) {
-        (Some(x), Some(y)) => match (x.epsg, y.epsg) {
-            (Some(p), Some(q)) => p == q,
-            _ => x.wkt == y.wkt || x.name == y.name,
-        },
+        (Some(x), Some(y)) => x.same_as(y),
         _ => true,
     }
 }

@@ -408,6 +408,36 @@ mod tests {
         (got, want)
     }
 
+    /// A wall: columns of hundreds of points, read by height (binary search) by both the
+    /// disc and the cylinder queries, still exactly.
+    #[test]
+    fn tall_columns_are_searched_by_height_exactly() {
+        let pts: Vec<[f32; 3]> = (0..6_000u32).map(|i| [20.05 + (i % 3) as f32 * 0.1, 10.0 + (i % 40) as f32 * 0.05, (i / 40) as f32 * 0.1]).collect();
+        let c = Columns::build(&pts, 0.5);
+        let tallest = (0..c.nx * c.ny).map(|k| c.start[k + 1] - c.start[k]).max().unwrap();
+        assert!(tallest > 100, "{tallest}");
+        let (got, want) = disc_both(&c, &pts, [20.2, 11.0], 0.8, [4.0, 6.0]);
+        assert_eq!(got, want);
+        assert!(!want.is_empty() && want.len() < pts.len() / 4);
+        // A horizontal cylinder through the wall.
+        let (q, n, r, half) = ([19.0f64, 11.0, 5.0], [1.0f64, 0.0, 0.0], 0.5, 3.0);
+        let inside = |p: &[f32; 3]| {
+            let d = [0, 1, 2].map(|k| f64::from(p[k]) - q[k]);
+            let t = d[0] * n[0] + d[1] * n[1] + d[2] * n[2];
+            t.abs() <= half && d[0] * d[0] + d[1] * d[1] + d[2] * d[2] - t * t <= r * r
+        };
+        let (mut got, mut read) = (Vec::new(), 0);
+        c.spans_cylinder(q, n, r, half, |span| {
+            read += span.len();
+            got.extend(span.iter().filter(|p| inside(p)).copied());
+        });
+        let mut want: Vec<[f32; 3]> = pts.iter().filter(|p| inside(p)).copied().collect();
+        got.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        want.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        assert_eq!(got, want);
+        assert!(!want.is_empty() && read < pts.len() / 4, "{read} read for {}", want.len());
+    }
+
     #[test]
     fn discs_and_balls_find_exactly_the_points_inside() {
         // A rough slope with a cliff (tall columns) and some non-finite points.

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Installs what is missing, then runs the main job on the bundled sample survey: change
-# detection (CLI, writes out/demo/), DEM of difference and the deformation report
-# (out/demo/report.pdf), then the viewer on the same epochs with the result. With a
-# display the viewer opens; without one it renders under Xvfb (software Vulkan) and saves
+# Installs what is missing, then runs the main job on the bundled sample survey: the job file
+# sample_data/site.toml (change detection, DEM of difference, change objects, the deformation
+# report out/site/report.pdf, 3D Tiles), then the viewer on the same epochs. With a display
+# the viewer opens; without one it renders under Xvfb (software Vulkan) and saves
 # out/demo/viewer.png.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,14 +10,11 @@ bash scripts/setup-debian.sh
 . scripts/env.sh
 cargo build --locked --quiet
 bin="$CARGO_TARGET_DIR/debug/kizashi"
-"$bin" demo "$@"
-# The exports of the same run: DEM of difference with its change objects, and the report.
-"$bin" dod sample_data/epoch1_2025.laz sample_data/epoch2_2026.laz --cell 2 --ground \
-  -o out/demo/dod.tif --objects out/demo/dod_objects.geojson --min-area 8
-report_out=out/demo/report.pdf
-command -v chromium >/dev/null || report_out=out/demo/report.html
-"$bin" report out/demo/m3c2.laz --dod out/demo/dod.tif --ortho sample_data/ortho_2026.tif \
-  --lang ja --title "サンプル地区（山口）" -o "$report_out"
+# The main job: the sample site's job file (M3C2, DoD + objects, change objects, report, 3D
+# Tiles into out/site/). A second run skips every step whose inputs did not change.
+[ -f sample_data/site.toml ] || "$bin" demo --generate
+"$bin" run sample_data/site.toml "$@"
+mkdir -p out/demo
 files=(sample_data/epoch1_2025.laz sample_data/epoch2_2026.laz sample_data/ortho_2026.tif sample_data/dtm_2025.tif)
 if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
   "$bin" view "${files[@]}" --change m3c2

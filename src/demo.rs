@@ -205,6 +205,47 @@ pub fn epoch_with(epoch: u8, n: usize, ortho: &image::RgbImage) -> PointCloud {
     c
 }
 
+/// The sample site's job file (`kizashi run sample_data/site.toml`): the main job.
+pub const SITE_FILE: &str = "site.toml";
+const SITE_TOML: &str = r#"# The sample site's monitoring job: `kizashi run sample_data/site.toml`.
+# Paths are relative to this file. A second run skips every step whose inputs and parameters
+# did not change; `--force` reruns all, `--dry-run` says what would run.
+
+[site]
+name = "サンプル地区（山口）"
+output = "../out/site"
+
+[[epoch]]
+path = "epoch1_2025.laz"
+date = 2025-06-10
+
+[[epoch]]
+path = "epoch2_2026.laz"
+date = 2026-06-12
+
+# M3C2; parameters left out (or "auto") come from epoch 1's point density, by the same rule
+# as the viewer: a cylinder of ~20 points, normals at 1 and 2 radii, half-length 2 radii.
+[change]
+method = "m3c2"
+cyl_radius = "auto"
+
+# DEM of difference on ground points, with its change objects.
+[dod]
+cell = 2.0
+ground = true
+min_area = 8.0
+
+# Change objects from the M3C2 result.
+[objects]
+min_area = 8.0
+
+[report]
+lang = "ja"
+ortho = "ortho_2026.tif"
+
+[tiles]
+"#;
+
 /// Writes the sample survey into `dir`: two LAZ epochs, the orthophoto GeoTIFF, truth.json.
 pub fn generate(dir: &Path) -> Result<Vec<std::path::PathBuf>, io::IoError> {
     std::fs::create_dir_all(dir).map_err(|e| io::IoError::io(dir, e))?;
@@ -249,8 +290,11 @@ pub fn generate(dir: &Path) -> Result<Vec<std::path::PathBuf>, io::IoError> {
     };
     let tp = dir.join(TRUTH_FILE);
     let json = serde_json::to_string_pretty(&truth).map_err(|e| io::IoError::Write { path: tp.clone(), reason: e.to_string() })?;
-    std::fs::write(&tp, json + "\n").map_err(|e| io::IoError::io(&tp, e))?;
+    io::safe::write_bytes(&tp, (json + "\n").as_bytes())?;
     out.push(tp);
+    let site = dir.join(SITE_FILE);
+    io::safe::write_bytes(&site, SITE_TOML.as_bytes())?;
+    out.push(site);
     Ok(out)
 }
 

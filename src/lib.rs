@@ -10,6 +10,7 @@ pub mod cloud;
 pub mod colourmap;
 pub mod demo;
 pub mod export;
+pub mod fields;
 pub mod io;
 pub mod lang;
 pub mod pipeline;

@@ -19,9 +19,8 @@ fn job(e1: PathBuf, e2: PathBuf) -> ChangeJob {
         epoch1: e1,
         epoch2: e2,
         method: Method::M3c2,
-        cores: Cores::Step(10),
-        m3c2: m3c2::Params { cyl_radius: 1.0, normal_radii: vec![1.0, 2.0], max_distance: 2.0, ..Default::default() },
-        c2c_max_distance: None,
+        cores: Some(Cores::Step(10)),
+        m3c2: m3c2::Params { cyl_radius: 1.0, normal_radii: vec![1.0, 2.0], max_distance: 2.0, ..Default::default() }.into(),
         output: None,
         csv: None,
     }
@@ -97,7 +96,7 @@ fn cli_writes_laz_csv_and_sidecar_in_the_documented_layout() {
     }
     assert_eq!(back.cloud.crs.and_then(|c| c.epsg), Some(6677));
     let side: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("r.laz.json")).unwrap()).unwrap();
-    assert_eq!(side["parameters"]["cyl_radius"], 1.0);
+    assert_eq!(side["parameters"]["m3c2"]["cyl_radius"], 1.0);
     assert!(side["epoch1"].as_str().unwrap().ends_with("epoch1.laz"));
 }
 
@@ -108,8 +107,8 @@ fn core_points_from_a_quoted_csv_and_from_spacing() {
     std::fs::write(&p, "\"ID\";\"X\";\"Y\";\"Z\"\n1;-7981.459;-35954.948;113.901\n2;-7972.006;-35953.837;116.209\n").unwrap();
     assert_eq!(read_xyz_text(&p).unwrap(), vec![[-7981.459, -35954.948, 113.901], [-7972.006, -35953.837, 116.209]]);
     let mut j = job(data("synthetic/syn100k/epoch1.laz"), data("synthetic/syn100k/epoch2.laz"));
-    j.cores = Cores::File(p);
-    j.m3c2 = m3c2::Params::default();
+    j.cores = Some(Cores::File(p));
+    j.m3c2 = m3c2::Params::default().into();
     let r = run_change(&j, &Silent, &Cancel::default()).unwrap();
     // The first golden core point: py4dgeo says 0.475778.
     let d = r.result.scalar("m3c2_distance").unwrap().values[0];
@@ -117,7 +116,7 @@ fn core_points_from_a_quoted_csv_and_from_spacing() {
     let bad = dir.path().join("bad.csv");
     std::fs::write(&bad, "a,b,c\n1,2,3\n").unwrap();
     assert!(read_xyz_text(&bad).unwrap_err().to_string().contains("no X, Y and Z"));
-    j.cores = Cores::Spacing(5.0);
+    j.cores = Some(Cores::Spacing(5.0));
     let r = run_change(&j, &Silent, &Cancel::default()).unwrap();
     assert!(r.summary.core_points > 100 && r.summary.core_points < 400, "{}", r.summary.core_points);
 }
@@ -144,7 +143,7 @@ fn bad_inputs_are_refused_with_clear_messages() {
     // Radii that make no sense.
     for bad in [0.0, -1.0, f64::NAN] {
         let mut j = job(e1.clone(), e1.clone());
-        j.m3c2.cyl_radius = bad;
+        j.m3c2.cyl_radius = Some(bad);
         let msg = run_change(&j, &Silent, &Cancel::default()).err().unwrap().to_string();
         assert!(msg.contains("cylinder radius"), "{msg}");
     }
@@ -178,10 +177,10 @@ UseMean=true\nUseMedian=false\nUseMin=false\nUsePrctile=false\n",
     for k in ["core_points", "nan", "significant", "distance_mean"] {
         assert_eq!(from_file[k], from_flags[k], "{k}");
     }
-    assert_eq!(from_file["parameters"]["cyl_radius"], 1.0);
-    assert_eq!(from_file["parameters"]["normal_radii"], serde_json::json!([1.0, 2.0]));
+    assert_eq!(from_file["parameters"]["m3c2"]["cyl_radius"], 1.0);
+    assert_eq!(from_file["parameters"]["m3c2"]["normal_radii"], serde_json::json!([1.0, 2.0]));
     let overridden = run(&["--cc-params", ini.to_str().unwrap(), "--cyl-radius", "0.5"]);
-    assert_eq!(overridden["parameters"]["cyl_radius"], 0.5);
+    assert_eq!(overridden["parameters"]["m3c2"]["cyl_radius"], 0.5);
     // Not a parameter file: one clear line.
     std::fs::write(&ini, "NormalScale=2\n").unwrap();
     let o = std::process::Command::new(common::kizashi()).arg("change").arg(&e1).arg(&e2).args(["--cc-params", ini.to_str().unwrap()]).output().unwrap();
@@ -196,7 +195,7 @@ fn sensor_position_orients_the_normals() {
     let (e1, e2) = (root().join("sample_data/epoch1_2025.laz"), root().join("sample_data/epoch2_2026.laz"));
     let run = |o: kizashi::analysis::normals::Orientation| {
         let mut j = job(e1.clone(), e2.clone());
-        j.cores = Cores::Step(50);
+        j.cores = Some(Cores::Step(50));
         j.m3c2.orientation = o;
         let r = run_change(&j, &Silent, &Cancel::default()).unwrap().result;
         r.scalar("m3c2_distance").unwrap().values.clone()
@@ -246,17 +245,17 @@ fn core_normals_from_a_csv_and_from_a_result() {
     }
     std::fs::write(&csv, text).unwrap();
     let mut j = job(data("synthetic/syn100k/epoch1.laz"), data("synthetic/syn100k/epoch2.laz"));
-    j.m3c2 = m3c2::Params::default();
-    j.cores = Cores::FileWithNormals(csv.clone());
+    j.m3c2 = m3c2::Params::default().into();
+    j.cores = Some(Cores::FileWithNormals(csv.clone()));
     let out = run_change(&j, &Silent, &Cancel::default()).unwrap();
     let d = &out.result.scalar("m3c2_distance").unwrap().values;
     let nz = &out.result.scalar("normal_z").unwrap().values;
     assert!(nz.iter().all(|&v| v == 1.0));
     let mean = d.iter().map(|&v| f64::from(v)).sum::<f64>() / d.len() as f64;
     assert!((mean - 0.5).abs() < 0.005, "vertical M3C2 on the plateau: {mean}");
-    assert_eq!(out.summary.parameters["normals"], "from the core point file");
+    assert!(out.summary.parameters.normals_from_file);
     // The same cores with estimated normals: the distance along the slope normal, as py4dgeo's.
-    j.cores = Cores::File(csv);
+    j.cores = Some(Cores::File(csv));
     let est = run_change(&j, &Silent, &Cancel::default()).unwrap();
     let de = &est.result.scalar("m3c2_distance").unwrap().values;
     for (k, r) in plateau.iter().enumerate() {

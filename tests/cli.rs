@@ -17,7 +17,7 @@ fn sample_survey_is_deterministic_and_committed() {
     let dir = tempfile::tempdir().unwrap();
     let st = Command::new(kizashi()).args(["demo", "--generate", "--sample-dir"]).arg(dir.path()).output().unwrap();
     assert!(st.status.success());
-    for f in ["epoch1_2025.laz", "epoch2_2026.laz", "ortho_2026.tif", "dtm_2025.tif", "truth.json"] {
+    for f in ["epoch1_2025.laz", "epoch2_2026.laz", "ortho_2026.tif", "dtm_2025.tif", "truth.json", "site.toml"] {
         let fresh = std::fs::read(dir.path().join(f)).unwrap();
         let committed = std::fs::read(root().join("sample_data").join(f)).unwrap();
         assert!(fresh == committed, "sample_data/{f} differs from what `kizashi demo --generate` writes: regenerate and commit it");

@@ -126,8 +126,8 @@ fn sample_survey_m3c2_in_japanese() {
     // Same numbers as the CLI on the same files (core spacing 1 m, cyl 1, radii 1,2, L 2).
     let c = &s["change"];
     assert_eq!(c["method"], "m3c2");
-    assert_eq!(c["parameters"]["cyl_radius"], 1.0);
-    assert_eq!(c["parameters"]["max_distance"], 2.0);
+    assert_eq!(c["parameters"]["m3c2"]["cyl_radius"], 1.0);
+    assert_eq!(c["parameters"]["m3c2"]["max_distance"], 2.0);
     let cores = c["core_points"].as_u64().unwrap();
     assert!(cores > 40_000 && cores < 50_000, "{cores}");
     let sig = c["significant"].as_u64().unwrap() as f64 / cores as f64;
@@ -185,7 +185,7 @@ fn toronto_pair_m3c2_in_english() {
     assert_eq!(c["epoch1_points"], 89815);
     assert!(c["core_points"].as_u64().unwrap() > 5_000);
     // Parameters derived from the density (0.23 pts/m2 -> spacing ~2 m).
-    let cyl = c["parameters"]["cyl_radius"].as_f64().unwrap();
+    let cyl = c["parameters"]["m3c2"]["cyl_radius"].as_f64().unwrap();
     assert!((2.0..=10.0).contains(&cyl), "cylinder radius {cyl}");
     let px = view_pixels(&r);
     assert!(1.0 - share(&px, is_background) > 0.15);

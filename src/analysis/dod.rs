@@ -9,7 +9,7 @@ use serde::Serialize;
 
 /// A north-up raster grid in the data CRS: cell (col, row) covers x0 + col * cell ..,
 /// y0 - row * cell .. (y0 is the north edge).
-#[derive(Clone, Copy, Debug, Serialize, PartialEq)]
+#[derive(Clone, Copy, Debug, Serialize, serde::Deserialize, PartialEq)]
 pub struct Grid {
     pub x0: f64,
     pub y0: f64,
@@ -46,7 +46,7 @@ impl Grid {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Stat {
     Mean,
@@ -129,7 +129,7 @@ pub fn surface(cloud: &PointCloud, grid: &Grid, stat: Stat, keep: &(dyn Fn(usize
     Surface { z, n: acc.iter().map(|c| c.n).collect(), std }
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct Volumes {
     /// m3, positive numbers; over significant cells only.
     pub cut_m3: f64,

@@ -12,7 +12,8 @@ use super::{check_positive, AnalysisError, Result};
 use nalgebra::{Matrix3, Matrix6, Rotation3, Vector3, Vector6};
 use rayon::prelude::*;
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct IcpParams {
     /// Neighbourhood radius for the local planes of epoch 1.
     pub plane_radius: f64,
@@ -31,7 +32,7 @@ pub struct IcpParams {
 /// software registers levelled scans with these four unknowns too); on a single slope the data
 /// constrain the two tilts poorly, so estimating them only adds noise. `Full` is for data that
 /// are not levelled (e.g. photogrammetry with few control points).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Rotation {
     /// About all three axes.

@@ -14,7 +14,8 @@ use super::{check_positive, AnalysisError, Result};
 use rayon::prelude::*;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Params {
     pub cyl_radius: f64,
     pub normal_radii: Vec<f64>,

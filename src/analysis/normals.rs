@@ -14,7 +14,8 @@ use super::columns::Columns;
 use nalgebra::{Matrix3, SymmetricEigen, Vector3};
 
 /// Which way normals point: the side where `n . v >= 0`.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase", deny_unknown_fields)]
 pub enum Orientation {
     /// A fixed vector (default +Z: normals point up).
     Vector([f64; 3]),
@@ -29,7 +30,8 @@ impl Default for Orientation {
 }
 
 /// Which points a radius's covariance is computed from.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Neighbourhoods {
     /// As py4dgeo 1.2 computes it (default, so results match the field's reference): the
     /// k-th radius sees the points of every radius up to k, inner points repeated.

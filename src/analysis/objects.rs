@@ -3,12 +3,12 @@
 
 use serde::Serialize;
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct ChangeObject {
     /// 1-based, largest volume first.
     pub id: i32,
     /// "fill" (surface rose) or "cut" (surface fell).
-    pub sign: &'static str,
+    pub sign: String,
     pub cells: usize,
     pub area_m2: f64,
     /// Signed, m3.
@@ -104,7 +104,7 @@ pub fn find(
             let m = cells.len() as f64;
             (k, ChangeObject {
                 id: 0,
-                sign: if vol > 0.0 { "fill" } else { "cut" },
+                sign: if vol > 0.0 { "fill" } else { "cut" }.into(),
                 cells: cells.len(),
                 area_m2: m * a,
                 volume_m3: vol,
@@ -142,7 +142,7 @@ mod tests {
         let (labels, objs) = find(&diff, &lod, None, 5, 3, 2.0, 0.0, |i| [(i % 5) as f64 * 2.0 + 1.0, -((i / 5) as f64) * 2.0 - 1.0]);
         assert_eq!(objs.len(), 2);
         let fill = &objs[0];
-        assert_eq!((fill.id, fill.sign, fill.cells), (1, "fill", 3));
+        assert_eq!((fill.id, fill.sign.as_str(), fill.cells), (1, "fill", 3));
         assert!((fill.area_m2 - 12.0).abs() < 1e-9 && (fill.volume_m3 - 7.2).abs() < 1e-5);
         assert!((fill.max_m - 0.7).abs() < 1e-6 && (fill.mean_m - 0.6).abs() < 1e-6);
         assert_eq!(objs[1].sign, "cut");

@@ -484,12 +484,7 @@ fn setup(mut commands: Commands, mut egui_settings: ResMut<bevy_egui::EguiGlobal
     ));
 }
 
-/// Average spacing between points: sqrt(area / n) over the XY extent.
-fn mean_spacing(c: &PointCloud) -> f32 {
-    let b = c.bounds();
-    let area = ((b.max[0] - b.min[0]) * (b.max[1] - b.min[1])).max(1e-6);
-    ((area / c.len().max(1) as f64).sqrt() as f32).max(1e-3)
-}
+use crate::pipeline::params::mean_spacing;
 
 /// Adds a finished point cloud as a layer.
 pub fn add_cloud(
@@ -509,8 +504,8 @@ pub fn add_cloud(
     let spacing = mean_spacing(&cloud);
     let mode = if let Some(s) = &summary {
         match s.method {
-            Method::M3c2 => ColourMode::Deformation { field: "m3c2_distance".into(), significance: Some("m3c2_significant".into()) },
-            Method::C2c => ColourMode::Deformation { field: "c2c_dz".into(), significance: None },
+            Method::M3c2 => ColourMode::Deformation { field: crate::fields::M3C2_DISTANCE.into(), significance: Some(crate::fields::M3C2_SIGNIFICANT.into()) },
+            Method::C2c => ColourMode::Deformation { field: crate::fields::C2C_DZ.into(), significance: None },
         }
     } else {
         match viewer.initial_colour.as_deref() {

@@ -6,8 +6,7 @@
 use super::colour::{self, ColourMode};
 use super::i18n::{Lang, S};
 use super::{jobs, CompareMode, DialogResult, JobKind, LayerKind, Tool, Viewer};
-use crate::analysis::m3c2;
-use crate::pipeline::change::{self, ChangeJob, Cores, Method};
+use crate::pipeline::change::{self, Method};
 use bevy::prelude::*;
 use bevy_egui::{egui, EguiContexts};
 use egui::{Color32, RichText};
@@ -27,29 +26,15 @@ fn c32(c: [u8; 3]) -> Color32 {
     Color32::from_rgb(c[0], c[1], c[2])
 }
 
-/// A round number near x (1, 2, 2.5, 5 x 10^k), for defaults people can read.
-pub fn nice(x: f64) -> f64 {
-    if !(x.is_finite() && x > 0.0) {
-        return 1.0;
-    }
-    let k = x.log10().floor();
-    let base = 10f64.powf(k);
-    let m = x / base;
-    let n = [1.0, 2.0, 2.5, 5.0, 10.0].into_iter().min_by(|a, b| (m - a).abs().total_cmp(&(m - b).abs())).unwrap_or(1.0);
-    n * base
-}
-
-/// Parameters from epoch 1's point density: a cylinder that holds ~20 points of each epoch,
-/// normals at one and two cylinder radii, half-length twice the radius, core points one
-/// cylinder radius apart.
+/// The panel's parameters from epoch 1's point density, by the pipeline's one rule (the same
+/// numbers `kizashi change` derives when given none).
 pub fn defaults_from_density(v: &mut Viewer) {
-    let Some(s) = v.change.e1.and_then(|id| v.layer(id)).and_then(|l| l.cloud()).map(|c| f64::from(c.spacing)) else { return };
-    let r = nice((20.0 / std::f64::consts::PI).sqrt() * s);
-    v.change.cyl_radius = r;
-    v.change.normal_radii = format!("{}, {}", r, 2.0 * r);
-    v.change.max_distance = 2.0 * r;
-    v.change.core_spacing = r;
-    v.change.dod_cell = 2.0 * r;
+    let Some(d) = v.change.e1.and_then(|id| v.layer(id)).and_then(|l| l.cloud()).map(|c| crate::pipeline::params::derive_for(&c.cloud)) else { return };
+    v.change.cyl_radius = d.cyl_radius;
+    v.change.normal_radii = d.normal_radii.iter().map(|r| r.to_string()).collect::<Vec<_>>().join(", ");
+    v.change.max_distance = d.max_distance;
+    v.change.core_spacing = d.core_spacing;
+    v.change.dod_cell = d.dod_cell;
     v.change.defaults_for = v.change.e1.zip(v.change.e2);
 }
 
@@ -64,46 +49,22 @@ pub fn start_change(v: &mut Viewer) -> Result<(), String> {
     let (Some((c1, p1)), Some((c2, p2))) = (get(a), get(b)) else { return Err(S::NeedTwoEpochs.t(lang).into()) };
     let radii: Result<Vec<f64>, _> = v.change.normal_radii.split([',', ' ', ';']).filter(|s| !s.trim().is_empty()).map(|s| s.trim().parse::<f64>()).collect();
     let radii = radii.map_err(|_| format!("{}: {}", S::NormalRadii.t(lang), v.change.normal_radii))?;
-    let params = m3c2::Params {
+    let panel = change::Panel {
+        method: v.change.method,
         cyl_radius: v.change.cyl_radius,
         normal_radii: radii,
         max_distance: v.change.max_distance,
         registration_error: v.change.registration_error,
         robust: v.change.robust,
-        ..Default::default()
+        core_spacing: v.change.core_spacing,
     };
-    let mut job = ChangeJob {
-        epoch1: p1,
-        epoch2: p2,
-        method: v.change.method,
-        cores: Cores::Spacing(v.change.core_spacing),
-        m3c2: params,
-        c2c_max_distance: None,
-        output: None,
-        csv: None,
-    };
-    if job.method == Method::C2c {
-        job.cores = Cores::All;
-    }
-    if job.method == Method::M3c2 {
-        job.m3c2.validate().map_err(|e| e.to_string())?;
-    }
-    let register = v.change.register;
-    let rotation = if v.change.register_heading_only { crate::analysis::icp::Rotation::Vertical } else { crate::analysis::icp::Rotation::Full };
+    let job = panel.job(p1, p2);
+    change::validate_job(&job).map_err(|e| e.to_string())?;
+    let register = v.change.register.then_some(if v.change.register_heading_only { crate::analysis::icp::Rotation::Vertical } else { crate::analysis::icp::Rotation::Full });
     let label = format!("{} ({})", S::ChangeDetection.t(lang), if job.method == Method::M3c2 { "M3C2" } else { "C2C" });
     let j = jobs::Job::spawn(label, move |p, cancel| {
-        let mut registration = None;
-        let outcome = if register {
-            p.set_step("ICP");
-            let icp = crate::analysis::icp::IcpParams { plane_radius: job.m3c2.cyl_radius.max(0.5), rotation, ..Default::default() };
-            let (r, moved) = change::register_loaded(&c1, &c2, &icp, cancel).map_err(|e| e.to_string())?;
-            job.m3c2.registration_error = job.m3c2.registration_error.max(r.registration_error);
-            registration = Some(r);
-            change::run_change_loaded(&job, &c1, &moved, p, cancel)
-        } else {
-            change::run_change_loaded(&job, &c1, &c2, p, cancel)
-        }
-        .map_err(|e| e.to_string())?;
+        p.set_step("ICP");
+        let (outcome, registration) = change::run_change_registered(&job, &c1, &c2, register, p, cancel).map_err(|e| e.to_string())?;
         Ok(jobs::Output::Change { outcome: Box::new(outcome), registration })
     });
     v.jobs.push((JobKind::Change, j));
@@ -480,10 +441,10 @@ fn available_modes(c: &super::CloudLayer) -> Vec<ColourMode> {
     let mut m = Vec::new();
     if let Some(s) = &c.summary {
         match s.method {
-            Method::M3c2 => m.push(ColourMode::Deformation { field: "m3c2_distance".into(), significance: Some("m3c2_significant".into()) }),
+            Method::M3c2 => m.push(ColourMode::Deformation { field: crate::fields::M3C2_DISTANCE.into(), significance: Some(crate::fields::M3C2_SIGNIFICANT.into()) }),
             Method::C2c => {
-                m.push(ColourMode::Deformation { field: "c2c_dz".into(), significance: None });
-                m.push(ColourMode::Deformation { field: "c2c_distance".into(), significance: None });
+                m.push(ColourMode::Deformation { field: crate::fields::C2C_DZ.into(), significance: None });
+                m.push(ColourMode::Deformation { field: crate::fields::C2C_DISTANCE.into(), significance: None });
             }
         }
     }
@@ -603,7 +564,7 @@ fn result_panel(ui: &mut egui::Ui, v: &mut Viewer) {
     }
     let field = match &c.mode {
         ColourMode::Deformation { field, .. } | ColourMode::Field(field) => field.clone(),
-        _ => if s.method == Method::M3c2 { "m3c2_distance".into() } else { "c2c_dz".into() },
+        _ => if s.method == Method::M3c2 { crate::fields::M3C2_DISTANCE.into() } else { crate::fields::C2C_DZ.into() },
     };
     if let Some(f) = c.cloud.scalar(&field) {
         ui.label(format!("{} ({field})", S::Histogram.t(lang)));
@@ -963,13 +924,5 @@ mod tests {
                 assert!(f.has_glyph(&font, c), "no glyph for {c:?}");
             }
         });
-    }
-
-    #[test]
-    fn nice_numbers() {
-        assert_eq!(nice(1.13), 1.0);
-        assert_eq!(nice(2.3), 2.5);
-        assert_eq!(nice(0.0042), 0.005);
-        assert_eq!(nice(f64::NAN), 1.0);
     }
 }

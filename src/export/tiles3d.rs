@@ -36,15 +36,17 @@ pub struct Options {
     pub max_points_per_tile: usize,
     /// Input files, recorded in `asset.extras`.
     pub sources: Vec<String>,
+    /// Replace a non-empty output folder whole (refused otherwise).
+    pub overwrite: bool,
 }
 
 impl Default for Options {
     fn default() -> Options {
-        Options { attributes: Vec::new(), geoid_offset: 0.0, geoid_grid: None, max_points_per_tile: 50_000, sources: Vec::new() }
+        Options { attributes: Vec::new(), geoid_offset: 0.0, geoid_grid: None, max_points_per_tile: 50_000, sources: Vec::new(), overwrite: false }
     }
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct AttributeStats {
     pub name: String,
     pub min: Option<f64>,
@@ -52,7 +54,7 @@ pub struct AttributeStats {
     pub no_data: usize,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct Summary {
     pub output: String,
     pub tiles: usize,
@@ -392,6 +394,14 @@ fn colours(cloud: &PointCloud, attrs: &[String]) -> (Vec<[u8; 4]>, String) {
 
 /// Writes `dir/tileset.json` and `dir/tiles/*.glb`.
 pub fn write_tileset(cloud: &PointCloud, dir: &Path, opts: &Options) -> Result<Summary> {
+    // Into a temporary folder beside `dir`, swapped in whole at the end: never a mix of an old
+    // and a new export, never a half-written tileset.
+    let mut summary = crate::io::safe::write_dir(dir, opts.overwrite, |tmp| write_into(cloud, tmp, opts))?;
+    summary.output = dir.display().to_string();
+    Ok(summary)
+}
+
+fn write_into(cloud: &PointCloud, dir: &Path, opts: &Options) -> Result<Summary> {
     let t0 = Instant::now();
     if cloud.is_empty() {
         return Err(ExportError::Invalid("the point cloud is empty".into()));

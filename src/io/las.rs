@@ -944,8 +944,9 @@ pub fn write(path: &Path, cloud: &PointCloud, opts: &WriteOptions) -> Result<()>
         }
     }
     let pd = PointDataBuilder::new().for_header(&header).build_from_bytes(bytes).map_err(|e| werr(e.to_string()))?;
-    let mut writer = las::Writer::from_path(path, header).map_err(|e| werr(e.to_string()))?;
-    writer.write_points(&pd).map_err(|e| werr(e.to_string()))?;
-    writer.close().map_err(|e| werr(e.to_string()))?;
-    Ok(())
+    super::safe::write_file(path, |tmp| {
+        let mut writer = las::Writer::from_path(tmp, header).map_err(|e| werr(e.to_string()))?;
+        writer.write_points(&pd).map_err(|e| werr(e.to_string()))?;
+        writer.close().map_err(|e| werr(e.to_string()))
+    })
 }

@@ -8,6 +8,7 @@ pub mod info;
 pub mod las;
 mod guard;
 pub mod raster;
+pub mod safe;
 pub mod vector;
 
 use std::path::{Path, PathBuf};
@@ -35,6 +36,9 @@ pub enum IoError {
     Vector { path: PathBuf, reason: String },
     #[error("CRS: {0}")]
     Crs(String),
+    /// An output that would overwrite (or replace a folder holding) an input.
+    #[error("{output}: is an input ({input}); choose another output")]
+    OutputIsInput { output: PathBuf, input: PathBuf },
     #[error("cancelled")]
     Cancelled,
     #[error("{path}: unknown file type (expected .las, .laz, .copc.laz, .tif, .tiff)")]

@@ -282,8 +282,9 @@ pub fn write_f32_bands(path: &Path, width: usize, height: usize, gt: GeoTransfor
     }
     let driver = DriverManager::get_driver_by_name("GTiff").map_err(|e| werr(e.to_string()))?;
     let opts: gdal::raster::RasterCreationOptions = ["COMPRESS=DEFLATE", "TILED=YES", "PREDICTOR=3"].into_iter().collect();
+    super::safe::write_file(path, |tmp| {
     let mut ds = driver
-        .create_with_band_type_with_options::<f32, _>(path, width, height, bands.len(), &opts)
+        .create_with_band_type_with_options::<f32, _>(tmp, width, height, bands.len(), &opts)
         .map_err(|e| werr(e.to_string()))?;
     ds.set_geo_transform(&gt.0).map_err(|e| werr(e.to_string()))?;
     if let Some(c) = crs {
@@ -299,8 +300,8 @@ pub fn write_f32_bands(path: &Path, width: usize, height: usize, gt: GeoTransfor
         let mut buf = Buffer::new((width, height), data);
         band.write((0, 0), (width, height), &mut buf).map_err(|e| werr(e.to_string()))?;
     }
-    ds.close().map_err(|e| werr(e.to_string()))?;
-    Ok(())
+    ds.close().map_err(|e| werr(e.to_string()))
+    })
 }
 
 /// Writes an 8-bit RGB GeoTIFF (the generated sample orthophoto).
@@ -310,7 +311,8 @@ pub fn write_rgb(path: &Path, img: &image::RgbImage, gt: GeoTransform, crs: Opti
     let (w, h) = (img.width() as usize, img.height() as usize);
     let driver = DriverManager::get_driver_by_name("GTiff").map_err(|e| werr(e.to_string()))?;
     let opts: gdal::raster::RasterCreationOptions = ["COMPRESS=DEFLATE", "TILED=YES", "PHOTOMETRIC=RGB"].into_iter().collect();
-    let mut ds = driver.create_with_band_type_with_options::<u8, _>(path, w, h, 3, &opts).map_err(|e| werr(e.to_string()))?;
+    super::safe::write_file(path, |tmp| {
+    let mut ds = driver.create_with_band_type_with_options::<u8, _>(tmp, w, h, 3, &opts).map_err(|e| werr(e.to_string()))?;
     ds.set_geo_transform(&gt.0).map_err(|e| werr(e.to_string()))?;
     if let Some(c) = crs {
         ds.set_projection(&c.wkt).map_err(|e| werr(e.to_string()))?;
@@ -321,8 +323,8 @@ pub fn write_rgb(path: &Path, img: &image::RgbImage, gt: GeoTransform, crs: Opti
         let mut buf = Buffer::new((w, h), plane);
         band.write((0, 0), (w, h), &mut buf).map_err(|e| werr(e.to_string()))?;
     }
-    ds.close().map_err(|e| werr(e.to_string()))?;
-    Ok(())
+    ds.close().map_err(|e| werr(e.to_string()))
+    })
 }
 
 #[cfg(test)]

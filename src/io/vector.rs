@@ -67,9 +67,9 @@ pub fn write_objects_geojson(
     if transform && data_srs.is_none() {
         return Err(werr("--wgs84 needs the data's CRS, and the epochs have none".into()));
     }
-    let _ = std::fs::remove_file(path);
     let gj = DriverManager::get_driver_by_name("GeoJSON").map_err(|e| werr(e.to_string()))?;
-    let mut out = gj.create_vector_only(path).map_err(|e| werr(e.to_string()))?;
+    super::safe::write_file(path, |tmp| {
+    let mut out = gj.create_vector_only(tmp).map_err(|e| werr(e.to_string()))?;
     let layer = out
         .create_layer(LayerOptions { name: "change_objects", srs: out_srs.as_ref(), ty: OGRwkbGeometryType::wkbPolygon, options: None })
         .map_err(|e| werr(e.to_string()))?;
@@ -107,7 +107,7 @@ pub fn write_objects_geojson(
         let mut feat = Feature::new(layer.defn()).map_err(|e| werr(e.to_string()))?;
         let e = |r: gdal::errors::Result<()>| r.map_err(|e| werr(e.to_string()));
         e(feat.set_field_integer(0, o.id))?;
-        e(feat.set_field_string(1, o.sign))?;
+        e(feat.set_field_string(1, &o.sign))?;
         e(feat.set_field_integer(2, o.cells as i32))?;
         for (k, v) in [o.area_m2, o.volume_m3, o.volume_sigma_m3, o.mean_m, o.max_m, o.centre[0], o.centre[1]].into_iter().enumerate() {
             e(feat.set_field_double(3 + k, v))?;
@@ -119,6 +119,7 @@ pub fn write_objects_geojson(
     drop(layer);
     out.close().map_err(|e| werr(e.to_string()))?;
     Ok(written)
+    })
 }
 
 /// A vector file GDAL opens, with at least one layer.
@@ -150,7 +151,8 @@ pub fn read_objects_geojson(path: &Path) -> Result<(Vec<(ChangeObject, Vec<Vec<[
         let sign = match f.field_as_string(idx("sign")?).map_err(|e| rerr(e.to_string()))?.as_deref() {
             Some("cut") => "cut",
             _ => "fill",
-        };
+        }
+        .to_string();
         let obj = ChangeObject {
             id,
             sign,

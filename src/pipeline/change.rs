@@ -9,20 +9,21 @@ use crate::analysis::{c2c, m3c2, AnalysisError};
 use crate::cloud::PointCloud;
 use crate::io::{las, IoError};
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Method {
+    #[default]
     M3c2,
     C2c,
 }
 
 /// Where core points come from.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Cores {
     /// Every n-th epoch-1 point in file order (py4dgeo's usual `cloud[::n]`).
     Step(usize),
@@ -38,20 +39,95 @@ pub enum Cores {
     All,
 }
 
-#[derive(Clone, Debug)]
+/// M3C2 parameters as declared. Each `None` is derived from epoch 1's point density by the
+/// one rule of [`super::params`] (the viewer's panel starts from the same numbers).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct M3c2Settings {
+    pub cyl_radius: Option<f64>,
+    pub normal_radii: Option<Vec<f64>>,
+    /// M3C2: the cylinder's half-length; C2C: the cut-off (None: no cut-off).
+    pub max_distance: Option<f64>,
+    pub registration_error: f64,
+    pub robust: bool,
+    pub orientation: Orientation,
+    pub neighbourhoods: crate::analysis::normals::Neighbourhoods,
+}
+
+impl From<m3c2::Params> for M3c2Settings {
+    fn from(p: m3c2::Params) -> Self {
+        M3c2Settings {
+            cyl_radius: Some(p.cyl_radius),
+            normal_radii: Some(p.normal_radii),
+            max_distance: Some(p.max_distance),
+            registration_error: p.registration_error,
+            robust: p.robust,
+            orientation: p.orientation,
+            neighbourhoods: p.neighbourhoods,
+        }
+    }
+}
+
+impl M3c2Settings {
+    /// Declared values, the rest from `d`.
+    pub fn resolve(&self, d: &super::params::Derived) -> m3c2::Params {
+        m3c2::Params {
+            cyl_radius: self.cyl_radius.unwrap_or(d.cyl_radius),
+            normal_radii: self.normal_radii.clone().unwrap_or_else(|| d.normal_radii.clone()),
+            max_distance: self.max_distance.unwrap_or(d.max_distance),
+            registration_error: self.registration_error,
+            robust: self.robust,
+            orientation: self.orientation,
+            neighbourhoods: self.neighbourhoods,
+        }
+    }
+    fn is_complete(&self) -> bool {
+        self.cyl_radius.is_some() && self.normal_radii.is_some() && self.max_distance.is_some()
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ChangeJob {
     pub epoch1: PathBuf,
     pub epoch2: PathBuf,
     pub method: Method,
-    pub cores: Cores,
-    pub m3c2: m3c2::Params,
-    /// C2C: distances beyond this are NaN.
-    pub c2c_max_distance: Option<f64>,
+    /// None: M3C2 one core point per cube of the derived core spacing; C2C every point.
+    pub cores: Option<Cores>,
+    pub m3c2: M3c2Settings,
     pub output: Option<PathBuf>,
     pub csv: Option<PathBuf>,
 }
 
-#[derive(Clone, Copy, Debug, Default, Serialize)]
+impl super::Files for ChangeJob {
+    fn inputs(&self) -> Vec<PathBuf> {
+        let mut v = vec![self.epoch1.clone(), self.epoch2.clone()];
+        if let Some(Cores::File(p) | Cores::FileWithNormals(p)) = &self.cores {
+            v.push(p.clone());
+        }
+        v
+    }
+    fn outputs(&self) -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = self.output.iter().flat_map(|o| [o.clone(), super::sidecar_path(o)]).collect();
+        v.extend(self.csv.clone());
+        v
+    }
+}
+
+/// What the change run used, as recorded in the sidecar: the resolved parameters and, when any
+/// was derived, the rule's numbers.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ChangeParameters {
+    /// M3C2 parameters (None for C2C).
+    pub m3c2: Option<m3c2::Params>,
+    /// C2C cut-off distance (m); None: none.
+    pub c2c_max_distance: Option<f64>,
+    /// Normals taken from the core point file instead of estimated.
+    pub normals_from_file: bool,
+    /// Set when some parameter was derived from the point density.
+    pub derived: Option<super::params::Derived>,
+}
+
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize)]
 pub struct ChangeTimings {
     pub read_s: f64,
     pub index_s: f64,
@@ -62,7 +138,7 @@ pub struct ChangeTimings {
     pub m3c2_s: f64,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ChangeSummary {
     pub method: Method,
     pub epoch1: String,
@@ -74,7 +150,7 @@ pub struct ChangeSummary {
     pub core_points: usize,
     pub nan: usize,
     pub significant: usize,
-    pub parameters: serde_json::Value,
+    pub parameters: ChangeParameters,
     pub output: Option<String>,
     pub csv: Option<String>,
     pub timings: ChangeTimings,
@@ -189,6 +265,12 @@ pub fn read_xyz_text(path: &Path) -> Result<Vec<[f64; 3]>> {
 /// `read_xyz_text`, and with `normals` the nx, ny, nz columns too (a header must name them).
 fn read_text_columns(path: &Path, normals: bool) -> Result<(Vec<[f64; 3]>, Option<Vec<[f64; 3]>>)> {
     let text = std::fs::read_to_string(path).map_err(|e| IoError::io(path, e))?;
+    parse_core_text(path, &text, normals)
+}
+
+/// Core points (and with `normals` their nx, ny, nz) from CSV or whitespace-separated text;
+/// `path` only names the file in errors.
+pub fn parse_core_text(path: &Path, text: &str, normals: bool) -> Result<(Vec<[f64; 3]>, Option<Vec<[f64; 3]>>)> {
     let split = |l: &str| -> Vec<String> {
         let sep: &[char] = if l.contains(',') { &[','] } else if l.contains(';') { &[';'] } else { &[' ', '\t'] };
         l.split(sep).map(|t| t.trim().trim_matches(|c| c == '"' || c == '\'').to_string()).filter(|t| !t.is_empty()).collect()
@@ -277,10 +359,9 @@ pub(crate) fn check_pair(e1: &PointCloud, e2: &mut PointCloud, warnings: &mut Ve
 
 /// Runs the job. The CLI and the GUI both call this.
 pub fn run_change(job: &ChangeJob, progress: &dyn Progress, cancel: &Cancel) -> Result<ChangeOutcome> {
-    if job.method == Method::M3c2 {
-        job.m3c2.validate()?;
-    }
-    let mut warnings = Vec::new();
+    super::refuse_overwriting_inputs(job)?;
+    validate_declared(job)?;
+    let mut warnings = super::same_epochs_warning(&job.epoch1, &job.epoch2);
     let t_read = Instant::now();
     let (e1, e2) = load_pair(&job.epoch1, &job.epoch2, las::Fields::POSITIONS, &mut warnings, progress, cancel)?;
     let read_s = t_read.elapsed().as_secs_f64();
@@ -290,9 +371,7 @@ pub fn run_change(job: &ChangeJob, progress: &dyn Progress, cancel: &Cancel) -> 
 /// The same job on epochs already in memory (the viewer's): only positions, origin and CRS
 /// are used; epoch 2 is put into epoch 1's frame here. `job.epoch1/2` only name the inputs.
 pub fn run_change_loaded(job: &ChangeJob, e1: &PointCloud, e2: &PointCloud, progress: &dyn Progress, cancel: &Cancel) -> Result<ChangeOutcome> {
-    if job.method == Method::M3c2 {
-        job.m3c2.validate()?;
-    }
+    validate_declared(job)?;
     let positions_only = |c: &PointCloud| {
         let mut p = PointCloud::with_origin(c.origin);
         p.positions = c.positions.clone();
@@ -305,6 +384,17 @@ pub fn run_change_loaded(job: &ChangeJob, e1: &PointCloud, e2: &PointCloud, prog
     change_between(job, e1, e2, 0.0, warnings, progress, cancel)
 }
 
+/// Declared parameters checked before any reading (derived ones are valid by construction).
+fn validate_declared(job: &ChangeJob) -> Result<()> {
+    if job.method == Method::M3c2 {
+        job.m3c2.resolve(&super::params::derive(1.0)).validate()?;
+    }
+    if let Some(d) = job.m3c2.max_distance.filter(|d| !(d.is_finite() && *d > 0.0)) {
+        return Err(AnalysisError::InvalidParameter(format!("max distance must be positive, got {d}")).into());
+    }
+    Ok(())
+}
+
 fn change_between(
     job: &ChangeJob,
     mut e1: PointCloud,
@@ -314,7 +404,17 @@ fn change_between(
     progress: &dyn Progress,
     cancel: &Cancel,
 ) -> Result<ChangeOutcome> {
-    let (cores, user_normals) = select_cores(&e1, &job.cores)?;
+    // Parameters not declared come from epoch 1's density (the one rule, also the viewer's).
+    let needs_rule = job.method == Method::M3c2 && (job.cores.is_none() || !job.m3c2.is_complete());
+    let derived = needs_rule.then(|| super::params::derive_for(&e1));
+    let rule = derived.clone().unwrap_or_else(|| super::params::derive(1.0));
+    let params = job.m3c2.resolve(&rule);
+    let core_rule = match job.method {
+        Method::M3c2 => Cores::Spacing(rule.core_spacing),
+        Method::C2c => Cores::All,
+    };
+    let cores_used = job.cores.clone().unwrap_or(core_rule);
+    let (cores, user_normals) = select_cores(&e1, &cores_used)?;
     if user_normals.is_some() && job.method != Method::M3c2 {
         return Err(PipelineError::Invalid("core normals are for M3C2; C2C has no normals".into()));
     }
@@ -329,7 +429,7 @@ fn change_between(
     let (c1, c2);
     match job.method {
         Method::M3c2 => {
-            let cell = m3c2::column_size(&job.m3c2);
+            let cell = m3c2::column_size(&params);
             let (p1, p2) = (std::mem::take(&mut e1.positions), std::mem::take(&mut e2.positions));
             let (a, b) = rayon::join(move || Columns::build(&p1, cell), move || Columns::build(&p2, cell));
             (c1, c2) = (Some(a), Some(b));
@@ -355,7 +455,7 @@ fn change_between(
             let report = |d: usize, _t: usize| progress.update("M3C2", d as u64, total);
             let (Some(c1), Some(c2)) = (&c1, &c2) else { unreachable!("columns built for M3C2") };
             // A sensor position comes in the data CRS; the analysis works in epoch 1's frame.
-            let mut local = job.m3c2.clone();
+            let mut local = params.clone();
             if let Orientation::Sensor(s) = local.orientation {
                 local.orientation = Orientation::Sensor([s[0] - e1.origin[0], s[1] - e1.origin[1], s[2] - e1.origin[2]]);
             }
@@ -366,38 +466,32 @@ fn change_between(
             nan = r.nan_count();
             significant = r.significant_count();
             let f = |v: &[f64]| v.iter().map(|x| *x as f32).collect::<Vec<f32>>();
-            result.set_scalar("m3c2_distance", f(&r.distance), "M3C2 distance (m)");
-            result.set_scalar("m3c2_lod", f(&r.lod), "level of detection 95% (m)");
-            result.set_scalar("m3c2_significant", (0..n).map(|i| if r.significant(i) { 1.0 } else { 0.0 }).collect(), "|distance| > LoD");
-            result.set_scalar("m3c2_spread1", f(&r.spread1), "epoch 1 spread along n (m)");
-            result.set_scalar("m3c2_spread2", f(&r.spread2), "epoch 2 spread along n (m)");
-            result.set_scalar("m3c2_n1", r.n1.iter().map(|&v| v as f32).collect(), "epoch 1 points in cylinder");
-            result.set_scalar("m3c2_n2", r.n2.iter().map(|&v| v as f32).collect(), "epoch 2 points in cylinder");
-            for (k, name) in ["normal_x", "normal_y", "normal_z"].iter().enumerate() {
+            result.set_scalar(crate::fields::M3C2_DISTANCE, f(&r.distance), "M3C2 distance (m)");
+            result.set_scalar(crate::fields::M3C2_LOD, f(&r.lod), "level of detection 95% (m)");
+            result.set_scalar(crate::fields::M3C2_SIGNIFICANT, (0..n).map(|i| if r.significant(i) { 1.0 } else { 0.0 }).collect(), "|distance| > LoD");
+            result.set_scalar(crate::fields::M3C2_SPREAD1, f(&r.spread1), "epoch 1 spread along n (m)");
+            result.set_scalar(crate::fields::M3C2_SPREAD2, f(&r.spread2), "epoch 2 spread along n (m)");
+            result.set_scalar(crate::fields::M3C2_N1, r.n1.iter().map(|&v| v as f32).collect(), "epoch 1 points in cylinder");
+            result.set_scalar(crate::fields::M3C2_N2, r.n2.iter().map(|&v| v as f32).collect(), "epoch 2 points in cylinder");
+            for (k, name) in crate::fields::NORMAL.iter().enumerate() {
                 result.set_scalar(name, r.normal.iter().map(|v| v[k]).collect(), "M3C2 normal");
             }
-            result.set_scalar("m3c2_normal_radius", r.normal_radius.clone(), "normal radius used (m)");
+            result.set_scalar(crate::fields::M3C2_NORMAL_RADIUS, r.normal_radius.clone(), "normal radius used (m)");
             dist = r.distance.clone();
-            let p = &job.m3c2;
-            parameters = serde_json::json!({
-                "cyl_radius": p.cyl_radius, "normal_radii": p.normal_radii, "max_distance": p.max_distance,
-                "registration_error": p.registration_error, "robust": p.robust,
-                "orientation": format!("{:?}", p.orientation), "normal_neighbourhoods": format!("{:?}", p.neighbourhoods),
-                "normals": if user_normals.is_some() { "from the core point file" } else { "estimated (PCA)" },
-            });
+            parameters = ChangeParameters { m3c2: Some(params.clone()), c2c_max_distance: None, normals_from_file: user_normals.is_some(), derived: derived.clone() };
         }
         Method::C2c => {
             let t = Instant::now();
             let Some(c2) = &c2 else { unreachable!("columns built for C2C") };
-            let r = c2c::compute_with(|q| c2.nearest(q), &cores, job.c2c_max_distance.map(|m| m as f32));
+            let r = c2c::compute_with(|q| c2.nearest(q), &cores, job.m3c2.max_distance.map(|m| m as f32));
             timings.distances_s = t.elapsed().as_secs_f64();
             nan = r.distance.iter().filter(|d| d.is_nan()).count();
             significant = 0;
             dist = r.distance.iter().map(|&v| f64::from(v)).collect();
-            result.set_scalar("c2c_distance", r.distance, "distance to nearest epoch-2 point (m)");
-            result.set_scalar("c2c_dz", r.dz, "vertical component (m)");
-            result.set_scalar("c2c_dh", r.dh, "horizontal component (m)");
-            parameters = serde_json::json!({ "max_distance": job.c2c_max_distance });
+            result.set_scalar(crate::fields::C2C_DISTANCE, r.distance, "distance to nearest epoch-2 point (m)");
+            result.set_scalar(crate::fields::C2C_DZ, r.dz, "vertical component (m)");
+            result.set_scalar(crate::fields::C2C_DH, r.dh, "horizontal component (m)");
+            parameters = ChangeParameters { m3c2: None, c2c_max_distance: job.m3c2.max_distance, normals_from_file: false, derived: derived.clone() };
         }
     }
     timings.m3c2_s = timings.index_s + timings.normals_s + timings.distances_s;
@@ -409,7 +503,7 @@ fn change_between(
         epoch1_points: n1,
         epoch2_points: n2,
         crs_epsg: result.crs.as_ref().and_then(|c| c.epsg),
-        cores: job.cores.clone(),
+        cores: cores_used,
         core_points: n,
         nan,
         significant,
@@ -443,8 +537,12 @@ pub fn write_result(out: &Path, result: &PointCloud, summary: &ChangeSummary) ->
 }
 
 fn write_csv(path: &Path, r: &PointCloud, method: Method) -> Result<()> {
+    crate::io::safe::write_file(path, |tmp| write_csv_to(tmp, path, r, method))
+}
+
+fn write_csv_to(tmp: &Path, path: &Path, r: &PointCloud, method: Method) -> Result<()> {
     use std::io::Write;
-    let f = std::fs::File::create(path).map_err(|e| IoError::io(path, e))?;
+    let f = std::fs::File::create(tmp).map_err(|e| IoError::io(path, e))?;
     let mut w = std::io::BufWriter::new(f);
     let col = |name: &str| r.scalar(name).map(|s| s.values.as_slice()).unwrap_or(&[]);
     let v = |s: &[f32], i: usize| -> String {
@@ -457,7 +555,7 @@ fn write_csv(path: &Path, r: &PointCloud, method: Method) -> Result<()> {
     match method {
         Method::M3c2 => {
             writeln!(w, "x,y,z,nx,ny,nz,distance,lod,spread1,n1,spread2,n2,significant").map_err(werr)?;
-            let names = ["normal_x", "normal_y", "normal_z", "m3c2_distance", "m3c2_lod", "m3c2_spread1", "m3c2_n1", "m3c2_spread2", "m3c2_n2", "m3c2_significant"];
+            let names = [crate::fields::NORMAL[0], crate::fields::NORMAL[1], crate::fields::NORMAL[2], crate::fields::M3C2_DISTANCE, crate::fields::M3C2_LOD, crate::fields::M3C2_SPREAD1, crate::fields::M3C2_N1, crate::fields::M3C2_SPREAD2, crate::fields::M3C2_N2, crate::fields::M3C2_SIGNIFICANT];
             let cols: Vec<&[f32]> = names.iter().map(|n| col(n)).collect();
             for i in 0..r.len() {
                 let p = r.world(i);
@@ -467,7 +565,7 @@ fn write_csv(path: &Path, r: &PointCloud, method: Method) -> Result<()> {
         }
         Method::C2c => {
             writeln!(w, "x,y,z,c2c_distance,c2c_dz,c2c_dh").map_err(werr)?;
-            let cols: Vec<&[f32]> = ["c2c_distance", "c2c_dz", "c2c_dh"].iter().map(|n| col(n)).collect();
+            let cols: Vec<&[f32]> = [crate::fields::C2C_DISTANCE, crate::fields::C2C_DZ, crate::fields::C2C_DH].iter().map(|n| col(n)).collect();
             for i in 0..r.len() {
                 let p = r.world(i);
                 writeln!(w, "{:.3},{:.3},{:.3},{},{},{}", p[0], p[1], p[2], v(cols[0], i), v(cols[1], i), v(cols[2], i)).map_err(werr)?;
@@ -479,7 +577,7 @@ fn write_csv(path: &Path, r: &PointCloud, method: Method) -> Result<()> {
 }
 
 /// Registration of epoch 2 onto epoch 1 (`kizashi register`).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RegisterJob {
     pub epoch1: PathBuf,
     pub epoch2: PathBuf,
@@ -491,12 +589,25 @@ pub struct RegisterJob {
     /// Two passes: after the first, only points whose C2C distance to epoch 1 is below this
     /// (m) are used (ground that moved more than this is left out).
     pub stable_c2c: Option<f64>,
+    /// `plane_radius` None: derived from epoch 1's density (the one rule).
+    pub plane_radius: Option<f64>,
     pub params: crate::analysis::icp::IcpParams,
     /// Epoch 2 with the transform applied, all its attributes kept.
     pub output: Option<PathBuf>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+impl super::Files for RegisterJob {
+    fn inputs(&self) -> Vec<PathBuf> {
+        let mut v = vec![self.epoch1.clone(), self.epoch2.clone()];
+        v.extend(self.stable_polygon.clone());
+        v
+    }
+    fn outputs(&self) -> Vec<PathBuf> {
+        self.output.iter().flat_map(|o| [o.clone(), super::sidecar_path(o)]).collect()
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RegisterSummary {
     pub epoch1: String,
     pub epoch2: String,
@@ -519,8 +630,14 @@ pub struct RegisterSummary {
 
 pub fn run_register(job: &RegisterJob, progress: &dyn Progress, cancel: &Cancel) -> Result<RegisterSummary> {
     let t0 = Instant::now();
-    let mut warnings = Vec::new();
+    super::refuse_overwriting_inputs(job)?;
+    if let Some(r) = job.plane_radius.filter(|r| !(r.is_finite() && *r > 0.0)) {
+        return Err(PipelineError::Invalid(format!("plane radius must be positive, got {r}")));
+    }
+    let mut warnings = super::same_epochs_warning(&job.epoch1, &job.epoch2);
     let (e1, mut e2) = load_pair(&job.epoch1, &job.epoch2, las::Fields::ALL, &mut warnings, progress, cancel)?;
+    let mut params = job.params.clone();
+    params.plane_radius = job.plane_radius.unwrap_or_else(|| super::params::derive_for(&e1).plane_radius);
     let sorted = morton_sorted(&e1.positions);
     let index = Index::build(&sorted);
     let o = e1.origin;
@@ -550,7 +667,7 @@ pub fn run_register(job: &RegisterJob, progress: &dyn Progress, cancel: &Cancel)
     if let Some(t) = job.stable_c2c.filter(|t| !(*t > 0.0 && t.is_finite())) {
         return Err(PipelineError::Invalid(format!("--stable-c2c {t}: must be a positive distance")));
     }
-    let mut r = crate::analysis::icp::register(&index, &candidates, &job.params)?;
+    let mut r = crate::analysis::icp::register(&index, &candidates, &params)?;
     if let Some(t) = job.stable_c2c {
         stable.push(format!("c2c < {t}"));
         if cancel.is_cancelled() {
@@ -568,7 +685,7 @@ pub fn run_register(job: &RegisterJob, progress: &dyn Progress, cancel: &Cancel)
                 candidates.len()
             )));
         }
-        r = crate::analysis::icp::register(&index, &candidates, &job.params)?;
+        r = crate::analysis::icp::register(&index, &candidates, &params)?;
     }
     if stable.is_empty() {
         stable.push("all".into());
@@ -596,8 +713,8 @@ pub fn run_register(job: &RegisterJob, progress: &dyn Progress, cancel: &Cancel)
         pairs: r.pairs,
         iterations: r.iterations,
         registration_error: r.registration_error,
-        rotation: job.params.rotation,
-        plane_radius: job.params.plane_radius,
+        rotation: params.rotation,
+        plane_radius: params.plane_radius,
         stable: stable.join(" + "),
         stable_points: candidates.len(),
         output: job.output.as_ref().map(|p| p.display().to_string()),
@@ -614,10 +731,66 @@ pub fn run_register(job: &RegisterJob, progress: &dyn Progress, cancel: &Cancel)
 
 /// `OUT.json` beside an output file: what made it (inputs, parameters, results).
 fn write_sidecar<T: Serialize>(out: &Path, what: &T) -> Result<()> {
-    let side = PathBuf::from(format!("{}.json", out.display()));
+    let side = super::sidecar_path(out);
     let json = serde_json::to_string_pretty(what).map_err(|e| PipelineError::Invalid(e.to_string()))?;
-    std::fs::write(&side, json + "\n").map_err(|e| IoError::io(&side, e))?;
+    crate::io::safe::write_bytes(&side, (json + "\n").as_bytes())?;
     Ok(())
+}
+
+/// The viewer's change panel: explicit numbers (it starts from [`super::params::derive`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Panel {
+    pub method: Method,
+    pub cyl_radius: f64,
+    pub normal_radii: Vec<f64>,
+    pub max_distance: f64,
+    pub registration_error: f64,
+    pub robust: bool,
+    pub core_spacing: f64,
+}
+
+impl Panel {
+    /// The job the panel's button runs. C2C takes every point and no cut-off, as
+    /// `kizashi change --method c2c` without flags.
+    pub fn job(&self, epoch1: PathBuf, epoch2: PathBuf) -> ChangeJob {
+        let m3c2 = m3c2::Params {
+            cyl_radius: self.cyl_radius,
+            normal_radii: self.normal_radii.clone(),
+            max_distance: self.max_distance,
+            registration_error: self.registration_error,
+            robust: self.robust,
+            ..Default::default()
+        };
+        let mut job = ChangeJob { epoch1, epoch2, method: self.method, cores: Some(Cores::Spacing(self.core_spacing)), m3c2: m3c2.into(), output: None, csv: None };
+        if self.method == Method::C2c {
+            job.cores = Some(Cores::All);
+            job.m3c2.max_distance = None;
+        }
+        job
+    }
+}
+
+/// A job's declared parameters, checked (the viewer checks before starting a background job).
+pub fn validate_job(job: &ChangeJob) -> Result<()> {
+    validate_declared(job)
+}
+
+/// The viewer's run: optionally ICP of epoch 2 onto epoch 1 first (planes by the one rule, the
+/// registration error raised to the ICP's estimate), then the change job on epochs in memory.
+pub fn run_change_registered(
+    job: &ChangeJob,
+    e1: &PointCloud,
+    e2: &PointCloud,
+    register: Option<crate::analysis::icp::Rotation>,
+    progress: &dyn Progress,
+    cancel: &Cancel,
+) -> Result<(ChangeOutcome, Option<crate::analysis::icp::IcpResult>)> {
+    let Some(rotation) = register else { return Ok((run_change_loaded(job, e1, e2, progress, cancel)?, None)) };
+    let icp = crate::analysis::icp::IcpParams { plane_radius: super::params::derive_for(e1).plane_radius, rotation, ..Default::default() };
+    let (r, moved) = register_loaded(e1, e2, &icp, cancel)?;
+    let mut job = job.clone();
+    job.m3c2.registration_error = job.m3c2.registration_error.max(r.registration_error);
+    Ok((run_change_loaded(&job, e1, &moved, progress, cancel)?, Some(r)))
 }
 
 /// Registration of epochs already in memory (the viewer's): returns the ICP result (in

@@ -7,11 +7,11 @@ use super::{load_epoch, Cancel, PipelineError, Progress, Result};
 use crate::analysis::dod::{self, Grid, Stat};
 use crate::analysis::AnalysisError;
 use crate::io::{las, raster};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::time::Instant;
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DodJob {
     pub epoch1: PathBuf,
     pub epoch2: PathBuf,
@@ -29,7 +29,18 @@ pub struct DodJob {
     pub wgs84: bool,
 }
 
-#[derive(Clone, Debug, Serialize)]
+impl super::Files for DodJob {
+    fn inputs(&self) -> Vec<PathBuf> {
+        vec![self.epoch1.clone(), self.epoch2.clone()]
+    }
+    fn outputs(&self) -> Vec<PathBuf> {
+        let mut v = vec![self.output.clone()];
+        v.extend(self.objects.clone());
+        v
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct DodSummary {
     pub epoch1: String,
     pub epoch2: String,
@@ -54,6 +65,7 @@ const MAX_CELLS: usize = 200_000_000;
 
 pub fn run_dod(job: &DodJob, progress: &dyn Progress, cancel: &Cancel) -> Result<DodSummary> {
     let t0 = Instant::now();
+    super::refuse_overwriting_inputs(job)?;
     if !(job.cell.is_finite() && job.cell > 0.0) {
         return Err(AnalysisError::InvalidParameter(format!("cell size must be positive, got {}", job.cell)).into());
     }

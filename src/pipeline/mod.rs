@@ -5,7 +5,10 @@ pub mod ccparams;
 pub mod change;
 pub mod dod;
 pub mod objects;
+pub mod params;
 pub mod report;
+pub mod site;
+pub mod tiles;
 
 use crate::cloud::PointCloud;
 use crate::analysis::AnalysisError;
@@ -35,6 +38,44 @@ impl From<AnalysisError> for PipelineError {
             AnalysisError::Cancelled => PipelineError::Cancelled,
             e => PipelineError::Analysis(e),
         }
+    }
+}
+
+/// What a step reads and what it writes (PDAL's stages declare their outputs the same way):
+/// the guard against overwriting inputs, and the job runner's hashes, read these.
+pub trait Files {
+    fn inputs(&self) -> Vec<PathBuf>;
+    /// Every file or folder the step writes, sidecars included.
+    fn outputs(&self) -> Vec<PathBuf>;
+}
+
+/// Refuses, before any work, a step whose output is one of its inputs (also through a link or
+/// a hard link), or whose outputs collide with each other.
+pub fn refuse_overwriting_inputs(step: &dyn Files) -> Result<()> {
+    let inputs = step.inputs();
+    let refs: Vec<&Path> = inputs.iter().map(PathBuf::as_path).collect();
+    let outputs = step.outputs();
+    for (k, out) in outputs.iter().enumerate() {
+        crate::io::safe::refuse_inputs(out, &refs)?;
+        if outputs[..k].iter().any(|o| o == out) {
+            return Err(PipelineError::Invalid(format!("{}: given for two outputs", out.display())));
+        }
+    }
+    Ok(())
+}
+
+/// `OUT.json` beside an output: the record of what made it.
+pub fn sidecar_path(out: &Path) -> PathBuf {
+    PathBuf::from(format!("{}.json", out.display()))
+}
+
+/// A warning when both epochs are one file (comparing a survey with itself finds nothing).
+pub fn same_epochs_warning(e1: &Path, e2: &Path) -> Vec<String> {
+    let same = crate::io::safe::refuse_inputs(e2, &[e1]).is_err();
+    if same {
+        vec![format!("both epochs are the same file ({}): every distance will be 0", e1.display())]
+    } else {
+        Vec::new()
     }
 }
 
@@ -142,9 +183,8 @@ pub fn run_demo(sample_dir: &Path, out_dir: &Path, regenerate: bool, progress: &
         epoch1: e1.clone(),
         epoch2: e2.clone(),
         method: change::Method::M3c2,
-        cores: change::Cores::Spacing(1.0),
-        m3c2: crate::analysis::m3c2::Params { cyl_radius: 1.0, normal_radii: vec![1.0, 2.0], max_distance: 2.0, ..Default::default() },
-        c2c_max_distance: None,
+        cores: Some(change::Cores::Spacing(1.0)),
+        m3c2: crate::analysis::m3c2::Params { cyl_radius: 1.0, normal_radii: vec![1.0, 2.0], max_distance: 2.0, ..Default::default() }.into(),
         output: Some(out_dir.join("m3c2.laz")),
         csv: Some(out_dir.join("m3c2.csv")),
     };
@@ -159,6 +199,6 @@ pub fn run_demo(sample_dir: &Path, out_dir: &Path, regenerate: bool, progress: &
     };
     let sp: PathBuf = out_dir.join("summary.json");
     let json = serde_json::to_string_pretty(&summary).map_err(|e| PipelineError::Invalid(e.to_string()))?;
-    std::fs::write(&sp, json + "\n").map_err(|e| IoError::io(&sp, e))?;
+    crate::io::safe::write_bytes(&sp, (json + "\n").as_bytes())?;
     Ok(summary)
 }

@@ -7,10 +7,10 @@ use super::{load_epoch, Cancel, PipelineError, Progress, Result};
 use crate::analysis::dod::Grid;
 use crate::analysis::objects::{self, ChangeObject};
 use crate::io::las;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ObjectsJob {
     pub result: PathBuf,
     /// Grid cell (m); default: the core points' mean spacing.
@@ -20,7 +20,16 @@ pub struct ObjectsJob {
     pub wgs84: bool,
 }
 
-#[derive(Clone, Debug, Serialize)]
+impl super::Files for ObjectsJob {
+    fn inputs(&self) -> Vec<PathBuf> {
+        vec![self.result.clone()]
+    }
+    fn outputs(&self) -> Vec<PathBuf> {
+        vec![self.output.clone()]
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ObjectsSummary {
     pub result: String,
     pub output: String,
@@ -31,16 +40,18 @@ pub struct ObjectsSummary {
 }
 
 pub fn run_objects(job: &ObjectsJob, progress: &dyn Progress, cancel: &Cancel) -> Result<ObjectsSummary> {
+    super::refuse_overwriting_inputs(job)?;
     let c = load_epoch(&job.result, las::Fields::ALL, progress, cancel)?.cloud;
     objects_of(&c, job)
 }
 
 /// As `run_objects`, on a result already read (`job.result` only names it).
 pub fn objects_of(c: &crate::cloud::PointCloud, job: &ObjectsJob) -> Result<ObjectsSummary> {
+    super::refuse_overwriting_inputs(job)?;
     let field = |n: &str| {
         c.scalar(n).map(|s| s.values.clone()).ok_or_else(|| PipelineError::Invalid(format!("{}: no {n} field: not an M3C2 result of `kizashi change`", job.result.display())))
     };
-    let (dist, sig, lod) = (field("m3c2_distance")?, field("m3c2_significant")?, field("m3c2_lod")?);
+    let (dist, sig, lod) = (field(crate::fields::M3C2_DISTANCE)?, field(crate::fields::M3C2_SIGNIFICANT)?, field(crate::fields::M3C2_LOD)?);
     if c.is_empty() {
         return Err(PipelineError::Invalid(format!("{}: no core points", job.result.display())));
     }

@@ -4,17 +4,20 @@
 //! hillshade for the map, hashes every input, and hands it all to `export::report`.
 
 use super::{load_epoch, Cancel, PipelineError, Progress, Result};
+use super::change::{ChangeParameters, ChangeSummary, Cores, RegisterSummary};
+use crate::analysis::icp::Rotation;
+use crate::analysis::normals::{Neighbourhoods, Orientation};
 use crate::cloud::Crs;
 use crate::export::report::{self, DodInfo, EpochInfo, InputFile, ObjectRow, Registration, ReportData};
 use crate::export::report::plots::MapPoint;
 use crate::io::raster::{GeoTransform, Raster};
 use crate::io::{crs, las, IoError};
 use crate::lang::Lang;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ReportJob {
     pub result: PathBuf,
     pub dod: Option<PathBuf>,
@@ -31,10 +34,23 @@ pub struct ReportJob {
     pub command: Option<String>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+impl super::Files for ReportJob {
+    fn inputs(&self) -> Vec<PathBuf> {
+        let mut v = vec![self.result.clone(), super::sidecar_path(&self.result)];
+        v.extend(self.dod.clone());
+        v.extend(self.objects.clone());
+        v.extend(self.ortho.clone());
+        v
+    }
+    fn outputs(&self) -> Vec<PathBuf> {
+        vec![self.output.clone()]
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ReportSummary {
     pub output: String,
-    pub format: &'static str,
+    pub format: String,
     pub lang: Lang,
     pub method: String,
     pub core_points: usize,
@@ -93,6 +109,7 @@ fn overlaps(a: [f64; 4], b: [f64; 4]) -> bool {
 
 pub fn run_report(job: &ReportJob, progress: &dyn Progress, cancel: &Cancel) -> Result<ReportSummary> {
     let t0 = Instant::now();
+    super::refuse_overwriting_inputs(job)?;
     let l = job.lang;
     let tr = |en: &'static str, ja: &'static str| match l {
         Lang::En => en,
@@ -105,22 +122,23 @@ pub fn run_report(job: &ReportJob, progress: &dyn Progress, cancel: &Cancel) -> 
     }
     let mut warnings = Vec::new();
     let c = load_epoch(&job.result, las::Fields::ALL, progress, cancel)?.cloud;
-    let (method, dfield) = if c.scalar("m3c2_distance").is_some() {
-        ("M3C2", "m3c2_distance")
-    } else if c.scalar("c2c_distance").is_some() {
-        ("C2C", "c2c_distance")
+    let (method, dfield) = if c.scalar(crate::fields::M3C2_DISTANCE).is_some() {
+        ("M3C2", crate::fields::M3C2_DISTANCE)
+    } else if c.scalar(crate::fields::C2C_DISTANCE).is_some() {
+        ("C2C", crate::fields::C2C_DISTANCE)
     } else {
         return Err(PipelineError::Invalid(format!("{}: no m3c2_distance or c2c_distance field: not a result of `kizashi change`", job.result.display())));
     };
     if c.is_empty() {
         return Err(PipelineError::Invalid(format!("{}: no core points", job.result.display())));
     }
-    let side_path = PathBuf::from(format!("{}.json", job.result.display()));
-    let side: Option<serde_json::Value> = match std::fs::read_to_string(&side_path) {
+    let side_path = super::sidecar_path(&job.result);
+    // The sidecar is the change run's summary itself, read back as its type.
+    let side: Option<ChangeSummary> = match std::fs::read_to_string(&side_path) {
         Ok(s) => match serde_json::from_str(&s) {
             Ok(v) => Some(v),
             Err(e) => {
-                warnings.push(format!("{}: not valid JSON ({e}); inputs and parameters unknown", side_path.display()));
+                warnings.push(format!("{}: not a record of `kizashi change` ({e}); inputs and parameters unknown", side_path.display()));
                 None
             }
         },
@@ -131,8 +149,8 @@ pub fn run_report(job: &ReportJob, progress: &dyn Progress, cancel: &Cancel) -> 
     };
     let field = |n: &str| c.scalar(n).map(|s| s.values.as_slice());
     let d = field(dfield).unwrap_or(&[]);
-    let sig = field("m3c2_significant");
-    let normals = (field("normal_x"), field("normal_y"), field("normal_z"));
+    let sig = field(crate::fields::M3C2_SIGNIFICANT);
+    let normals = (field(crate::fields::NORMAL[0]), field(crate::fields::NORMAL[1]), field(crate::fields::NORMAL[2]));
     let points: Vec<MapPoint> = (0..c.len())
         .map(|i| {
             let w = c.world(i);
@@ -146,7 +164,7 @@ pub fn run_report(job: &ReportJob, progress: &dyn Progress, cancel: &Cancel) -> 
     let b = c.bounds();
     let extent = [b.min[0], b.min[1], b.max[0], b.max[1]];
     let spacing = (((b.max[0] - b.min[0]) * (b.max[1] - b.min[1])).max(1e-6) / c.len() as f64).sqrt();
-    let lod_median = field("m3c2_lod").and_then(|v| crate::colourmap::percentile(v.to_vec(), 0.5));
+    let lod_median = field(crate::fields::M3C2_LOD).and_then(|v| crate::colourmap::percentile(v.to_vec(), 0.5));
 
     // Inputs recorded by the change run.
     let mut inputs = vec![InputFile { role: tr("result", "結果"), path: job.result.display().to_string(), size: None, sha256: None }];
@@ -156,7 +174,7 @@ pub fn run_report(job: &ReportJob, progress: &dyn Progress, cancel: &Cancel) -> 
     let mut epochs: [EpochInfo; 2] = Default::default();
     let mut registration = None;
     for (k, key) in ["epoch1", "epoch2"].iter().enumerate() {
-        let Some(rec) = side.as_ref().and_then(|s| s.get(*key)).and_then(|v| v.as_str()) else { continue };
+        let Some(rec) = side.as_ref().map(|s| if k == 0 { s.epoch1.as_str() } else { s.epoch2.as_str() }) else { continue };
         let e = &mut epochs[k];
         e.path = rec.to_string();
         let role = if k == 0 { tr("epoch 1", "第1期") } else { tr("epoch 2", "第2期") };
@@ -347,8 +365,9 @@ pub fn run_report(job: &ReportJob, progress: &dyn Progress, cancel: &Cancel) -> 
         crs: c.crs.as_ref().map(crs_label),
         epochs,
         registration,
-        parameters: side.as_ref().and_then(|s| s.get("parameters")).cloned(),
-        cores: side.as_ref().and_then(|s| s.get("cores")).cloned(),
+        parameters: side.as_ref().map(|s| parameter_rows(&s.parameters, &s.cores, l)),
+        record: side.as_ref().and_then(|s| serde_json::to_string_pretty(&s.parameters).ok()),
+        registration_error: side.as_ref().and_then(|s| s.parameters.m3c2.as_ref()).map(|p| p.registration_error),
         dod: dod_info,
         objects,
         objects_source,
@@ -366,7 +385,7 @@ pub fn run_report(job: &ReportJob, progress: &dyn Progress, cancel: &Cancel) -> 
     progress.update("figures and layout", 1, 1);
     Ok(ReportSummary {
         output: out.output,
-        format: out.format,
+        format: out.format.to_string(),
         lang: l,
         method: method.into(),
         core_points: c.len(),
@@ -412,24 +431,72 @@ fn ortho_window(r: &Raster, e: [f64; 4], (w, h): (u32, u32)) -> std::result::Res
     Ok(img)
 }
 
-/// The ICP result recorded beside epoch 2 by `kizashi register -o E2_ALIGNED.laz`.
+/// The ICP result recorded beside epoch 2 by `kizashi register -o E2_ALIGNED.laz` (its
+/// summary, read back as its type).
 fn read_registration(epoch2: &Path) -> Option<Registration> {
-    let side = PathBuf::from(format!("{}.json", epoch2.display()));
-    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&side).ok()?).ok()?;
-    let m = v.get("matrix")?.as_array()?;
-    let mut matrix = [[0.0; 4]; 4];
-    for (r, row) in m.iter().enumerate().take(4) {
-        for (k, x) in row.as_array()?.iter().enumerate().take(4) {
-            matrix[r][k] = x.as_f64()?;
-        }
-    }
+    let side = super::sidecar_path(epoch2);
+    let r: RegisterSummary = serde_json::from_str(&std::fs::read_to_string(&side).ok()?).ok()?;
+    let rotation = match r.rotation {
+        Rotation::Full => "full",
+        Rotation::Vertical => "vertical",
+        Rotation::None => "none",
+    };
     Some(Registration {
         source: side.display().to_string(),
-        matrix,
-        rms: v.get("rms")?.as_f64()?,
-        pairs: v.get("pairs")?.as_u64()?,
-        registration_error: v.get("registration_error")?.as_f64()?,
-        rotation: v.get("rotation").and_then(|x| x.as_str()).map(str::to_string),
-        stable: v.get("stable").and_then(|x| x.as_str()).map(str::to_string),
+        matrix: r.matrix,
+        rms: r.rms,
+        pairs: r.pairs as u64,
+        registration_error: r.registration_error,
+        rotation: Some(rotation.into()),
+        stable: Some(r.stable),
     })
+}
+
+/// The change run's parameters as table rows, in words and numbers.
+fn parameter_rows(p: &ChangeParameters, cores: &Cores, l: Lang) -> Vec<(String, String)> {
+    let tr = |en: &'static str, ja: &'static str| match l {
+        Lang::En => en.to_string(),
+        Lang::Ja => ja.to_string(),
+    };
+    let n = |v: f64| format!("{v}");
+    let xyz = |v: [f64; 3]| format!("{}, {}, {}", v[0], v[1], v[2]);
+    let mut rows = Vec::new();
+    if let Some(m) = &p.m3c2 {
+        rows.push((tr("cylinder radius (m)", "円柱半径 (m)"), n(m.cyl_radius)));
+        rows.push((tr("cylinder half-length = max distance (m)", "円柱の半長＝最大距離 (m)"), n(m.max_distance)));
+        rows.push((tr("normal radii (m)", "法線推定半径 (m)"), m.normal_radii.iter().map(|r| n(*r)).collect::<Vec<_>>().join(", ")));
+        let nb = match m.neighbourhoods {
+            Neighbourhoods::Py4dgeo => tr("as py4dgeo 1.2 (points of all radii up to each)", "py4dgeo 1.2 と同じ（各半径までの全点）"),
+            Neighbourhoods::Exact => tr("each radius's own ball", "各半径の球内の点のみ"),
+        };
+        rows.push((tr("normal neighbourhoods", "法線の近傍"), nb));
+        let source = if p.normals_from_file { tr("from the core point file", "コアポイントファイルから") } else { tr("estimated (PCA)", "推定（主成分分析）") };
+        rows.push((tr("normals", "法線"), source));
+        let o = match m.orientation {
+            Orientation::Vector([0.0, 0.0, 1.0]) => tr("upwards (+Z)", "上向き（+Z）"),
+            Orientation::Vector(v) => format!("{} ({})", tr("towards the vector", "次のベクトルの向き"), xyz(v)),
+            Orientation::Sensor(v) => format!("{} ({})", tr("towards the sensor at", "センサー位置の方向"), xyz(v)),
+        };
+        rows.push((tr("normal orientation", "法線の向き"), o));
+        rows.push((tr("registration error (m)", "位置合わせ誤差 (m)"), n(m.registration_error)));
+        let robust = if m.robust { tr("yes (median / IQR)", "あり（中央値／IQR）") } else { tr("no (mean / standard deviation)", "なし（平均／標準偏差）") };
+        rows.push((tr("robust statistics", "ロバスト統計"), robust));
+    } else {
+        let d = p.c2c_max_distance.map(n).unwrap_or_else(|| tr("none", "なし"));
+        rows.push((tr("maximum distance (m)", "最大距離 (m)"), d));
+    }
+    let c = match cores {
+        Cores::Step(k) => format!("{} {k} {}", tr("every", "第1期の"), tr("th point of epoch 1", "点ごとに1点")),
+        Cores::Spacing(s) => format!("{} {s} m", tr("one point of epoch 1 per cube of", "第1期の点を立方体ごとに1点、一辺")),
+        Cores::File(f) | Cores::FileWithNormals(f) => format!("{} {}", tr("from the file", "ファイルから"), f.display()),
+        Cores::All => tr("every point of epoch 1", "第1期の全点"),
+    };
+    rows.push((tr("core points", "コアポイント"), c));
+    if let Some(d) = &p.derived {
+        rows.push((
+            tr("derived from the point density", "点密度から導出"),
+            format!("{} {} m {}", tr("mean spacing", "平均点間隔"), (d.spacing * 1000.0).round() / 1000.0, tr("(parameters not given were set from it)", "（未指定のパラメータをこれから設定）")),
+        ));
+    }
+    rows
 }

@@ -75,9 +75,13 @@ pub struct ReportData<'a> {
     pub crs: Option<String>,
     pub epochs: [EpochInfo; 2],
     pub registration: Option<Registration>,
-    /// The parameters exactly as the change run recorded them (sidecar JSON).
-    pub parameters: Option<serde_json::Value>,
-    pub cores: Option<serde_json::Value>,
+    /// The change run's parameters as (name, value) rows in the report's language; None when
+    /// the result has no record.
+    pub parameters: Option<Vec<(String, String)>>,
+    /// The same, as the change run recorded them (JSON), for the reproducibility block.
+    pub record: Option<String>,
+    /// The registration error the LoD included (m).
+    pub registration_error: Option<f64>,
     pub dod: Option<DodInfo>,
     pub objects: Vec<ObjectRow>,
     /// Where the objects came from (file, or computed from the result).
@@ -168,7 +172,7 @@ pub fn render(d: &ReportData, output: &Path) -> Result<Rendered> {
         let html = html(d, font_url.as_deref())?;
         let n = html.len();
         match chromium {
-            None => std::fs::write(output, &html).map_err(|e| ExportError::Write { path: output.to_path_buf(), reason: e.to_string() })?,
+            None => crate::io::safe::write_bytes(output, html.as_bytes())?,
             Some(c) => {
                 let page = tmp.join("report.html");
                 std::fs::write(&page, &html).map_err(|e| crate::io::IoError::io(&page, e))?;
@@ -217,8 +221,7 @@ fn print_pdf(chromium: &Path, page: &Path, output: &Path, tmp: &Path) -> Result<
         let last: Vec<&str> = msg.lines().rev().take(3).collect();
         return Err(werr(format!("Chromium could not print the report ({status}): {}", last.join(" / "))));
     }
-    std::fs::copy(&pdf, output).map_err(|e| werr(e.to_string()))?;
-    Ok(())
+    crate::io::safe::write_file(output, |tmp| std::fs::copy(&pdf, tmp).map(|_| ()).map_err(|e| werr(e.to_string())))
 }
 
 const CSS: &str = r#"
@@ -388,7 +391,7 @@ fn html(d: &ReportData, font_url: Option<&str>) -> Result<String> {
 
     // Registration.
     let _ = write!(h, "<section><h2>{}</h2>", tr("3. Registration", "3. 位置合わせ"));
-    let reg_err = d.parameters.as_ref().and_then(|p| p.get("registration_error")).and_then(|v| v.as_f64());
+    let reg_err = d.registration_error;
     match &d.registration {
         Some(r) => {
             let _ = write!(
@@ -438,35 +441,8 @@ fn html(d: &ReportData, font_url: Option<&str>) -> Result<String> {
         tr("method", "手法"),
         if signed { tr("M3C2 (Lague et al. 2013, as py4dgeo) with level of detection at 95 %", "M3C2（Lague ほか 2013、py4dgeo と同じ計算）、95% 検出限界") } else { tr("C2C: nearest-neighbour distance to epoch 2", "C2C：第2期への最近傍距離") }
     );
-    let pname = |k: &str| -> String {
-        match k {
-            "cyl_radius" => tr("cylinder radius (m)", "円柱半径 (m)").into(),
-            "max_distance" => tr("cylinder half-length = max distance (m)", "円柱の半長＝最大距離 (m)").into(),
-            "normal_radii" => tr("normal radii (m)", "法線推定半径 (m)").into(),
-            "normal_neighbourhoods" => tr("normal neighbourhoods", "法線の近傍").into(),
-            "orientation" => tr("normal orientation", "法線の向き").into(),
-            "registration_error" => tr("registration error (m)", "位置合わせ誤差 (m)").into(),
-            "robust" => tr("robust statistics (median / IQR)", "ロバスト統計（中央値／IQR）").into(),
-            "min_points" => tr("minimum points per cylinder", "円柱内の最小点数").into(),
-            "max_distance_c2c" | "c2c_max_distance" => tr("maximum distance (m)", "最大距離 (m)").into(),
-            other => other.to_string(),
-        }
-    };
-    let show = |v: &serde_json::Value| -> String {
-        match v {
-            serde_json::Value::String(s) => s.clone(),
-            serde_json::Value::Array(a) => a.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(", "),
-            serde_json::Value::Null => "–".into(),
-            other => other.to_string(),
-        }
-    };
-    if let Some(serde_json::Value::Object(map)) = &d.parameters {
-        for (k, v) in map {
-            let _ = write!(h, "<tr><td>{}</td><td class=\"mono\">{}</td></tr>", esc(&pname(k)), esc(&show(v)));
-        }
-    }
-    if let Some(c) = &d.cores {
-        let _ = write!(h, "<tr><td>{}</td><td class=\"mono\">{}</td></tr>", tr("core points", "コアポイント"), esc(&c.to_string()));
+    for (k, v) in d.parameters.iter().flatten() {
+        let _ = write!(h, "<tr><td>{}</td><td class=\"mono\">{}</td></tr>", esc(k), esc(v));
     }
     if d.parameters.is_none() {
         let _ = write!(h, "<tr><td colspan=\"2\" class=\"warn\">{}</td></tr>", tr("The result has no sidecar JSON: its parameters are unknown.", "結果に記録ファイル（JSON）がなく、パラメータは不明です。"));
@@ -626,8 +602,8 @@ fn html(d: &ReportData, font_url: Option<&str>) -> Result<String> {
     h.push_str("</table>");
     let _ = write!(h, "<div>Kizashi {} · {}</div>", env!("CARGO_PKG_VERSION"), tr("command", "コマンド"));
     let _ = write!(h, "<pre>{}</pre>", esc(&d.command));
-    if let Some(p) = &d.parameters {
-        let _ = write!(h, "<div>{}</div><pre>{}</pre>", tr("Parameters as recorded by the change run:", "変化検出の実行時に記録されたパラメータ："), esc(&serde_json::to_string_pretty(p).unwrap_or_default()));
+    if let Some(p) = &d.record {
+        let _ = write!(h, "<div>{}</div><pre>{}</pre>", tr("Parameters as recorded by the change run:", "変化検出の実行時に記録されたパラメータ："), esc(p));
     }
     if !d.warnings.is_empty() {
         let _ = write!(h, "<div class=\"warn\">{}</div><ul>", tr("Warnings", "注意"));

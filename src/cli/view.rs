@@ -1,0 +1,113 @@
+//! `kizashi view` (and `kizashi` alone): the 3D viewer.
+
+use super::change::MethodArg;
+use anyhow::Result;
+use std::path::PathBuf;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Point clouds (LAS/LAZ/COPC) and rasters (GeoTIFF orthophoto or DEM) to open.
+    pub files: Vec<PathBuf>,
+    /// Run change detection between the first two point clouds once they are loaded.
+    #[arg(long, value_enum)]
+    change: Option<MethodArg>,
+    /// Save the window (3D view and panels) to this PNG once everything is drawn, then exit.
+    #[arg(long)]
+    pub screenshot: Option<PathBuf>,
+    /// Frames to render (and time) before the screenshot.
+    #[arg(long, default_value_t = 5)]
+    pub frames: u32,
+    /// Write what was shown (layers, errors, result, points drawn, frame times) as JSON, then exit.
+    #[arg(long)]
+    stats: Option<PathBuf>,
+    /// Interface language (default: Japanese when the locale is ja, else English).
+    #[arg(long)]
+    lang: Option<String>,
+    /// Points drawn per frame over all layers.
+    #[arg(long)]
+    pub budget: Option<usize>,
+    /// Window size, WIDTHxHEIGHT.
+    #[arg(long, default_value = "1280x800")]
+    pub size: String,
+    /// Initial colour of point clouds: rgb, elevation, intensity, classification.
+    #[arg(long)]
+    colour: Option<String>,
+    /// Open a cross-section between two points (data CRS): x1,y1,x2,y2.
+    #[arg(long, value_delimiter = ',', num_args = 1, allow_hyphen_values = true)]
+    profile: Option<Vec<f64>>,
+    /// After --change, export through the viewer's own export buttons: REPORT.pdf|.html,
+    /// OBJECTS.geojson or DOD.tif (repeatable; for scripted runs and tests).
+    #[arg(long)]
+    export: Vec<PathBuf>,
+    /// Scripted runs (--screenshot/--stats) fail after this many seconds.
+    #[arg(long, default_value_t = 900.0)]
+    pub timeout: f64,
+}
+
+/// `kizashi` alone: the viewer with exactly `kizashi view`'s defaults (clap's, not a copy).
+pub fn defaults() -> Args {
+    use clap::Parser;
+    match super::Cli::parse_from(["kizashi", "view"]).command {
+        Some(super::Command::View(a)) => a,
+        _ => unreachable!("`view` parses"),
+    }
+}
+
+#[cfg(feature = "gui")]
+pub fn run(a: Args) -> Result<i32> {
+    use kizashi::app::ViewOptions;
+    let lang = a.lang.as_ref().map(|_| super::report::lang(&a.lang)).transpose()?;
+    let size = a
+        .size
+        .split_once(['x', 'X'])
+        .and_then(|(w, h)| Some((w.trim().parse::<u32>().ok()?, h.trim().parse::<u32>().ok()?)))
+        .filter(|&(w, h)| (320..=8192).contains(&w) && (240..=8192).contains(&h))
+        .ok_or_else(|| anyhow::anyhow!("--size {:?}: expected WIDTHxHEIGHT, e.g. 1280x800", a.size))?;
+    if let Some(c) = &a.colour {
+        if !["rgb", "elevation", "intensity", "classification"].contains(&c.as_str()) {
+            anyhow::bail!("--colour {c:?}: use rgb, elevation, intensity or classification");
+        }
+    }
+    let profile = match &a.profile {
+        Some(v) if v.len() == 4 && v.iter().all(|x| x.is_finite()) => Some([v[0], v[1], v[2], v[3]]),
+        Some(v) => anyhow::bail!("--profile needs four numbers x1,y1,x2,y2, got {v:?}"),
+        None => None,
+    };
+    let opts = ViewOptions {
+        files: a.files,
+        change: a.change.map(Into::into),
+        screenshot: a.screenshot,
+        frames: a.frames,
+        stats: a.stats,
+        lang,
+        budget: a.budget,
+        size,
+        timeout_s: a.timeout,
+        colour: a.colour,
+        profile,
+        export: a.export,
+    };
+    kizashi::app::run(opts)?;
+    Ok(0)
+}
+
+#[cfg(not(feature = "gui"))]
+pub fn run(_: Args) -> Result<i32> {
+    eprintln!("kizashi: this build has no viewer (built without the `gui` feature); try `kizashi --help`");
+    Ok(2)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    /// `kizashi` alone opens the viewer with exactly the defaults of `kizashi view`.
+    #[test]
+    fn no_subcommand_means_view_with_its_defaults() {
+        let Some(super::super::Command::View(parsed)) = super::super::Cli::parse_from(["kizashi", "view"]).command else { panic!("view") };
+        let d = super::defaults();
+        assert_eq!((parsed.frames, parsed.size.as_str(), parsed.timeout), (d.frames, d.size.as_str(), d.timeout));
+        assert!(parsed.files.is_empty() && parsed.screenshot.is_none() && parsed.budget.is_none());
+        assert!(super::super::Cli::parse_from(["kizashi"]).command.is_none());
+    }
+}

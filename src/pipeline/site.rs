@@ -1,0 +1,560 @@
+//! Job files (`kizashi run SITE.toml`): a site's whole chain declared once — epochs,
+//! registration, change, DoD, change objects, report, 3D Tiles — with every output in one
+//! folder. Paths are relative to the job file.
+//!
+//! Make-like: each step's key is a SHA-256 of its job (the same typed job the CLI builds, as
+//! JSON) and of the content of every file it reads. The key is recorded with the step's job and
+//! summary in `OUT/.kizashi/STEP.json`, written after the step's outputs; a step whose key is
+//! unchanged and whose outputs are all there is skipped. A step's inputs include the outputs
+//! of the steps before it, so a changed cylinder radius reruns change and what reads its
+//! result (objects, report, tiles) but not the DoD. `--force` reruns everything.
+//!
+//! Keys not in the schema are errors with their line and the nearest known key.
+
+use super::change::{ChangeJob, Cores, M3c2Settings, Method, RegisterJob};
+use super::dod::DodJob;
+use super::objects::ObjectsJob;
+use super::report::ReportJob;
+use super::tiles::TilesJob;
+use super::{Cancel, Files, PipelineError, Progress, Result};
+use crate::analysis::dod::Stat;
+use crate::analysis::icp::{IcpParams, Rotation};
+use crate::analysis::normals::{Neighbourhoods, Orientation};
+use crate::io::IoError;
+use crate::lang::Lang;
+use serde::{Deserialize, Deserializer, Serialize};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// The job file as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SiteFile {
+    #[serde(default)]
+    pub site: Site,
+    /// Survey epochs, oldest first (`[[epoch]]` tables).
+    #[serde(rename = "epoch", default)]
+    pub epochs: Vec<Epoch>,
+    pub register: Option<RegisterStep>,
+    pub change: Option<ChangeStep>,
+    pub dod: Option<DodStep>,
+    pub objects: Option<ObjectsStep>,
+    pub report: Option<ReportStep>,
+    pub tiles: Option<TilesStep>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Site {
+    /// Site name (the report's title).
+    pub name: Option<String>,
+    /// Output folder [default: `out` beside the job file].
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Epoch {
+    pub path: PathBuf,
+    /// Survey date (TOML date, e.g. 2025-05-01).
+    pub date: Option<toml::value::Datetime>,
+    pub name: Option<String>,
+}
+
+/// A number, or the word "auto" (= derived from the point density, as when left out).
+fn auto<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> std::result::Result<Option<T>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OrAuto<T> {
+        Value(T),
+        Word(String),
+    }
+    match OrAuto::<T>::deserialize(d)? {
+        OrAuto::Value(v) => Ok(Some(v)),
+        OrAuto::Word(w) if w == "auto" => Ok(None),
+        OrAuto::Word(w) => Err(serde::de::Error::custom(format!("expected a value or \"auto\", got \"{w}\""))),
+    }
+}
+
+/// Epoch 2 registered onto epoch 1; the change and DoD steps then compare the aligned copy.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RegisterStep {
+    pub stable_box: Option<[f64; 4]>,
+    pub stable_polygon: Option<PathBuf>,
+    pub stable_c2c: Option<f64>,
+    pub rotation: Rotation,
+    #[serde(deserialize_with = "auto")]
+    pub plane_radius: Option<f64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ChangeStep {
+    pub method: Method,
+    #[serde(deserialize_with = "auto")]
+    pub cyl_radius: Option<f64>,
+    #[serde(deserialize_with = "auto")]
+    pub normal_radii: Option<Vec<f64>>,
+    #[serde(deserialize_with = "auto")]
+    pub max_distance: Option<f64>,
+    #[serde(deserialize_with = "auto")]
+    pub core_spacing: Option<f64>,
+    pub core_step: Option<usize>,
+    /// Core points from a file (LAS/LAZ or CSV).
+    pub cores: Option<PathBuf>,
+    /// With `cores`: the normals from that file.
+    pub core_normals: bool,
+    pub registration_error: f64,
+    pub robust: bool,
+    pub orientation: Option<[f64; 3]>,
+    pub sensor: Option<[f64; 3]>,
+    pub exact_normals: bool,
+    /// Also write `change.csv` [default: true].
+    pub csv: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DodStep {
+    #[serde(deserialize_with = "auto")]
+    pub cell: Option<f64>,
+    pub stat: Option<Stat>,
+    pub ground: bool,
+    pub registration_error: f64,
+    /// Also write the DoD's change objects [default: true].
+    pub objects: Option<bool>,
+    pub min_area: f64,
+    pub wgs84: bool,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ObjectsStep {
+    #[serde(deserialize_with = "auto")]
+    pub cell: Option<f64>,
+    pub min_area: f64,
+    pub wgs84: bool,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReportFormat {
+    #[default]
+    Pdf,
+    Html,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReportStep {
+    pub lang: Option<Lang>,
+    pub title: Option<String>,
+    pub ortho: Option<PathBuf>,
+    pub format: ReportFormat,
+    pub min_area: Option<f64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TilesStep {
+    /// Fields carried as properties [default: every field of the change result].
+    pub attributes: Option<Vec<String>>,
+    pub geoid_offset: f64,
+    pub geoid: Option<PathBuf>,
+    pub max_points_per_tile: Option<usize>,
+}
+
+/// One step of a planned run: the same typed job the CLI would build.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepJob {
+    Register(RegisterJob),
+    Change(ChangeJob),
+    Dod(DodJob),
+    Objects(ObjectsJob),
+    Report(ReportJob),
+    Tiles(TilesJob),
+}
+
+impl StepJob {
+    pub fn name(&self) -> &'static str {
+        match self {
+            StepJob::Register(_) => "register",
+            StepJob::Change(_) => "change",
+            StepJob::Dod(_) => "dod",
+            StepJob::Objects(_) => "objects",
+            StepJob::Report(_) => "report",
+            StepJob::Tiles(_) => "tiles",
+        }
+    }
+    fn files(&self) -> &dyn Files {
+        match self {
+            StepJob::Register(j) => j,
+            StepJob::Change(j) => j,
+            StepJob::Dod(j) => j,
+            StepJob::Objects(j) => j,
+            StepJob::Report(j) => j,
+            StepJob::Tiles(j) => j,
+        }
+    }
+    /// Runs the step through the pipeline; its summary as JSON.
+    pub fn run(&self, progress: &dyn Progress, cancel: &Cancel) -> Result<serde_json::Value> {
+        let json = |v: std::result::Result<serde_json::Value, serde_json::Error>| v.map_err(|e| PipelineError::Invalid(e.to_string()));
+        match self {
+            StepJob::Register(j) => json(serde_json::to_value(super::change::run_register(j, progress, cancel)?)),
+            StepJob::Change(j) => json(serde_json::to_value(super::change::run_change(j, progress, cancel)?.summary)),
+            StepJob::Dod(j) => json(serde_json::to_value(super::dod::run_dod(j, progress, cancel)?)),
+            StepJob::Objects(j) => json(serde_json::to_value(super::objects::run_objects(j, progress, cancel)?)),
+            StepJob::Report(j) => json(serde_json::to_value(super::report::run_report(j, progress, cancel)?)),
+            StepJob::Tiles(j) => json(serde_json::to_value(super::tiles::run_tiles(j, progress, cancel)?)),
+        }
+    }
+}
+
+/// A job file read and planned.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    pub file: PathBuf,
+    pub output: PathBuf,
+    pub steps: Vec<StepJob>,
+}
+
+fn invalid(file: &Path, msg: impl std::fmt::Display) -> PipelineError {
+    PipelineError::Invalid(format!("{}: {msg}", file.display()))
+}
+
+/// The nearest of `known` to `word` (edit distance at most 3), for "did you mean".
+fn nearest<'a>(word: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    known.into_iter().map(|k| (strsim::levenshtein(word, k), k)).filter(|(d, _)| *d <= 3).min_by_key(|(d, _)| *d).map(|(_, k)| k)
+}
+
+/// A TOML or schema error as one line: the file, the line, the message, a suggestion.
+fn describe_error(file: &Path, text: &str, e: &toml::de::Error) -> PipelineError {
+    let line = e.span().map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+    let msg = e.message().trim().replace('\n', " ");
+    let mut out = match line {
+        Some(l) => format!("{} line {l}: {msg}", file.display()),
+        None => format!("{}: {msg}", file.display()),
+    };
+    // serde's wording: "unknown field `cyl_radiu`, expected one of `method`, `cyl_radius`, ..."
+    if let Some(rest) = msg.strip_prefix("unknown field `") {
+        if let Some((word, expected)) = rest.split_once('`') {
+            let known: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+            if let Some(k) = nearest(word, known) {
+                out.push_str(&format!("; did you mean `{k}`?"));
+            }
+        }
+    }
+    PipelineError::Invalid(out)
+}
+
+/// Reads and checks a job file.
+pub fn read(file: &Path) -> Result<SiteFile> {
+    let text = std::fs::read_to_string(file).map_err(|e| IoError::io(file, e))?;
+    parse(file, &text)
+}
+
+/// Parses job-file text (`file` names it in errors).
+pub fn parse(file: &Path, text: &str) -> Result<SiteFile> {
+    toml::from_str(text).map_err(|e| describe_error(file, text, &e))
+}
+
+/// The steps of a job file, in order, as pipeline jobs with absolute paths.
+pub fn plan(file: &Path) -> Result<Plan> {
+    let site = read(file)?;
+    plan_site(file, &site)
+}
+
+/// `plan` of a file already read.
+pub fn plan_site(file: &Path, site: &SiteFile) -> Result<Plan> {
+    let base = std::fs::canonicalize(file).map_err(|e| IoError::io(file, e))?;
+    let dir = base.parent().map(Path::to_path_buf).unwrap_or_default();
+    let at = |p: &Path| if p.is_absolute() { p.to_path_buf() } else { dir.join(p) };
+    let out = at(site.site.output.as_deref().unwrap_or(Path::new("out")));
+    let o = |name: &str| out.join(name);
+    if site.epochs.len() != 2 {
+        return Err(invalid(file, format!("needs exactly two [[epoch]] tables (found {}); series of more epochs come with the time-series step", site.epochs.len())));
+    }
+    let e1 = at(&site.epochs[0].path);
+    let mut e2 = at(&site.epochs[1].path);
+    if let (Some(a), Some(b)) = (&site.epochs[0].date, &site.epochs[1].date) {
+        if a.to_string() >= b.to_string() {
+            return Err(invalid(file, format!("epoch dates must increase: {a} then {b}")));
+        }
+    }
+    let mut steps = Vec::new();
+    if let Some(r) = &site.register {
+        let aligned = o("epoch2_aligned.laz");
+        steps.push(StepJob::Register(RegisterJob {
+            epoch1: e1.clone(),
+            epoch2: e2.clone(),
+            stable_box: r.stable_box,
+            stable_polygon: r.stable_polygon.as_deref().map(at),
+            stable_c2c: r.stable_c2c,
+            plane_radius: r.plane_radius,
+            params: IcpParams { rotation: r.rotation, ..Default::default() },
+            output: Some(aligned.clone()),
+        }));
+        e2 = aligned;
+    }
+    let mut result = None;
+    if let Some(c) = &site.change {
+        let cores = match (&c.cores, c.core_step, c.core_spacing) {
+            (Some(f), _, _) if c.core_normals => Some(Cores::FileWithNormals(at(f))),
+            (Some(f), _, _) => Some(Cores::File(at(f))),
+            (None, Some(n), _) => Some(Cores::Step(n)),
+            (None, None, Some(s)) => Some(Cores::Spacing(s)),
+            (None, None, None) => None,
+        };
+        let orientation = match (c.orientation, c.sensor) {
+            (Some(_), Some(_)) => return Err(invalid(file, "[change] takes orientation or sensor, not both")),
+            (Some(v), None) => Orientation::Vector(v),
+            (None, Some(s)) => Orientation::Sensor(s),
+            (None, None) => Orientation::default(),
+        };
+        let laz = o("change.laz");
+        steps.push(StepJob::Change(ChangeJob {
+            epoch1: e1.clone(),
+            epoch2: e2.clone(),
+            method: c.method,
+            cores,
+            m3c2: M3c2Settings {
+                cyl_radius: c.cyl_radius,
+                normal_radii: c.normal_radii.clone(),
+                max_distance: c.max_distance,
+                registration_error: c.registration_error,
+                robust: c.robust,
+                orientation,
+                neighbourhoods: if c.exact_normals { Neighbourhoods::Exact } else { Neighbourhoods::Py4dgeo },
+            },
+            output: Some(laz.clone()),
+            csv: c.csv.unwrap_or(true).then(|| o("change.csv")),
+        }));
+        result = Some((laz, c.method));
+    }
+    let mut dod_file = None;
+    if let Some(d) = &site.dod {
+        let cell = match d.cell {
+            Some(c) => c,
+            // The one rule, from epoch 1's header (bounds and count): no need to read points.
+            None => {
+                let h = crate::io::las::read_header(&e1)?;
+                let b = h.bounds;
+                let area = ((b.max[0] - b.min[0]) * (b.max[1] - b.min[1])).max(1e-6);
+                super::params::derive(((area / h.point_count.max(1) as f64).sqrt() as f32).max(1e-3)).dod_cell
+            }
+        };
+        let tif = o("dod.tif");
+        steps.push(StepJob::Dod(DodJob {
+            epoch1: e1.clone(),
+            epoch2: e2.clone(),
+            cell,
+            stat: d.stat.unwrap_or(Stat::Mean),
+            ground: d.ground,
+            registration_error: d.registration_error,
+            output: tif.clone(),
+            objects: d.objects.unwrap_or(true).then(|| o("dod_objects.geojson")),
+            min_area: d.min_area,
+            wgs84: d.wgs84,
+        }));
+        dod_file = Some(tif);
+    }
+    let need_result = |what: &str| -> Result<(PathBuf, Method)> {
+        result.clone().ok_or_else(|| invalid(file, format!("[{what}] needs a [change] step (it reads the change result)")))
+    };
+    let mut objects_file = None;
+    if let Some(ob) = &site.objects {
+        let (r, method) = need_result("objects")?;
+        if method != Method::M3c2 {
+            return Err(invalid(file, "[objects] needs M3C2 (C2C has no level of detection)"));
+        }
+        let g = o("objects.geojson");
+        steps.push(StepJob::Objects(ObjectsJob { result: r, cell: ob.cell, min_area: ob.min_area, output: g.clone(), wgs84: ob.wgs84 }));
+        objects_file = Some(g);
+    }
+    if let Some(rp) = &site.report {
+        let (r, _) = need_result("report")?;
+        let name = match rp.format {
+            ReportFormat::Pdf => "report.pdf",
+            ReportFormat::Html => "report.html",
+        };
+        steps.push(StepJob::Report(ReportJob {
+            result: r,
+            dod: dod_file.clone(),
+            objects: objects_file.clone(),
+            ortho: rp.ortho.as_deref().map(at),
+            lang: rp.lang.unwrap_or_else(Lang::from_env),
+            output: o(name),
+            title: rp.title.clone().or_else(|| site.site.name.clone()),
+            min_area: rp.min_area,
+            command: Some(format!("kizashi run {}", file.display())),
+        }));
+    }
+    if let Some(t) = &site.tiles {
+        let (r, method) = need_result("tiles")?;
+        let attributes = t.attributes.clone().unwrap_or_else(|| match method {
+            Method::M3c2 => vec![crate::fields::M3C2_DISTANCE.into(), crate::fields::M3C2_LOD.into(), crate::fields::M3C2_SIGNIFICANT.into()],
+            Method::C2c => vec![crate::fields::C2C_DISTANCE.into(), crate::fields::C2C_DZ.into()],
+        });
+        steps.push(StepJob::Tiles(TilesJob {
+            input: r,
+            output: o("tiles"),
+            attributes,
+            geoid_offset: t.geoid_offset,
+            geoid: t.geoid.as_deref().map(at),
+            max_points_per_tile: t.max_points_per_tile.unwrap_or(50_000),
+            // The runner owns its output folder: a rerun replaces the tileset whole.
+            overwrite: true,
+        }));
+    }
+    if steps.is_empty() {
+        return Err(invalid(file, "no steps: add [change], [dod], [objects], [report] or [tiles]"));
+    }
+    Ok(Plan { file: base, output: out, steps })
+}
+
+/// What happened to one step.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct StepOutcome {
+    pub step: String,
+    /// "ran", "skipped" (unchanged), "would run", "would skip" (dry run).
+    pub status: String,
+    pub key: Option<String>,
+    pub outputs: Vec<String>,
+    pub seconds: f64,
+    pub summary: Option<serde_json::Value>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RunSummary {
+    pub file: String,
+    pub output: String,
+    pub steps: Vec<StepOutcome>,
+    pub seconds: f64,
+}
+
+/// The record beside a step's outputs (`OUT/.kizashi/STEP.json`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct StepRecord {
+    pub step: String,
+    pub key: String,
+    pub job: StepJob,
+    pub summary: serde_json::Value,
+}
+
+fn sha256_file(path: &Path, h: &mut sha2::Sha256) -> std::io::Result<()> {
+    use sha2::Digest;
+    if path.is_dir() {
+        // A folder input (none today) hashes by its sorted entries.
+        let mut names: Vec<PathBuf> = std::fs::read_dir(path)?.flatten().map(|e| e.path()).collect();
+        names.sort();
+        for n in names {
+            h.update(n.to_string_lossy().as_bytes());
+            sha256_file(&n, h)?;
+        }
+        return Ok(());
+    }
+    let mut f = std::fs::File::open(path)?;
+    std::io::copy(&mut f, h)?;
+    Ok(())
+}
+
+/// The step's key: its job and the content of every file it reads. A missing input is part of
+/// the key too (the step will then fail and say so).
+pub fn step_key(job: &StepJob) -> Result<String> {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(concat!("kizashi ", env!("CARGO_PKG_VERSION"), "\n").as_bytes());
+    h.update(serde_json::to_vec(job).map_err(|e| PipelineError::Invalid(e.to_string()))?);
+    for input in job.files().inputs() {
+        h.update(b"\n");
+        h.update(input.to_string_lossy().as_bytes());
+        if sha256_file(&input, &mut h).is_err() {
+            h.update(b"(missing)");
+        }
+    }
+    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+fn record_path(out: &Path, step: &str) -> PathBuf {
+    out.join(".kizashi").join(format!("{step}.json"))
+}
+
+/// Runs a planned job: each step in order, skipped when its key and outputs are unchanged.
+pub fn run(plan: &Plan, force: bool, dry_run: bool, progress: &dyn Progress, cancel: &Cancel) -> Result<RunSummary> {
+    let t0 = Instant::now();
+    // Every step refuses an output that is one of its inputs (a survey named like a step's
+    // output, e.g. OUT/change.laz, is never overwritten).
+    for s in &plan.steps {
+        super::refuse_overwriting_inputs(s.files())?;
+    }
+    if !dry_run {
+        std::fs::create_dir_all(plan.output.join(".kizashi")).map_err(|e| IoError::io(&plan.output, e))?;
+    }
+    let mut outcomes = Vec::new();
+    // Dry run: outputs of steps that would run (their readers would run too).
+    let mut changing: Vec<PathBuf> = Vec::new();
+    for s in &plan.steps {
+        if cancel.is_cancelled() {
+            return Err(PipelineError::Cancelled);
+        }
+        let t = Instant::now();
+        let name = s.name();
+        let outputs = s.files().outputs();
+        let key = step_key(s)?;
+        let rec_path = record_path(&plan.output, name);
+        let recorded: Option<StepRecord> = std::fs::read_to_string(&rec_path).ok().and_then(|t| serde_json::from_str(&t).ok());
+        let upstream_changed = s.files().inputs().iter().any(|i| changing.contains(i));
+        let unchanged = !force && !upstream_changed && recorded.as_ref().is_some_and(|r| r.key == key) && outputs.iter().all(|o| o.exists());
+        let outs: Vec<String> = outputs.iter().map(|p| p.display().to_string()).collect();
+        if unchanged {
+            let status = if dry_run { "would skip" } else { "skipped" };
+            outcomes.push(StepOutcome { step: name.into(), status: status.into(), key: Some(key), outputs: outs, seconds: t.elapsed().as_secs_f64(), summary: recorded.map(|r| r.summary) });
+            continue;
+        }
+        if dry_run {
+            changing.extend(outputs.iter().cloned());
+            outcomes.push(StepOutcome { step: name.into(), status: "would run".into(), key: Some(key), outputs: outs, seconds: 0.0, summary: None });
+            continue;
+        }
+        // The old record goes first: a run killed inside the step reruns it next time.
+        let _ = std::fs::remove_file(&rec_path);
+        let summary = s.run(progress, cancel).map_err(|e| PipelineError::Invalid(format!("step {name}: {e}")))?;
+        let rec = StepRecord { step: name.into(), key: key.clone(), job: s.clone(), summary: summary.clone() };
+        let text = serde_json::to_string_pretty(&rec).map_err(|e| PipelineError::Invalid(e.to_string()))?;
+        crate::io::safe::write_bytes(&rec_path, (text + "\n").as_bytes())?;
+        outcomes.push(StepOutcome { step: name.into(), status: "ran".into(), key: Some(key), outputs: outs, seconds: t.elapsed().as_secs_f64(), summary: Some(summary) });
+    }
+    Ok(RunSummary { file: plan.file.display().to_string(), output: plan.output.display().to_string(), steps: outcomes, seconds: t0.elapsed().as_secs_f64() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(text: &str) -> String {
+        parse(Path::new("site.toml"), text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn misspelt_key_names_its_line_and_the_nearest_key() {
+        let e = err("[[epoch]]\npath = \"a.laz\"\n\n[change]\nmethod = \"m3c2\"\ncyl_radiu = 5\n");
+        assert!(e.starts_with("site.toml line 6: unknown field `cyl_radiu`"), "{e}");
+        assert!(e.ends_with("did you mean `cyl_radius`?"), "{e}");
+        assert!(!e.contains('\n'));
+        let e = err("[chnage]\n");
+        assert!(e.contains("line 1") && e.contains("did you mean `change`?"), "{e}");
+    }
+
+    #[test]
+    fn auto_or_a_value_nothing_else() {
+        let s = parse(Path::new("s.toml"), "[change]\ncyl_radius = \"auto\"\nnormal_radii = [1.0, 2.0]\n").unwrap();
+        let c = s.change.unwrap();
+        assert_eq!((c.cyl_radius, c.normal_radii), (None, Some(vec![1.0, 2.0])));
+        let e = err("[change]\ncyl_radius = \"big\"\n");
+        assert!(e.contains("line 2") && e.contains("\"auto\""), "{e}");
+        let e = err("[change]\nmethod = \"m3c3\"\n");
+        assert!(e.contains("line 2") && e.contains("m3c2"), "{e}");
+    }
+}

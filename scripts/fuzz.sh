@@ -18,8 +18,10 @@ export RUSTFLAGS="-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4
   -Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table \
   -Cllvm-args=-sanitizer-coverage-trace-compares --cfg fuzzing"
 export CARGO_TARGET_DIR="$CARGO_TARGET_DIR/fuzz"
-(cd fuzz && cargo build --release --quiet --bin "$target")
-bin="$CARGO_TARGET_DIR/release/$target"
+# An explicit --target keeps RUSTFLAGS off build scripts and proc macros (as cargo-fuzz does).
+host="$(rustc -vV | sed -n 's/^host: //p')"
+(cd fuzz && cargo build --release --quiet --target "$host" --bin "$target")
+bin="$CARGO_TARGET_DIR/$host/release/$target"
 corpus="fuzz/corpus/$target"
 mkdir -p "$corpus" "fuzz/artifacts/$target"
 if [ -z "$(ls -A "$corpus")" ]; then
@@ -43,5 +45,5 @@ fi
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 echo "fuzz: $target for $secs s (corpus $(ls "$corpus" | wc -l) files)"
-KIZASHI_FUZZ_TMP="$tmp" "$bin" "$corpus" -max_total_time="$secs" -timeout=20 -rss_limit_mb=4096 \
+RAYON_NUM_THREADS="${RAYON_NUM_THREADS:-1}" KIZASHI_FUZZ_TMP="$tmp" "$bin" "$corpus" -max_total_time="$secs" -timeout=20 -rss_limit_mb=4096 \
   -max_len=1048576 -artifact_prefix="fuzz/artifacts/$target/" -print_final_stats=1 2>&1 | tail -25

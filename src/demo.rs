@@ -49,7 +49,8 @@ pub struct Truth {
     pub note: String,
 }
 
-fn features() -> Vec<Feature> {
+/// The displacements applied to epoch 2 (also written to truth.json).
+pub fn features() -> Vec<Feature> {
     vec![
         Feature { name: "hillslope slump (head)".into(), kind: "slump".into(), center: [172.0, 120.0], radii: [9.0, 14.0], peak_dz: -0.35 },
         Feature { name: "hillslope slump (toe)".into(), kind: "slump".into(), center: [156.0, 120.0], radii: [6.0, 13.0], peak_dz: 0.20 },

@@ -94,8 +94,13 @@ fn check_m3c2(dir: &str, e1: &str, e2: &str, golden: &str, params_file: &str) {
     let allowed = n / 1000; // 99.9 %
     let (nan_d, off_d) = compare(&format!("{golden} distance"), &r.distance, &g.col("distance"), 1e-3);
     let (nan_l, off_l) = compare(&format!("{golden} lod"), &r.lod, &g.col("lod"), 1e-3);
+    // The cylinders hold the same points as py4dgeo's (counts exact, same NaN where empty).
     let n1: Vec<f64> = r.n1.iter().map(|&v| f64::from(v)).collect();
-    compare(&format!("{golden} n1"), &n1, &g.col("n1"), 0.5);
+    let n2: Vec<f64> = r.n2.iter().map(|&v| f64::from(v)).collect();
+    let (nan_n1, off_n1) = compare(&format!("{golden} n1"), &n1, &g.col("n1"), 0.5);
+    let (nan_n2, off_n2) = compare(&format!("{golden} n2"), &n2, &g.col("n2"), 0.5);
+    assert_eq!((nan_n1, nan_n2), (0, 0), "{golden}: NaN pattern of the counts differs");
+    assert!(off_n1 <= allowed && off_n2 <= allowed, "{golden}: {off_n1} n1 and {off_n2} n2 counts differ from py4dgeo (allowed {allowed})");
     assert_eq!(nan_d, 0, "{golden}: NaN pattern of distance differs");
     assert_eq!(nan_l, 0, "{golden}: NaN pattern of lod differs");
     assert!(off_d <= allowed, "{golden}: {off_d} distances off by > 1 mm (allowed {allowed})");

@@ -68,7 +68,7 @@ fn japanese_pdf_with_dod_objects_and_ortho() {
     let d = dir.path();
     let result = sample_change(d, &sample("epoch2_2026.laz"));
     let (dod, objects) = (d.join("dod.tif"), d.join("objects.geojson"));
-    ok_json(&[os("dod"), sample("epoch1_2025.laz").as_os_str(), sample("epoch2_2026.laz").as_os_str(), os("--cell"), os("2"), os("--ground"), os("-o"), dod.as_os_str(), os("--json")]);
+    let dsum = ok_json(&[os("dod"), sample("epoch1_2025.laz").as_os_str(), sample("epoch2_2026.laz").as_os_str(), os("--cell"), os("2"), os("--ground"), os("-o"), dod.as_os_str(), os("--json")]);
     let objs = ok_json(&[os("objects"), result.as_os_str(), os("-o"), objects.as_os_str(), os("--min-area"), os("4"), os("--json")]);
     let pdf = d.join("report.pdf");
     let s = ok_json(&[
@@ -108,21 +108,42 @@ fn japanese_pdf_with_dod_objects_and_ortho() {
         let vol = format!("{:.2}±", o["volume_m3"].as_f64().unwrap());
         assert!(flat.contains(&area) && flat.contains(&vol), "object {} ({area} m2, {vol}) not in the table", o["id"]);
     }
-    // The DoD's own cut volume (from its JSON summary, recomputed by the report from the bands).
-    // Rendered pages: the map page shows red and blue (the bulge and the slump) over the photo.
-    let prefix = d.join("page");
-    tool("pdftoppm", &[os("-r"), os("50"), os("-png"), pdf.as_os_str(), prefix.as_os_str()]);
-    let mut coloured = 0;
-    for k in 1..=pages {
-        let p = d.join(format!("page-{k}.png"));
-        let img = image::open(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display())).to_rgb8();
-        let red = img.pixels().filter(|p| p[0] > 150 && p[1] < 90 && p[2] < 90).count();
-        let blue = img.pixels().filter(|p| p[2] > 120 && p[0] < 60 && p[1] < 110).count();
-        if red > 50 && blue > 50 {
-            coloured += 1;
-        }
+    // The DoD's own cut and fill volumes (from its JSON summary; the report recomputes them
+    // from the bands), as printed in the volumes table.
+    let v = &dsum["volumes"];
+    for k in ["cut_m3", "fill_m3"] {
+        let x = format!("{:.2}", v[k].as_f64().unwrap());
+        assert!(v[k].as_f64().unwrap() > 1.0 && flat.contains(&x), "DoD {k} {x} not in the report");
     }
-    assert!(coloured >= 2, "map and 3D view pages with red and blue: {coloured}");
+    // Rendered pages: the map and the 3D view show red and blue (the bulge and the slump). The
+    // colour bar and the histogram are red and blue too, so the pixels are counted against the
+    // same report of a result without change (epoch 1 against itself): the result's own colour
+    // is what is left.
+    let same = dir.path().join("same");
+    std::fs::create_dir(&same).unwrap();
+    let flat_result = sample_change(&same, &sample("epoch1_2025.laz"));
+    let flat_pdf = same.join("report.pdf");
+    ok_json(&[os("report"), flat_result.as_os_str(), os("--ortho"), sample("ortho_2026.tif").as_os_str(), os("--lang"), os("ja"), os("-o"), flat_pdf.as_os_str(), os("--json")]);
+    let colours = |pdf: &Path, prefix: &Path| -> Vec<(usize, usize)> {
+        tool("pdftoppm", &[os("-r"), os("100"), os("-png"), pdf.as_os_str(), prefix.as_os_str()]);
+        let mut out = Vec::new();
+        for k in 1.. {
+            let p = PathBuf::from(format!("{}-{k}.png", prefix.display()));
+            let Ok(img) = image::open(&p) else { break };
+            let img = img.to_rgb8();
+            let red = img.pixels().filter(|p| p[0] > 150 && p[1] < 90 && p[2] < 90).count();
+            let blue = img.pixels().filter(|p| p[2] > 120 && p[0] < 60 && p[1] < 110).count();
+            out.push((red, blue));
+        }
+        out
+    };
+    let with = colours(&pdf, &d.join("page"));
+    let without = colours(&flat_pdf, &same.join("page"));
+    assert_eq!(with.len(), pages);
+    assert_eq!(without.len(), pages, "same layout without change");
+    eprintln!("red/blue pixels per page (100 dpi): {with:?}; without change: {without:?}");
+    let coloured = with.iter().zip(&without).filter(|((r, b), (r0, b0))| *r > r0 + 100 && *b > b0 + 100).count();
+    assert!(coloured >= 2, "map and 3D view pages with red and blue beyond the legend's: {with:?} vs {without:?}");
 }
 
 #[test]

@@ -28,7 +28,10 @@ fn gltf_validator(dir: &Path) -> Value {
         .output()
         .expect("node (scripts/setup-debian.sh installs it and gltf-validator)");
     let text = String::from_utf8_lossy(&o.stdout);
-    serde_json::from_str(text.trim()).unwrap_or_else(|_| panic!("validator output: {text} {}", String::from_utf8_lossy(&o.stderr)))
+    let v: Value = serde_json::from_str(text.trim()).unwrap_or_else(|_| panic!("validator output: {text} {}", String::from_utf8_lossy(&o.stderr)));
+    // "0 errors" over no file at all proves nothing.
+    assert!(v["files"].as_u64().unwrap_or(0) > 0, "no glb files in {}: {v}", dir.display());
+    v
 }
 
 fn check_bounds(dir: &Path) -> String {
@@ -176,6 +179,7 @@ fn toronto_epoch_as_3d_tiles_with_geoid_offset() {
     // check_tileset compares with the un-offset centre: use the offset one instead.
     let v = gltf_validator(&out.join("tiles"));
     assert_eq!(v["errors"], 0, "{v}");
+    assert_eq!(v["files"], s["tiles"], "every tile validated");
     assert!(check_bounds(&out).trim_end().ends_with("tiles_outside=0"));
 }
 

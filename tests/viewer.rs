@@ -55,15 +55,19 @@ fn view(args: &[&str], files: &[PathBuf]) -> Run {
     Run { stats, image, stderr }
 }
 
-/// Pixels of the 3D view (the stats' view_rect) that are not the clear colour.
+/// Pixels of the 3D view (the stats' view_rect), less the legend's corner (the legend sits at
+/// the view's bottom right, 250 x 150 points: its RdBu bar alone would pass a colour check).
 fn view_pixels(r: &Run) -> Vec<[u8; 3]> {
     let v: Vec<f64> = r.stats["view_rect"].as_array().expect("view_rect").iter().map(|x| x.as_f64().unwrap_or(0.0)).collect();
     let (x0, y0, x1, y1) = (v[0] as u32, v[1] as u32, (v[2] as u32).min(r.image.width()), (v[3] as u32).min(r.image.height()));
     assert!(x1 > x0 + 100 && y1 > y0 + 100, "3D view too small: {v:?}");
     let mut out = Vec::new();
+    let legend = |x: u32, y: u32| x + 260 >= x1 && y + 160 >= y1;
     for y in y0..y1 {
         for x in x0..x1 {
-            out.push(r.image.get_pixel(x, y).0);
+            if !legend(x, y) {
+                out.push(r.image.get_pixel(x, y).0);
+            }
         }
     }
     out
@@ -140,9 +144,13 @@ fn sample_survey_m3c2_in_japanese() {
     let px = view_pixels(&r);
     let filled = 1.0 - share(&px, is_background);
     assert!(filled > 0.25, "terrain covers only {filled:.2} of the view");
-    // The slump (blue) and the bulge (red) are visible, and most core points are grey.
-    assert!(share(&px, red) > 0.0005, "red share {}", share(&px, red));
-    assert!(share(&px, blue) > 0.0005, "blue share {}", share(&px, blue));
+    // The slump (blue) and the bulge and toe (red) are visible outside the legend, and most
+    // core points are grey. Reddish / bluish: the diverging map's light tints count too.
+    let reddish = |p: [u8; 3]| p[0] > p[1] && i32::from(p[0]) - i32::from(p[2]) > 60;
+    let bluish = |p: [u8; 3]| p[2] > p[1] && i32::from(p[2]) - i32::from(p[0]) > 60;
+    let (nr, nb) = (px.iter().filter(|p| reddish(**p)).count(), px.iter().filter(|p| bluish(**p)).count());
+    eprintln!("outside the legend: {nr} reddish, {nb} bluish pixels of {}", px.len());
+    assert!(nr > 150 && nb > 150, "{nr} reddish, {nb} bluish pixels");
     assert!(share(&px, |p| p[0].abs_diff(150) < 30 && p[1].abs_diff(150) < 30 && p[2].abs_diff(150) < 30) > 0.05);
     assert_panels_drawn(&r);
     // The cross-section shows both epochs (and the result's core points) along the line, and
@@ -187,9 +195,11 @@ fn toronto_pair_m3c2_in_english() {
     // Parameters derived from the density (0.23 pts/m2 -> spacing ~2 m).
     let cyl = c["parameters"]["m3c2"]["cyl_radius"].as_f64().unwrap();
     assert!((2.0..=10.0).contains(&cyl), "cylinder radius {cyl}");
+    let result = layers.iter().find(|l| l["kind"] == "result").expect("result layer");
+    assert!(result["drawn"].as_u64().unwrap() > 1_000, "{result}");
     let px = view_pixels(&r);
     assert!(1.0 - share(&px, is_background) > 0.15);
-    assert!(share(&px, |p| red(p) || blue(p)) > 0.001);
+    assert!(share(&px, |p| red(p) || blue(p)) > 0.001, "red/blue share outside the legend {}", share(&px, |p| red(p) || blue(p)));
     assert_panels_drawn(&r);
 }
 

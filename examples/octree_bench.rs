@@ -2,7 +2,10 @@
 //! `cargo run --example octree_bench -- [N]`
 fn main() {
     use rand::{Rng, SeedableRng};
-    let n: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(5_000_000);
+    let n: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(5_000_000);
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
     let pos: Vec<[f32; 3]> = (0..n)
         .map(|_| {
@@ -12,7 +15,18 @@ fn main() {
         .collect();
     for cap in [20_000usize, 50_000] {
         let t = std::time::Instant::now();
-        let tree = kizashi::analysis::octree::Octree::build(&pos, kizashi::analysis::octree::Params { max_leaf: cap, max_node: cap, ..Default::default() });
-        println!("{n} points, cap {cap}: {} nodes in {:.3} s", tree.nodes.len(), t.elapsed().as_secs_f64());
+        let tree = kizashi::analysis::octree::Octree::build(
+            &pos,
+            kizashi::analysis::octree::Params {
+                max_leaf: cap,
+                max_node: cap,
+                ..Default::default()
+            },
+        );
+        println!(
+            "{n} points, cap {cap}: {} nodes in {:.3} s",
+            tree.nodes.len(),
+            t.elapsed().as_secs_f64()
+        );
     }
 }

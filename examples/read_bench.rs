@@ -23,7 +23,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Some("read") => {
             let file = Path::new(args.get(2).ok_or("FILE")?);
             let repeat: usize = args.get(3).map(|r| r.parse()).transpose()?.unwrap_or(3);
-            for (name, fields) in [("all_fields", las::Fields::ALL), ("positions", las::Fields::POSITIONS)] {
+            for (name, fields) in [
+                ("all_fields", las::Fields::ALL),
+                ("positions", las::Fields::POSITIONS),
+            ] {
                 let mut best = f64::INFINITY;
                 let mut n = 0;
                 for _ in 0..repeat {
@@ -55,7 +58,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let t = Instant::now();
             let pd = r.read_all()?;
             let s = t.elapsed().as_secs_f64();
-            println!("{{\"decompress_only_s\":{s:.4},\"points_per_s\":{:.0}}}", pd.len() as f64 / s);
+            println!(
+                "{{\"decompress_only_s\":{s:.4},\"points_per_s\":{:.0}}}",
+                pd.len() as f64 / s
+            );
         }
         _ => return Err("usage: read_bench make N OUT.laz | read FILE [REPEAT]".into()),
     }

@@ -14,7 +14,9 @@ fn main() {
     });
     let epoch: u8 = args.get(3).and_then(|e| e.parse().ok()).unwrap_or(1);
     let cloud = kizashi::demo::epoch_with(epoch, n, &kizashi::demo::ortho_image());
-    if let Err(e) = kizashi::io::las::write(std::path::Path::new(&args[1]), &cloud, &Default::default()) {
+    if let Err(e) =
+        kizashi::io::las::write(std::path::Path::new(&args[1]), &cloud, &Default::default())
+    {
         eprintln!("synth_cloud: {e}");
         std::process::exit(1);
     }

@@ -58,7 +58,10 @@ pub struct Bounds {
 
 impl Bounds {
     pub fn empty() -> Bounds {
-        Bounds { min: [f64::INFINITY; 3], max: [f64::NEG_INFINITY; 3] }
+        Bounds {
+            min: [f64::INFINITY; 3],
+            max: [f64::NEG_INFINITY; 3],
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -88,7 +91,11 @@ impl Bounds {
     }
 
     pub fn size(&self) -> [f64; 3] {
-        [self.max[0] - self.min[0], self.max[1] - self.min[1], self.max[2] - self.min[2]]
+        [
+            self.max[0] - self.min[0],
+            self.max[1] - self.min[1],
+            self.max[2] - self.min[2],
+        ]
     }
 }
 
@@ -123,7 +130,10 @@ pub struct PointCloud {
 impl PointCloud {
     /// An empty cloud whose local frame starts at `origin`.
     pub fn with_origin(origin: [f64; 3]) -> PointCloud {
-        PointCloud { origin, ..Default::default() }
+        PointCloud {
+            origin,
+            ..Default::default()
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -170,7 +180,11 @@ impl PointCloud {
     /// Adds or replaces a named field. Its length must match the point count.
     pub fn set_scalar(&mut self, name: &str, values: Vec<f32>, description: &str) {
         debug_assert_eq!(values.len(), self.len());
-        let field = ScalarField { name: name.to_string(), values, description: description.to_string() };
+        let field = ScalarField {
+            name: name.to_string(),
+            values,
+            description: description.to_string(),
+        };
         match self.scalars.iter_mut().find(|s| s.name == name) {
             Some(s) => *s = field,
             None => self.scalars.push(field),
@@ -219,7 +233,9 @@ pub fn origin_for(bounds: &Bounds) -> [f64; 3] {
     if bounds.is_empty() {
         return [0.0; 3];
     }
-    bounds.center().map(|c| if c.is_finite() { c.round() } else { 0.0 })
+    bounds
+        .center()
+        .map(|c| if c.is_finite() { c.round() } else { 0.0 })
 }
 
 #[cfg(test)]

@@ -3,21 +3,43 @@
 
 /// Viridis at 9 stops (sequential, perceptually uniform, colour-blind safe).
 pub const VIRIDIS: [[u8; 3]; 9] = [
-    [68, 1, 84], [71, 44, 122], [59, 81, 139], [44, 113, 142], [33, 144, 141],
-    [39, 173, 129], [92, 200, 99], [170, 220, 50], [253, 231, 37],
+    [68, 1, 84],
+    [71, 44, 122],
+    [59, 81, 139],
+    [44, 113, 142],
+    [33, 144, 141],
+    [39, 173, 129],
+    [92, 200, 99],
+    [170, 220, 50],
+    [253, 231, 37],
 ];
 /// ColorBrewer RdBu reversed, 11 stops: blue = negative (loss, subsidence), red = positive.
 pub const RDBU: [[u8; 3]; 11] = [
-    [5, 48, 97], [33, 102, 172], [67, 147, 195], [146, 197, 222], [209, 229, 240], [247, 247, 247],
-    [253, 219, 199], [244, 165, 130], [214, 96, 77], [178, 24, 43], [103, 0, 31],
+    [5, 48, 97],
+    [33, 102, 172],
+    [67, 147, 195],
+    [146, 197, 222],
+    [209, 229, 240],
+    [247, 247, 247],
+    [253, 219, 199],
+    [244, 165, 130],
+    [214, 96, 77],
+    [178, 24, 43],
+    [103, 0, 31],
 ];
 
 fn ramp(stops: &[[u8; 3]], t: f32) -> [u8; 3] {
-    let t = if t.is_finite() { t.clamp(0.0, 1.0) } else { 0.0 };
+    let t = if t.is_finite() {
+        t.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
     let x = t * (stops.len() - 1) as f32;
     let i = (x.floor() as usize).min(stops.len() - 2);
     let f = x - i as f32;
-    [0, 1, 2].map(|k| (f32::from(stops[i][k]) * (1.0 - f) + f32::from(stops[i + 1][k]) * f).round() as u8)
+    [0, 1, 2].map(|k| {
+        (f32::from(stops[i][k]) * (1.0 - f) + f32::from(stops[i + 1][k]) * f).round() as u8
+    })
 }
 
 /// `t` in [0, 1] (clamped; NaN -> 0).
@@ -35,7 +57,15 @@ pub fn diverging(t: f32) -> [u8; 3] {
 pub fn rgb8(rgb: &[[u16; 3]]) -> Vec<[u8; 3]> {
     use rayon::prelude::*;
     let eight_bit = rgb.par_iter().all(|c| c.iter().all(|&v| v <= 255));
-    rgb.par_iter().map(|c| if eight_bit { c.map(|v| v as u8) } else { c.map(|v| (v >> 8) as u8) }).collect()
+    rgb.par_iter()
+        .map(|c| {
+            if eight_bit {
+                c.map(|v| v as u8)
+            } else {
+                c.map(|v| (v >> 8) as u8)
+            }
+        })
+        .collect()
 }
 
 /// The q-quantile of the finite values (nearest rank).
@@ -70,7 +100,12 @@ pub fn histogram(values: &[f32], range: (f32, f32), bins: usize) -> Vec<usize> {
 /// change saturates. None when there is no finite value.
 pub fn deformation_limit(values: &[f32], significant: Option<&[f32]>) -> Option<f32> {
     let mut v: Vec<f32> = match significant {
-        Some(s) => values.iter().zip(s).filter(|(_, s)| **s >= 0.5).map(|(v, _)| v.abs()).collect(),
+        Some(s) => values
+            .iter()
+            .zip(s)
+            .filter(|(_, s)| **s >= 0.5)
+            .map(|(v, _)| v.abs())
+            .collect(),
         None => Vec::new(),
     };
     if v.iter().filter(|x| x.is_finite()).count() < 10 {
@@ -92,12 +127,21 @@ pub fn hillshade(z: &[f32], (w, h): (usize, usize), cell: [f64; 2]) -> Vec<f32> 
             if !at(x, y).is_finite() {
                 continue;
             }
-            let d = |a: f32, b: f32| if a.is_finite() && b.is_finite() { f64::from(a - b) } else { 0.0 };
-            let dzdx = d(at(x + 1, y), at(x.saturating_sub(1), y)) / (2.0 * cell[0].abs().max(1e-9));
+            let d = |a: f32, b: f32| {
+                if a.is_finite() && b.is_finite() {
+                    f64::from(a - b)
+                } else {
+                    0.0
+                }
+            };
+            let dzdx =
+                d(at(x + 1, y), at(x.saturating_sub(1), y)) / (2.0 * cell[0].abs().max(1e-9));
             // Rows go south, so north is -row.
-            let dzdy = d(at(x, y.saturating_sub(1)), at(x, y + 1)) / (2.0 * cell[1].abs().max(1e-9));
+            let dzdy =
+                d(at(x, y.saturating_sub(1)), at(x, y + 1)) / (2.0 * cell[1].abs().max(1e-9));
             let len = (dzdx * dzdx + dzdy * dzdy + 1.0).sqrt();
-            out[y * w + x] = ((-dzdx * light[0] - dzdy * light[1] + light[2]) / len).clamp(0.0, 1.0) as f32;
+            out[y * w + x] =
+                ((-dzdx * light[0] - dzdy * light[1] + light[2]) / len).clamp(0.0, 1.0) as f32;
         }
     }
     out

@@ -52,15 +52,34 @@ pub struct Truth {
 /// The displacements applied to epoch 2 (also written to truth.json).
 pub fn features() -> Vec<Feature> {
     vec![
-        Feature { name: "hillslope slump (head)".into(), kind: "slump".into(), center: [172.0, 120.0], radii: [9.0, 14.0], peak_dz: -0.35 },
-        Feature { name: "hillslope slump (toe)".into(), kind: "slump".into(), center: [156.0, 120.0], radii: [6.0, 13.0], peak_dz: 0.20 },
-        Feature { name: "embankment landside bulge".into(), kind: "bulge".into(), center: [82.0, 50.0], radii: [6.0, 10.0], peak_dz: 0.30 },
+        Feature {
+            name: "hillslope slump (head)".into(),
+            kind: "slump".into(),
+            center: [172.0, 120.0],
+            radii: [9.0, 14.0],
+            peak_dz: -0.35,
+        },
+        Feature {
+            name: "hillslope slump (toe)".into(),
+            kind: "slump".into(),
+            center: [156.0, 120.0],
+            radii: [6.0, 13.0],
+            peak_dz: 0.20,
+        },
+        Feature {
+            name: "embankment landside bulge".into(),
+            kind: "bulge".into(),
+            center: [82.0, 50.0],
+            radii: [6.0, 10.0],
+            peak_dz: 0.30,
+        },
     ]
 }
 
 /// Smooth bump: 1 at the centre, 0 on and outside the ellipse (cosine taper).
 fn bump(f: &Feature, u: f64, v: f64) -> f64 {
-    let r = (((u - f.center[0]) / f.radii[0]).powi(2) + ((v - f.center[1]) / f.radii[1]).powi(2)).sqrt();
+    let r = (((u - f.center[0]) / f.radii[0]).powi(2) + ((v - f.center[1]) / f.radii[1]).powi(2))
+        .sqrt();
     if r >= 1.0 {
         0.0
     } else {
@@ -85,25 +104,42 @@ enum Cover {
 /// Cross-section of the site along u (west -> east): river, riverside slope, crest road,
 /// landside slope, paddies, hillslope.
 fn cover_and_height(u: f64, v: f64) -> (Cover, f64) {
-    let texture = 0.15 * (u * 0.21 + v * 0.13).sin() * (v * 0.17).cos() + 0.05 * (u * 1.3).sin() * (v * 0.9).sin();
+    let texture = 0.15 * (u * 0.21 + v * 0.13).sin() * (v * 0.17).cos()
+        + 0.05 * (u * 1.3).sin() * (v * 0.9).sin();
     if u < 50.0 {
-        (Cover::Water, 4.5 + 0.2 * ((u - 25.0) / 25.0).powi(2) + 0.02 * (v * 0.3).sin())
+        (
+            Cover::Water,
+            4.5 + 0.2 * ((u - 25.0) / 25.0).powi(2) + 0.02 * (v * 0.3).sin(),
+        )
     } else if u < 64.0 {
-        (Cover::Grass, 5.0 + (u - 50.0) * (6.0 / 14.0) + 0.3 * texture)
+        (
+            Cover::Grass,
+            5.0 + (u - 50.0) * (6.0 / 14.0) + 0.3 * texture,
+        )
     } else if u < 70.0 {
         (Cover::Road, 11.0 + 0.01 * (v * 0.05).sin())
     } else if u < 86.0 {
-        (Cover::Grass, 11.0 - (u - 70.0) * (4.0 / 16.0) + 0.3 * texture)
+        (
+            Cover::Grass,
+            11.0 - (u - 70.0) * (4.0 / 16.0) + 0.3 * texture,
+        )
     } else if u < 140.0 {
-        (Cover::Paddy, 7.0 + 0.02 * ((u / 18.0).floor() + (v / 25.0).floor()).rem_euclid(3.0) + 0.02 * texture)
+        (
+            Cover::Paddy,
+            7.0 + 0.02 * ((u / 18.0).floor() + (v / 25.0).floor()).rem_euclid(3.0) + 0.02 * texture,
+        )
     } else {
-        (Cover::Forest, 7.0 + (u - 140.0) * 0.5 + 1.5 * texture + 0.8 * (v * 0.04).sin())
+        (
+            Cover::Forest,
+            7.0 + (u - 140.0) * 0.5 + 1.5 * texture + 0.8 * (v * 0.04).sin(),
+        )
     }
 }
 
 /// Deterministic per-pixel variation for the orthophoto.
 fn hash_noise(a: i64, b: i64) -> f64 {
-    let mut h = (a as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (b as u64).wrapping_mul(0xC2B2_AE3D_27D4_EB4F);
+    let mut h = (a as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        ^ (b as u64).wrapping_mul(0xC2B2_AE3D_27D4_EB4F);
     h ^= h >> 31;
     h = h.wrapping_mul(0xBF58_476D_1CE4_E5B9);
     h ^= h >> 29;
@@ -128,7 +164,11 @@ fn colour(u: f64, v: f64) -> [u8; 3] {
         Cover::Forest => [45.0, 80.0, 40.0],
     };
     // Bare soil where the slump scarp broke the forest cover (seen in the 2026 photo).
-    let scar = features().iter().filter(|f| f.kind == "slump").map(|f| bump(f, u, v)).fold(0.0, f64::max);
+    let scar = features()
+        .iter()
+        .filter(|f| f.kind == "slump")
+        .map(|f| bump(f, u, v))
+        .fold(0.0, f64::max);
     let soil = [140.0, 110.0, 80.0];
     let mut c = [0.0; 3];
     for k in 0..3 {
@@ -162,10 +202,15 @@ pub fn epoch(epoch: u8, ortho: &image::RgbImage) -> PointCloud {
 pub fn epoch_with(epoch: u8, n: usize, ortho: &image::RgbImage) -> PointCloud {
     let mut rng = ChaCha8Rng::seed_from_u64(0x4B49_5A41_5348_4900 + u64::from(epoch));
     let noise = Normal::new(0.0, NOISE_M).unwrap_or_else(|_| unreachable!("constant sigma"));
-    let origin = [SITE_ORIGIN[0] + SITE_SIZE / 2.0, SITE_ORIGIN[1] + SITE_SIZE / 2.0, 0.0];
+    let origin = [
+        SITE_ORIGIN[0] + SITE_SIZE / 2.0,
+        SITE_ORIGIN[1] + SITE_SIZE / 2.0,
+        0.0,
+    ];
     let mut c = PointCloud::with_origin(origin);
     c.positions.reserve(n);
-    let (mut rgb, mut inten, mut class, mut time, mut tdz) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut rgb, mut inten, mut class, mut time, mut tdz) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let t0 = if epoch == 1 { 4.05e8 } else { 4.37e8 };
     while c.positions.len() < n {
         let u = rng.random::<f64>() * SITE_SIZE;
@@ -177,7 +222,11 @@ pub fn epoch_with(epoch: u8, n: usize, ortho: &image::RgbImage) -> PointCloud {
         }
         let dz = if epoch == 2 { true_dz(u, v) } else { 0.0 };
         let zz = z + dz + noise.sample(&mut rng);
-        c.positions.push([(u - SITE_SIZE / 2.0) as f32, (v - SITE_SIZE / 2.0) as f32, zz as f32]);
+        c.positions.push([
+            (u - SITE_SIZE / 2.0) as f32,
+            (v - SITE_SIZE / 2.0) as f32,
+            zz as f32,
+        ]);
         let col = ((u / ORTHO_RES) as u32).min(ortho.width() - 1);
         let row = (((SITE_SIZE - v) / ORTHO_RES) as u32).min(ortho.height() - 1);
         let p = ortho.get_pixel(col, row).0;
@@ -187,7 +236,14 @@ pub fn epoch_with(epoch: u8, n: usize, ortho: &image::RgbImage) -> PointCloud {
         class.push(if cover == Cover::Water { 9 } else { 2 });
         // Flight lines run north-south, 20 m apart, 8 m/s.
         let line = (u / 20.0).floor();
-        time.push(t0 + line * 60.0 + if line as i64 % 2 == 0 { v } else { SITE_SIZE - v } / 8.0);
+        time.push(
+            t0 + line * 60.0
+                + if line as i64 % 2 == 0 {
+                    v
+                } else {
+                    SITE_SIZE - v
+                } / 8.0,
+        );
         tdz.push(dz as f32);
     }
     // Store points in acquisition (GPS time) order, as a real survey file is.
@@ -253,7 +309,14 @@ pub fn generate(dir: &Path) -> Result<Vec<std::path::PathBuf>, io::IoError> {
     let img = ortho_image();
     let c = crs::from_epsg(EPSG, CrsSource::User)?;
     let ortho_path = dir.join(ORTHO_FILE);
-    let gt = raster::GeoTransform([SITE_ORIGIN[0], ORTHO_RES, 0.0, SITE_ORIGIN[1] + SITE_SIZE, 0.0, -ORTHO_RES]);
+    let gt = raster::GeoTransform([
+        SITE_ORIGIN[0],
+        ORTHO_RES,
+        0.0,
+        SITE_ORIGIN[1] + SITE_SIZE,
+        0.0,
+        -ORTHO_RES,
+    ]);
     raster::write_rgb(&ortho_path, &img, gt, Some(&c))?;
     let mut out = vec![ortho_path];
     let dtm_path = dir.join(DTM_FILE);
@@ -264,10 +327,20 @@ pub fn generate(dir: &Path) -> Result<Vec<std::path::PathBuf>, io::IoError> {
             cover_and_height(col as f64 + 0.5, SITE_SIZE - (row as f64 + 0.5)).1 as f32
         })
         .collect();
-    let dgt = raster::GeoTransform([SITE_ORIGIN[0], 1.0, 0.0, SITE_ORIGIN[1] + SITE_SIZE, 0.0, -1.0]);
+    let dgt = raster::GeoTransform([
+        SITE_ORIGIN[0],
+        1.0,
+        0.0,
+        SITE_ORIGIN[1] + SITE_SIZE,
+        0.0,
+        -1.0,
+    ]);
     raster::write_f32(&dtm_path, n, n, dgt, Some(&c), -9999.0, &heights)?;
     out.push(dtm_path);
-    for (e, name, date) in [(1u8, EPOCH1_FILE, (2025, 6, 10)), (2u8, EPOCH2_FILE, (2026, 6, 12))] {
+    for (e, name, date) in [
+        (1u8, EPOCH1_FILE, (2025, 6, 10)),
+        (2u8, EPOCH2_FILE, (2026, 6, 12)),
+    ] {
         let cloud = epoch(e, &img);
         let p = dir.join(name);
         let opts = las::WriteOptions {
@@ -290,7 +363,10 @@ pub fn generate(dir: &Path) -> Result<Vec<std::path::PathBuf>, io::IoError> {
             .into(),
     };
     let tp = dir.join(TRUTH_FILE);
-    let json = serde_json::to_string_pretty(&truth).map_err(|e| io::IoError::Write { path: tp.clone(), reason: e.to_string() })?;
+    let json = serde_json::to_string_pretty(&truth).map_err(|e| io::IoError::Write {
+        path: tp.clone(),
+        reason: e.to_string(),
+    })?;
     io::safe::write_bytes(&tp, (json + "\n").as_bytes())?;
     out.push(tp);
     let site = dir.join(SITE_FILE);

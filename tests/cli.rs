@@ -15,9 +15,20 @@ fn root() -> &'static Path {
 #[test]
 fn sample_survey_is_deterministic_and_committed() {
     let dir = tempfile::tempdir().unwrap();
-    let st = Command::new(kizashi()).args(["demo", "--generate", "--sample-dir"]).arg(dir.path()).output().unwrap();
+    let st = Command::new(kizashi())
+        .args(["demo", "--generate", "--sample-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
     assert!(st.status.success());
-    for f in ["epoch1_2025.laz", "epoch2_2026.laz", "ortho_2026.tif", "dtm_2025.tif", "truth.json", "site.toml"] {
+    for f in [
+        "epoch1_2025.laz",
+        "epoch2_2026.laz",
+        "ortho_2026.tif",
+        "dtm_2025.tif",
+        "truth.json",
+        "site.toml",
+    ] {
         let fresh = std::fs::read(dir.path().join(f)).unwrap();
         let committed = std::fs::read(root().join("sample_data").join(f)).unwrap();
         assert!(fresh == committed, "sample_data/{f} differs from what `kizashi demo --generate` writes: regenerate and commit it");
@@ -32,12 +43,21 @@ fn sample_epochs_carry_the_known_deformation_and_ortho_colours() {
     for e in [&e1, &e2] {
         let c = e.cloud.crs.as_ref().unwrap();
         assert_eq!(c.epsg, Some(6671), "{}", c.name);
-        assert!(c.name.contains("Japan Plane Rectangular CS III"), "{}", c.name);
+        assert!(
+            c.name.contains("Japan Plane Rectangular CS III"),
+            "{}",
+            c.name
+        );
         assert!(e.warnings.is_empty(), "{:?}", e.warnings);
     }
     let dz = &e2.cloud.scalar("true_dz").unwrap().values;
-    let (lo, hi) = dz.iter().fold((f32::MAX, f32::MIN), |(a, b), &v| (a.min(v), b.max(v)));
-    assert!((lo + 0.35).abs() < 0.01 && (hi - 0.30).abs() < 0.01, "{lo} {hi}");
+    let (lo, hi) = dz
+        .iter()
+        .fold((f32::MAX, f32::MIN), |(a, b), &v| (a.min(v), b.max(v)));
+    assert!(
+        (lo + 0.35).abs() < 0.01 && (hi - 0.30).abs() < 0.01,
+        "{lo} {hi}"
+    );
     let moved = dz.iter().filter(|v| v.abs() > 0.01).count();
     assert!(moved > 1000 && moved < 20_000, "{moved}");
     // Every point's colour is the orthophoto pixel under it (the ortho lines up with the points).
@@ -48,11 +68,25 @@ fn sample_epochs_carry_the_known_deformation_and_ortho_colours() {
         let w = e1.cloud.world(i);
         let want = rgb[i].map(|v| (v / 257) as f32).to_vec();
         // Coordinates are stored to 1 mm, so a point on a pixel edge may fall either side.
-        let hit = [(0.0, 0.0), (0.001, 0.0), (-0.001, 0.0), (0.0, 0.001), (0.0, -0.001)].iter().any(|(dx, dy)| {
-            let px: Vec<f32> = bands.iter().map(|b| ortho.sample_nearest(b, w[0] + dx, w[1] + dy)).collect();
+        let hit = [
+            (0.0, 0.0),
+            (0.001, 0.0),
+            (-0.001, 0.0),
+            (0.0, 0.001),
+            (0.0, -0.001),
+        ]
+        .iter()
+        .any(|(dx, dy)| {
+            let px: Vec<f32> = bands
+                .iter()
+                .map(|b| ortho.sample_nearest(b, w[0] + dx, w[1] + dy))
+                .collect();
             px == want
         });
-        assert!(hit, "point {i} at {w:?}: colour {want:?} is not the ortho pixel under it");
+        assert!(
+            hit,
+            "point {i} at {w:?}: colour {want:?} is not the ortho pixel under it"
+        );
     }
 }
 
@@ -65,8 +99,18 @@ fn demo_runs_headless_and_writes_a_summary() {
         std::fs::copy(root().join("sample_data").join(f), sample.join(f)).unwrap();
     }
     let out_dir = dir.path().join("out");
-    let out = Command::new(kizashi()).args(["demo", "--json", "--sample-dir"]).arg(&sample).arg("--out").arg(&out_dir).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(kizashi())
+        .args(["demo", "--json", "--sample-dir"])
+        .arg(&sample)
+        .arg("--out")
+        .arg(&out_dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(s["epochs"].as_array().unwrap().len(), 2);
     assert_eq!(s["epochs"][1]["point_count"], 200_000);
@@ -76,7 +120,13 @@ fn demo_runs_headless_and_writes_a_summary() {
     let sig = s["change"]["significant"].as_u64().unwrap();
     assert!(sig > 300 && sig < 6000, "{sig}");
     // Human output says where the summary went.
-    let out = Command::new(kizashi()).args(["demo", "--sample-dir"]).arg(&sample).arg("--out").arg(&out_dir).output().unwrap();
+    let out = Command::new(kizashi())
+        .args(["demo", "--sample-dir"])
+        .arg(&sample)
+        .arg("--out")
+        .arg(&out_dir)
+        .output()
+        .unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains("summary.json"));
 }
 
@@ -97,13 +147,26 @@ fn info_json_on_the_sample_and_errors_on_bad_paths() {
     assert_eq!(pc["extra_fields"][0]["name"], "true_dz");
     assert!((pc["point_density"].as_f64().unwrap() - 5.0).abs() < 0.05);
     let r = &v[1]["raster"];
-    assert_eq!((r["width"].as_u64(), r["height"].as_u64(), r["band_count"].as_u64()), (Some(800), Some(800), Some(3)));
+    assert_eq!(
+        (
+            r["width"].as_u64(),
+            r["height"].as_u64(),
+            r["band_count"].as_u64()
+        ),
+        (Some(800), Some(800), Some(3))
+    );
     assert_eq!(r["resolution"][0], 0.25);
     assert_eq!(r["extent"][0], -61500.0);
 
-    let out = Command::new(kizashi()).args(["info", "/nonexistent/survey.laz"]).output().unwrap();
+    let out = Command::new(kizashi())
+        .args(["info", "/nonexistent/survey.laz"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    let out = Command::new(kizashi()).args(["info", "--json", "/nonexistent/survey.laz"]).output().unwrap();
+    let out = Command::new(kizashi())
+        .args(["info", "--json", "/nonexistent/survey.laz"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.lines().count(), 1, "{err}");

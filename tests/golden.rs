@@ -18,11 +18,22 @@ impl Golden {
         let text = std::fs::read_to_string(shared().join("golden").join(name)).unwrap();
         let mut lines = text.lines();
         let cols = lines.next().unwrap().split(',').map(String::from).collect();
-        let rows = lines.filter(|l| !l.is_empty()).map(|l| l.split(',').map(|v| v.parse::<f64>().unwrap_or(f64::NAN)).collect()).collect();
+        let rows = lines
+            .filter(|l| !l.is_empty())
+            .map(|l| {
+                l.split(',')
+                    .map(|v| v.parse::<f64>().unwrap_or(f64::NAN))
+                    .collect()
+            })
+            .collect();
         Golden { cols, rows }
     }
     fn col(&self, name: &str) -> Vec<f64> {
-        let i = self.cols.iter().position(|c| c == name).unwrap_or_else(|| panic!("column {name}"));
+        let i = self
+            .cols
+            .iter()
+            .position(|c| c == name)
+            .unwrap_or_else(|| panic!("column {name}"));
         self.rows.iter().map(|r| r[i]).collect()
     }
 }
@@ -32,16 +43,27 @@ struct Params {
 }
 
 fn params(name: &str) -> Params {
-    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(shared().join("golden").join(name)).unwrap()).unwrap();
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(shared().join("golden").join(name)).unwrap())
+            .unwrap();
     let o = &v["orientation_vector"];
     Params {
         p: m3c2::Params {
             cyl_radius: v["cyl_radius"].as_f64().unwrap(),
-            normal_radii: v["normal_radii"].as_array().unwrap().iter().map(|r| r.as_f64().unwrap()).collect(),
+            normal_radii: v["normal_radii"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r.as_f64().unwrap())
+                .collect(),
             max_distance: v["max_distance"].as_f64().unwrap(),
             registration_error: v["registration_error"].as_f64().unwrap(),
             robust: v["robust_aggr"].as_bool().unwrap(),
-            orientation: Orientation::Vector([o[0].as_f64().unwrap(), o[1].as_f64().unwrap(), o[2].as_f64().unwrap()]),
+            orientation: Orientation::Vector([
+                o[0].as_f64().unwrap(),
+                o[1].as_f64().unwrap(),
+                o[2].as_f64().unwrap(),
+            ]),
             ..Default::default()
         },
     }
@@ -49,8 +71,20 @@ fn params(name: &str) -> Params {
 
 /// Both epochs in epoch 1's local frame, epoch-1 points in file order.
 fn epochs(dir: &str, e1: &str, e2: &str) -> (kizashi::PointCloud, kizashi::PointCloud) {
-    let a = las::read_with(&data(&format!("{dir}/{e1}")), las::Fields::POSITIONS, |_, _| true).unwrap().cloud;
-    let mut b = las::read_with(&data(&format!("{dir}/{e2}")), las::Fields::POSITIONS, |_, _| true).unwrap().cloud;
+    let a = las::read_with(
+        &data(&format!("{dir}/{e1}")),
+        las::Fields::POSITIONS,
+        |_, _| true,
+    )
+    .unwrap()
+    .cloud;
+    let mut b = las::read_with(
+        &data(&format!("{dir}/{e2}")),
+        las::Fields::POSITIONS,
+        |_, _| true,
+    )
+    .unwrap()
+    .cloud;
     b.rebase(a.origin);
     (a, b)
 }
@@ -71,7 +105,10 @@ fn compare(label: &str, got: &[f64], want: &[f64], tol: f64) -> (usize, usize) {
             }
         }
     }
-    eprintln!("{label}: {nan_mismatch} NaN mismatches, {off} of {} beyond {tol} (worst {worst:.6})", got.len());
+    eprintln!(
+        "{label}: {nan_mismatch} NaN mismatches, {off} of {} beyond {tol} (worst {worst:.6})",
+        got.len()
+    );
     (nan_mismatch, off)
 }
 
@@ -83,43 +120,100 @@ fn check_m3c2(dir: &str, e1: &str, e2: &str, golden: &str, params_file: &str) {
     // Same core points as py4dgeo (to the file's 1 mm).
     let (gx, gy, gz) = (g.col("x"), g.col("y"), g.col("z"));
     for (i, c) in cores.iter().enumerate().step_by(97) {
-        let w = [a.origin[0] + f64::from(c[0]), a.origin[1] + f64::from(c[1]), a.origin[2] + f64::from(c[2])];
-        assert!((w[0] - gx[i]).abs() < 1e-3 && (w[1] - gy[i]).abs() < 1e-3 && (w[2] - gz[i]).abs() < 1e-3, "core {i}");
+        let w = [
+            a.origin[0] + f64::from(c[0]),
+            a.origin[1] + f64::from(c[1]),
+            a.origin[2] + f64::from(c[2]),
+        ];
+        assert!(
+            (w[0] - gx[i]).abs() < 1e-3
+                && (w[1] - gy[i]).abs() < 1e-3
+                && (w[2] - gz[i]).abs() < 1e-3,
+            "core {i}"
+        );
     }
     let p = params(params_file).p;
     let cell = m3c2::column_size(&p);
-    let (ia, ib) = (Columns::build(&a.positions, cell), Columns::build(&b.positions, cell));
-    let (r, _) = m3c2::compute(&ia, &ib, &cores, None, &p, &|_, _| {}, &AtomicBool::new(false)).unwrap();
+    let (ia, ib) = (
+        Columns::build(&a.positions, cell),
+        Columns::build(&b.positions, cell),
+    );
+    let (r, _) = m3c2::compute(
+        &ia,
+        &ib,
+        &cores,
+        None,
+        &p,
+        &|_, _| {},
+        &AtomicBool::new(false),
+    )
+    .unwrap();
     let n = cores.len();
     let allowed = n / 1000; // 99.9 %
-    let (nan_d, off_d) = compare(&format!("{golden} distance"), &r.distance, &g.col("distance"), 1e-3);
+    let (nan_d, off_d) = compare(
+        &format!("{golden} distance"),
+        &r.distance,
+        &g.col("distance"),
+        1e-3,
+    );
     let (nan_l, off_l) = compare(&format!("{golden} lod"), &r.lod, &g.col("lod"), 1e-3);
     // The cylinders hold the same points as py4dgeo's (counts exact, same NaN where empty).
     let n1: Vec<f64> = r.n1.iter().map(|&v| f64::from(v)).collect();
     let n2: Vec<f64> = r.n2.iter().map(|&v| f64::from(v)).collect();
     let (nan_n1, off_n1) = compare(&format!("{golden} n1"), &n1, &g.col("n1"), 0.5);
     let (nan_n2, off_n2) = compare(&format!("{golden} n2"), &n2, &g.col("n2"), 0.5);
-    assert_eq!((nan_n1, nan_n2), (0, 0), "{golden}: NaN pattern of the counts differs");
-    assert!(off_n1 <= allowed && off_n2 <= allowed, "{golden}: {off_n1} n1 and {off_n2} n2 counts differ from py4dgeo (allowed {allowed})");
+    assert_eq!(
+        (nan_n1, nan_n2),
+        (0, 0),
+        "{golden}: NaN pattern of the counts differs"
+    );
+    assert!(
+        off_n1 <= allowed && off_n2 <= allowed,
+        "{golden}: {off_n1} n1 and {off_n2} n2 counts differ from py4dgeo (allowed {allowed})"
+    );
     assert_eq!(nan_d, 0, "{golden}: NaN pattern of distance differs");
     assert_eq!(nan_l, 0, "{golden}: NaN pattern of lod differs");
-    assert!(off_d <= allowed, "{golden}: {off_d} distances off by > 1 mm (allowed {allowed})");
-    assert!(off_l <= allowed, "{golden}: {off_l} LoDs off by > 1 mm (allowed {allowed})");
+    assert!(
+        off_d <= allowed,
+        "{golden}: {off_d} distances off by > 1 mm (allowed {allowed})"
+    );
+    assert!(
+        off_l <= allowed,
+        "{golden}: {off_l} LoDs off by > 1 mm (allowed {allowed})"
+    );
 }
 
 #[test]
 fn m3c2_synthetic_matches_py4dgeo() {
-    check_m3c2("synthetic/syn100k", "epoch1.laz", "epoch2.laz", "syn100k.m3c2.csv", "syn100k.params.json");
+    check_m3c2(
+        "synthetic/syn100k",
+        "epoch1.laz",
+        "epoch2.laz",
+        "syn100k.m3c2.csv",
+        "syn100k.params.json",
+    );
 }
 
 #[test]
 fn m3c2_robust_matches_py4dgeo() {
-    check_m3c2("synthetic/syn100k", "epoch1.laz", "epoch2.laz", "syn100k_robust.m3c2.csv", "syn100k_robust.params.json");
+    check_m3c2(
+        "synthetic/syn100k",
+        "epoch1.laz",
+        "epoch2.laz",
+        "syn100k_robust.m3c2.csv",
+        "syn100k_robust.params.json",
+    );
 }
 
 #[test]
 fn m3c2_with_registration_error_matches_py4dgeo() {
-    check_m3c2("synthetic/syn100k_misaligned", "epoch1.laz", "epoch2.laz", "syn100k_mis_reg.m3c2.csv", "syn100k_mis_reg.params.json");
+    check_m3c2(
+        "synthetic/syn100k_misaligned",
+        "epoch1.laz",
+        "epoch2.laz",
+        "syn100k_mis_reg.m3c2.csv",
+        "syn100k_mis_reg.params.json",
+    );
 }
 
 /// Toronto (real airborne lidar, cyl 3 m, max distance 10 m). py4dgeo 1.2 gathers a cylinder as
@@ -143,8 +237,20 @@ fn m3c2_real_toronto_lidar_matches_py4dgeo_up_to_its_slab_quirk() {
     assert_eq!(cores.len(), g.rows.len());
     let p = params("ttp.params.json").p;
     let cell = m3c2::column_size(&p);
-    let (ca, cb) = (Columns::build(&a.positions, cell), Columns::build(&b.positions, cell));
-    let (r, _) = m3c2::compute(&ca, &cb, &cores, None, &p, &|_, _| {}, &AtomicBool::new(false)).unwrap();
+    let (ca, cb) = (
+        Columns::build(&a.positions, cell),
+        Columns::build(&b.positions, cell),
+    );
+    let (r, _) = m3c2::compute(
+        &ca,
+        &cb,
+        &cores,
+        None,
+        &p,
+        &|_, _| {},
+        &AtomicBool::new(false),
+    )
+    .unwrap();
     let (ia, ib) = (Index::build(&a.positions), Index::build(&b.positions));
     let (rad, len) = (p.cyl_radius, p.max_distance);
     let reach = (rad * rad + len * len).sqrt() as f32 + 1e-3;
@@ -169,7 +275,8 @@ fn m3c2_real_toronto_lidar_matches_py4dgeo_up_to_its_slab_quirk() {
     };
     let (gd, gl, gn1, gn2) = (g.col("distance"), g.col("lod"), g.col("n1"), g.col("n2"));
     let (gnx, gny, gnz) = (g.col("nx"), g.col("ny"), g.col("nz"));
-    let (mut ours_off, mut quirk_off, mut nan_off, mut normal_off, mut n2_off, mut counted) = (0, 0, 0, 0, 0, [0usize; 4]);
+    let (mut ours_off, mut quirk_off, mut nan_off, mut normal_off, mut n2_off, mut counted) =
+        (0, 0, 0, 0, 0, [0usize; 4]);
     for i in 0..cores.len() {
         let nf = r.normal[i];
         if nf[0].is_nan() {
@@ -177,13 +284,21 @@ fn m3c2_real_toronto_lidar_matches_py4dgeo_up_to_its_slab_quirk() {
             continue;
         }
         let n = nf.map(f64::from);
-        if !gnx[i].is_nan() && ((n[0] - gnx[i]).abs() > 1e-4 || (n[1] - gny[i]).abs() > 1e-4 || (n[2] - gnz[i]).abs() > 1e-4) {
+        if !gnx[i].is_nan()
+            && ((n[0] - gnx[i]).abs() > 1e-4
+                || (n[1] - gny[i]).abs() > 1e-4
+                || (n[2] - gnz[i]).abs() > 1e-4)
+        {
             normal_off += 1;
         }
         let (t1, t2) = (along(&ia, cores[i], n), along(&ib, cores[i], n));
         // Ours = the exact cylinder.
         let same = t1.len() as u32 == r.n1[i] && t2.len() as u32 == r.n2[i] && {
-            let want = if t1.is_empty() || t2.is_empty() { f64::NAN } else { stats(&t2).0 - stats(&t1).0 };
+            let want = if t1.is_empty() || t2.is_empty() {
+                f64::NAN
+            } else {
+                stats(&t2).0 - stats(&t1).0
+            };
             (want.is_nan() && r.distance[i].is_nan()) || (want - r.distance[i]).abs() < 1e-6
         };
         ours_off += usize::from(!same);
@@ -193,12 +308,18 @@ fn m3c2_real_toronto_lidar_matches_py4dgeo_up_to_its_slab_quirk() {
         counted[(copies.max(0.0) as usize).min(3)] += 1;
         let mut q1: Vec<f64> = t1.iter().copied().filter(|v| *v != 0.0).collect();
         let zeros = t1.len() - q1.len();
-        q1.extend(std::iter::repeat_n(0.0, (zeros as f64 - 1.0 + copies).max(0.0) as usize));
+        q1.extend(std::iter::repeat_n(
+            0.0,
+            (zeros as f64 - 1.0 + copies).max(0.0) as usize,
+        ));
         let (d, lod) = if q1.is_empty() || t2.is_empty() {
             (f64::NAN, f64::NAN)
         } else {
             let ((m1, s1, n1), (m2, s2, n2)) = (stats(&q1), stats(&t2));
-            (m2 - m1, 1.96 * ((s1 * s1 / n1 + s2 * s2 / n2).sqrt() + p.registration_error))
+            (
+                m2 - m1,
+                1.96 * ((s1 * s1 / n1 + s2 * s2 / n2).sqrt() + p.registration_error),
+            )
         };
         let close = |x: f64, y: f64| (x.is_nan() && y.is_nan()) || (x - y).abs() <= 1e-3;
         if d.is_nan() != gd[i].is_nan() {
@@ -212,12 +333,27 @@ fn m3c2_real_toronto_lidar_matches_py4dgeo_up_to_its_slab_quirk() {
         "Toronto: core point counted 0/1/2/3+ times by py4dgeo: {counted:?}; ours vs exact cylinder: {ours_off} differ; \
          golden vs exact cylinder + quirk: {quirk_off} beyond 1 mm, {nan_off} NaN mismatches; normals off: {normal_off}; n2 off: {n2_off}"
     );
-    assert!(counted[0] + counted[2] >= cores.len() * 8 / 10, "the quirk explains n1: {counted:?}");
-    assert!(ours_off <= allowed, "{ours_off} core points differ from the exact cylinder");
-    assert!(normal_off <= allowed, "{normal_off} normals differ from py4dgeo's");
-    assert!(n2_off <= allowed, "{n2_off} epoch-2 counts differ from py4dgeo's");
+    assert!(
+        counted[0] + counted[2] >= cores.len() * 8 / 10,
+        "the quirk explains n1: {counted:?}"
+    );
+    assert!(
+        ours_off <= allowed,
+        "{ours_off} core points differ from the exact cylinder"
+    );
+    assert!(
+        normal_off <= allowed,
+        "{normal_off} normals differ from py4dgeo's"
+    );
+    assert!(
+        n2_off <= allowed,
+        "{n2_off} epoch-2 counts differ from py4dgeo's"
+    );
     assert!(nan_off <= allowed, "{nan_off} NaN mismatches");
-    assert!(quirk_off <= allowed, "{quirk_off} core points beyond 1 mm of py4dgeo");
+    assert!(
+        quirk_off <= allowed,
+        "{quirk_off} core points beyond 1 mm of py4dgeo"
+    );
 }
 
 fn check_c2c(dir: &str, e1: &str, e2: &str, golden: &str) {
@@ -239,6 +375,11 @@ fn check_c2c(dir: &str, e1: &str, e2: &str, golden: &str) {
 
 #[test]
 fn c2c_matches_py4dgeo() {
-    check_c2c("synthetic/syn100k", "epoch1.laz", "epoch2.laz", "syn100k.c2c.csv");
+    check_c2c(
+        "synthetic/syn100k",
+        "epoch1.laz",
+        "epoch2.laz",
+        "syn100k.c2c.csv",
+    );
     check_c2c("epochs/ttp", "ttp_2015.laz", "ttp_2023.laz", "ttp.c2c.csv");
 }

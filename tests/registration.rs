@@ -24,15 +24,35 @@ const DIR: &str = "synthetic/syn100k_misaligned";
 
 /// RMS over epoch 2's points (data CRS) between `apply` and the true inverse misalignment.
 fn misalignment_left(mut apply: impl FnMut([f64; 3]) -> [f64; 3]) -> f64 {
-    let meta: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(data(&format!("{DIR}/meta.json"))).unwrap()).unwrap();
-    let e2 = las::read_with(&data(&format!("{DIR}/epoch2.laz")), las::Fields::POSITIONS, |_, _| true).unwrap().cloud;
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(data(&format!("{DIR}/meta.json"))).unwrap())
+            .unwrap();
+    let e2 = las::read_with(
+        &data(&format!("{DIR}/epoch2.laz")),
+        las::Fields::POSITIONS,
+        |_, _| true,
+    )
+    .unwrap()
+    .cloud;
     let l = meta["extent_m"].as_f64().unwrap();
-    let c = [meta["origin"][0].as_f64().unwrap() + l / 2.0, meta["origin"][1].as_f64().unwrap() + l / 2.0];
-    let t: Vec<f64> = meta["misalign_t"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    let c = [
+        meta["origin"][0].as_f64().unwrap() + l / 2.0,
+        meta["origin"][1].as_f64().unwrap() + l / 2.0,
+    ];
+    let t: Vec<f64> = meta["misalign_t"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
     let a = meta["misalign_rz_deg"].as_f64().unwrap().to_radians();
     let undo = |p: [f64; 3]| {
         let (x, y) = (p[0] - c[0] - t[0], p[1] - c[1] - t[1]);
-        [a.cos() * x + a.sin() * y + c[0], -a.sin() * x + a.cos() * y + c[1], p[2] - t[2]]
+        [
+            a.cos() * x + a.sin() * y + c[0],
+            -a.sin() * x + a.cos() * y + c[1],
+            p[2] - t[2],
+        ]
     };
     let ss: f64 = (0..e2.len())
         .map(|i| {
@@ -45,13 +65,32 @@ fn misalignment_left(mut apply: impl FnMut([f64; 3]) -> [f64; 3]) -> f64 {
 }
 
 fn apply_matrix(m: &serde_json::Value) -> impl Fn([f64; 3]) -> [f64; 3] + '_ {
-    move |p: [f64; 3]| [0, 1, 2].map(|r| (0..3).map(|c| m[r][c].as_f64().unwrap() * p[c]).sum::<f64>() + m[r][3].as_f64().unwrap())
+    move |p: [f64; 3]| {
+        [0, 1, 2].map(|r| {
+            (0..3)
+                .map(|c| m[r][c].as_f64().unwrap() * p[c])
+                .sum::<f64>()
+                + m[r][3].as_f64().unwrap()
+        })
+    }
 }
 
 #[test]
 fn icp_undoes_the_misalignment_despite_moved_ground() {
-    let e1 = las::read_with(&data(&format!("{DIR}/epoch1.laz")), las::Fields::POSITIONS, |_, _| true).unwrap().cloud;
-    let mut e2 = las::read_with(&data(&format!("{DIR}/epoch2.laz")), las::Fields::POSITIONS, |_, _| true).unwrap().cloud;
+    let e1 = las::read_with(
+        &data(&format!("{DIR}/epoch1.laz")),
+        las::Fields::POSITIONS,
+        |_, _| true,
+    )
+    .unwrap()
+    .cloud;
+    let mut e2 = las::read_with(
+        &data(&format!("{DIR}/epoch2.laz")),
+        las::Fields::POSITIONS,
+        |_, _| true,
+    )
+    .unwrap()
+    .cloud;
     e2.rebase(e1.origin);
     let i1 = Index::build(&e1.positions);
     let o = e1.origin;
@@ -61,32 +100,82 @@ fn icp_undoes_the_misalignment_despite_moved_ground() {
             [q[0] + o[0], q[1] + o[1], q[2] + o[2]]
         })
     };
-    let full = icp::register(&i1, &e2.positions, &icp::IcpParams { rotation: icp::Rotation::Full, ..Default::default() }).unwrap();
+    let full = icp::register(
+        &i1,
+        &e2.positions,
+        &icp::IcpParams {
+            rotation: icp::Rotation::Full,
+            ..Default::default()
+        },
+    )
+    .unwrap();
     let rms_full = left(&full);
     // The default: rotation about the vertical only.
     let r = icp::register(&i1, &e2.positions, &icp::IcpParams::default()).unwrap();
     let rms = left(&r);
-    eprintln!("ICP: {} pairs, {} iterations, residual rms {:.4} m, left: {:.5} m (full rotation {:.5} m)", r.pairs, r.iterations, r.rms, rms, rms_full);
+    eprintln!(
+        "ICP: {} pairs, {} iterations, residual rms {:.4} m, left: {:.5} m (full rotation {:.5} m)",
+        r.pairs, r.iterations, r.rms, rms, rms_full
+    );
     assert!(rms < 0.001, "registration leaves {rms:.5} m RMS");
-    assert!(rms_full < 0.0015, "registration with full rotation leaves {rms_full:.5} m RMS");
+    assert!(
+        rms_full < 0.0015,
+        "registration with full rotation leaves {rms_full:.5} m RMS"
+    );
     // Held to the vertical, the matrix has no tilt.
-    assert_eq!([r.matrix[0][2], r.matrix[1][2], r.matrix[2][0], r.matrix[2][1]], [0.0; 4]);
+    assert_eq!(
+        [
+            r.matrix[0][2],
+            r.matrix[1][2],
+            r.matrix[2][0],
+            r.matrix[2][1]
+        ],
+        [0.0; 4]
+    );
     assert_eq!(r.matrix[2][2], 1.0);
 
     // M3C2 after registration, registration_error 0: stable ground is rarely flagged.
-    let moved: Vec<[f32; 3]> = e2.positions.iter().map(|q| r.apply(q.map(f64::from)).map(|v| v as f32)).collect();
+    let moved: Vec<[f32; 3]> = e2
+        .positions
+        .iter()
+        .map(|q| r.apply(q.map(f64::from)).map(|v| v as f32))
+        .collect();
     let cell = m3c2::column_size(&m3c2::Params::default());
-    let (c1, c2) = (Columns::build(&e1.positions, cell), Columns::build(&moved, cell));
+    let (c1, c2) = (
+        Columns::build(&e1.positions, cell),
+        Columns::build(&moved, cell),
+    );
     let cores: Vec<[f32; 3]> = e1.positions.iter().step_by(10).copied().collect();
-    let (res, _) = m3c2::compute(&c1, &c2, &cores, None, &m3c2::Params::default(), &|_, _| {}, &AtomicBool::new(false)).unwrap();
+    let (res, _) = m3c2::compute(
+        &c1,
+        &c2,
+        &cores,
+        None,
+        &m3c2::Params::default(),
+        &|_, _| {},
+        &AtomicBool::new(false),
+    )
+    .unwrap();
     let golden = std::fs::read_to_string(shared().join("golden/syn100k_mis_reg.m3c2.csv")).unwrap();
-    let labels: Vec<f64> = golden.lines().skip(1).map(|l| l.split(',').nth(13).unwrap().parse().unwrap()).collect();
+    let labels: Vec<f64> = golden
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(13).unwrap().parse().unwrap())
+        .collect();
     assert_eq!(labels.len(), cores.len());
     let stable: Vec<usize> = (0..cores.len()).filter(|&i| labels[i] == 0.0).collect();
     let flagged = stable.iter().filter(|&&i| res.significant(i)).count();
     let share = flagged as f64 / stable.len() as f64;
-    eprintln!("after ICP: {flagged} of {} stable core points significant ({:.1} %)", stable.len(), 100.0 * share);
-    assert!(share <= 0.06, "{:.1} % of stable core points flagged", 100.0 * share);
+    eprintln!(
+        "after ICP: {flagged} of {} stable core points significant ({:.1} %)",
+        stable.len(),
+        100.0 * share
+    );
+    assert!(
+        share <= 0.06,
+        "{:.1} % of stable core points flagged",
+        100.0 * share
+    );
 }
 
 fn register_json(extra: &[&str]) -> Result<serde_json::Value, String> {
@@ -119,9 +208,20 @@ fn register_cli_stable_area_by_c2c_and_by_a_polygon_in_lon_lat() {
 
     // A rectangle over the western half, drawn in longitude/latitude (RFC 7946 GeoJSON has no
     // CRS member: GDAL reads it as EPSG:4326) and reprojected into the epochs' EPSG:6677.
-    let e2 = las::read_with(&data(&format!("{DIR}/epoch2.laz")), las::Fields::POSITIONS, |_, _| true).unwrap().cloud;
+    let e2 = las::read_with(
+        &data(&format!("{DIR}/epoch2.laz")),
+        las::Fields::POSITIONS,
+        |_, _| true,
+    )
+    .unwrap()
+    .cloud;
     let b = e2.bounds();
-    let (x0, x1, y0, y1) = (b.min[0] - 1.0, (b.min[0] + b.max[0]) / 2.0, b.min[1] - 1.0, b.max[1] + 1.0);
+    let (x0, x1, y0, y1) = (
+        b.min[0] - 1.0,
+        (b.min[0] + b.max[0]) / 2.0,
+        b.min[1] - 1.0,
+        b.max[1] + 1.0,
+    );
     let crs = e2.crs.clone().unwrap();
     let t = kizashi::io::crs::Transformer::to_epsg(&crs, 4326).unwrap();
     let (mut xs, mut ys) = (vec![x0, x1, x1, x0, x0], vec![y0, y0, y1, y1, y0]);
@@ -134,7 +234,10 @@ fn register_cli_stable_area_by_c2c_and_by_a_polygon_in_lon_lat() {
     let s = register_json(&["--stable-polygon", poly.to_str().unwrap()]).unwrap();
     let west = (0..e2.len()).filter(|&i| e2.world(i)[0] < x1).count() as i64;
     let kept = s["stable_points"].as_i64().unwrap();
-    assert!((kept - west).abs() <= 2, "{kept} points kept, {west} west of the middle");
+    assert!(
+        (kept - west).abs() <= 2,
+        "{kept} points kept, {west} west of the middle"
+    );
     assert!(s["stable"].as_str().unwrap().starts_with("polygon "));
     // Half the hillside still registers to a few millimetres.
     let left = misalignment_left(apply_matrix(&s["matrix"]));
@@ -144,7 +247,13 @@ fn register_cli_stable_area_by_c2c_and_by_a_polygon_in_lon_lat() {
     let out = dir.path().join("never.laz");
     let points = dir.path().join("points.geojson");
     std::fs::write(&points, r#"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{},"geometry":{"type":"Point","coordinates":[139.0,35.0]}}]}"#).unwrap();
-    let e = register_json(&["--stable-polygon", points.to_str().unwrap(), "-o", out.to_str().unwrap()]).unwrap_err();
+    let e = register_json(&[
+        "--stable-polygon",
+        points.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ])
+    .unwrap_err();
     assert!(e.contains("not a polygon"), "{e}");
     let e = register_json(&["--stable-polygon", "/nonexistent/stable.geojson"]).unwrap_err();
     assert!(e.contains("stable.geojson"), "{e}");
@@ -187,6 +296,12 @@ fn register_cli_writes_the_aligned_epoch_with_its_attributes() {
         k += 1;
         q
     });
-    eprintln!("register -o: aligned file {left:.5} m RMS from the truth (planes of {} m)", s["plane_radius"]);
-    assert!(left < 0.001, "the aligned file is {left:.5} m RMS from the truth");
+    eprintln!(
+        "register -o: aligned file {left:.5} m RMS from the truth (planes of {} m)",
+        s["plane_radius"]
+    );
+    assert!(
+        left < 0.001,
+        "the aligned file is {left:.5} m RMS from the truth"
+    );
 }

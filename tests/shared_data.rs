@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 
 /// Files the manifest marks as unreadable (by laspy / lazrs): we must refuse them too.
 fn expect_failure(e: &Entry) -> bool {
-    e.format.contains("FULL READ FAILS") || e.format.contains("pts != header") || e.path.ends_with("corrupt.tif")
+    e.format.contains("FULL READ FAILS")
+        || e.format.contains("pts != header")
+        || e.path.ends_with("corrupt.tif")
 }
 
 fn in_scope(e: &Entry) -> bool {
@@ -27,9 +29,13 @@ fn close(a: f64, b: f64) -> bool {
 fn check_point_cloud(e: &Entry) -> Result<(), String> {
     let path = data(&e.path);
     if expect_failure(e) {
-        let err = las::read(&path).err().ok_or("corrupt file was read without error")?;
+        let err = las::read(&path)
+            .err()
+            .ok_or("corrupt file was read without error")?;
         let msg = err.to_string();
-        if !msg.contains(&e.path.rsplit('/').next().unwrap_or_default().to_string()) || msg.contains('\n') {
+        if !msg.contains(&e.path.rsplit('/').next().unwrap_or_default().to_string())
+            || msg.contains('\n')
+        {
             return Err(format!("error must be one line naming the file: {msg}"));
         }
         return Ok(());
@@ -44,16 +50,33 @@ fn check_point_cloud(e: &Entry) -> Result<(), String> {
         // The manifest records the header's bounds. The points must match them to the
         // coordinate resolution, or the reader must have said that the header is wrong.
         let h = &loaded.header;
-        let hb = [h.bounds.min[0], h.bounds.min[1], h.bounds.min[2], h.bounds.max[0], h.bounds.max[1], h.bounds.max[2]];
+        let hb = [
+            h.bounds.min[0],
+            h.bounds.min[1],
+            h.bounds.min[2],
+            h.bounds.max[0],
+            h.bounds.max[1],
+            h.bounds.max[2],
+        ];
         if e.bbox.len() != 6 || !hb.iter().zip(&e.bbox).all(|(a, b)| close(*a, *b)) {
             return Err(format!("header bounds {hb:?}, manifest {:?}", e.bbox));
         }
         let b = c.bounds();
         let got = [b.min[0], b.min[1], b.min[2], b.max[0], b.max[1], b.max[2]];
-        let fits = got.iter().zip(&e.bbox).enumerate().all(|(i, (a, m))| (a - m).abs() <= 0.0015 + h.scale[i % 3].abs() + 1e-9 * m.abs());
-        let warned = loaded.warnings.iter().any(|w| w.contains("header bounds differ"));
+        let fits = got
+            .iter()
+            .zip(&e.bbox)
+            .enumerate()
+            .all(|(i, (a, m))| (a - m).abs() <= 0.0015 + h.scale[i % 3].abs() + 1e-9 * m.abs());
+        let warned = loaded
+            .warnings
+            .iter()
+            .any(|w| w.contains("header bounds differ"));
         if fits == warned {
-            return Err(format!("point bounds {got:?} vs header {:?}: warned={warned}", e.bbox));
+            return Err(format!(
+                "point bounds {got:?} vs header {:?}: warned={warned}",
+                e.bbox
+            ));
         }
     }
     // Attributes are columns of the same length.
@@ -75,10 +98,19 @@ fn check_point_cloud(e: &Entry) -> Result<(), String> {
         }
     }
     // The CRS the manifest names (by EPSG code) is the one we found.
-    if let Some(code) = e.crs.split("EPSG:").nth(1).and_then(|t| t.split(|ch: char| !ch.is_ascii_digit()).next()).and_then(|t| t.parse::<u32>().ok()) {
+    if let Some(code) = e
+        .crs
+        .split("EPSG:")
+        .nth(1)
+        .and_then(|t| t.split(|ch: char| !ch.is_ascii_digit()).next())
+        .and_then(|t| t.parse::<u32>().ok())
+    {
         let got = c.crs.as_ref().and_then(|x| x.epsg);
         if got != Some(code) {
-            return Err(format!("CRS EPSG {got:?}, manifest says {code} ({})", e.crs));
+            return Err(format!(
+                "CRS EPSG {got:?}, manifest says {code} ({})",
+                e.crs
+            ));
         }
     }
     Ok(())
@@ -88,7 +120,10 @@ fn check_raster(e: &Entry) -> Result<(), String> {
     let path = data(&e.path);
     let opened = raster::Raster::open(&path).and_then(|r| r.read_band_f32(1).map(|v| (r, v)));
     if expect_failure(e) {
-        let msg = opened.err().ok_or("corrupt raster read without error")?.to_string();
+        let msg = opened
+            .err()
+            .ok_or("corrupt raster read without error")?
+            .to_string();
         if msg.contains('\n') || !msg.contains("corrupt.tif") {
             return Err(format!("bad error message: {msg}"));
         }
@@ -99,9 +134,19 @@ fn check_raster(e: &Entry) -> Result<(), String> {
     let mut words = e.format.split_whitespace().skip(1);
     let size = words.next().ok_or("no size")?;
     let (w, h) = size.split_once('x').ok_or("size")?;
-    let bands: usize = words.next().ok_or("bands")?.trim_end_matches("band").parse().map_err(|_| "bands")?;
-    if (r.info.width, r.info.height, r.info.band_count) != (w.parse().unwrap_or(0), h.parse().unwrap_or(0), bands) {
-        return Err(format!("{}x{}x{}, manifest {}", r.info.width, r.info.height, r.info.band_count, e.format));
+    let bands: usize = words
+        .next()
+        .ok_or("bands")?
+        .trim_end_matches("band")
+        .parse()
+        .map_err(|_| "bands")?;
+    if (r.info.width, r.info.height, r.info.band_count)
+        != (w.parse().unwrap_or(0), h.parse().unwrap_or(0), bands)
+    {
+        return Err(format!(
+            "{}x{}x{}, manifest {}",
+            r.info.width, r.info.height, r.info.band_count, e.format
+        ));
     }
     if band.len() != r.info.width * r.info.height {
         return Err("band size".into());
@@ -112,7 +157,10 @@ fn check_raster(e: &Entry) -> Result<(), String> {
         let (w, h) = (r.info.width as f64, r.info.height as f64);
         let corners = [(0.0, 0.0), (w, 0.0), (0.0, h), (w, h)].map(|(c, r)| g.pixel_to_world(c, r));
         for m in [[e.bbox[0], e.bbox[1]], [e.bbox[2], e.bbox[3]]] {
-            if !corners.iter().any(|c| close(c[0], m[0]) && close(c[1], m[1])) {
+            if !corners
+                .iter()
+                .any(|c| close(c[0], m[0]) && close(c[1], m[1]))
+            {
                 return Err(format!("corner {m:?} not among {corners:?}"));
             }
         }
@@ -131,17 +179,36 @@ fn check_raster(e: &Entry) -> Result<(), String> {
 #[test]
 fn every_shared_file_loads_or_fails_cleanly() {
     let entries: Vec<Entry> = manifest().into_iter().filter(in_scope).collect();
-    assert!(entries.len() >= 80, "only {} files in the manifest", entries.len());
+    assert!(
+        entries.len() >= 80,
+        "only {} files in the manifest",
+        entries.len()
+    );
     let mut failures = Vec::new();
     for e in &entries {
         let t = Instant::now();
-        let r = if e.path.ends_with(".tif") { check_raster(e) } else { check_point_cloud(e) };
+        let r = if e.path.ends_with(".tif") {
+            check_raster(e)
+        } else {
+            check_point_cloud(e)
+        };
         if let Err(msg) = r {
             failures.push(format!("{}: {msg}", e.path));
         }
-        assert!(t.elapsed() < Duration::from_secs(20), "{} took {:?}", e.path, t.elapsed());
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "{} took {:?}",
+            e.path,
+            t.elapsed()
+        );
     }
-    assert!(failures.is_empty(), "{} of {} files wrong:\n{}", failures.len(), entries.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} files wrong:\n{}",
+        failures.len(),
+        entries.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -153,7 +220,12 @@ fn info_json_agrees_with_the_manifest() {
         .args(entries.iter().map(|e| data(&e.path)))
         .output()
         .expect("run kizashi");
-    assert_eq!(out.status.code(), Some(1), "some files are corrupt, so exit code 1; stderr: {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "some files are corrupt, so exit code 1; stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let infos: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON array");
     let infos = infos.as_array().expect("array");
     assert_eq!(infos.len(), entries.len());
@@ -166,7 +238,12 @@ fn info_json_agrees_with_the_manifest() {
             continue;
         }
         if let Some(n) = e.point_count {
-            assert_eq!(i["point_cloud"]["point_count"].as_u64(), Some(n), "{}", e.path);
+            assert_eq!(
+                i["point_cloud"]["point_count"].as_u64(),
+                Some(n),
+                "{}",
+                e.path
+            );
             assert!(i["point_cloud"]["bounds"]["min"].is_array(), "{}", e.path);
             assert!(i["point_cloud"]["crs"].is_object() || i["point_cloud"]["crs"].is_null());
         } else {
@@ -190,14 +267,20 @@ fn crs_edge_cases_are_reported() {
     assert!(warn("las/pdal/test_epsg_4326_axis.las").contains("swapped"));
     assert!(warn("las/pdal/bad_vlr_count.las").contains("VLRs"));
     let gps = las::read(&data("las/pdal/gps-time-nan.las")).unwrap();
-    assert!(gps.warnings.iter().any(|w| w.contains("NaN GPS time")), "{:?}", gps.warnings);
+    assert!(
+        gps.warnings.iter().any(|w| w.contains("NaN GPS time")),
+        "{:?}",
+        gps.warnings
+    );
     // A user-defined projection in GeoTIFF keys (no EPSG code) is still understood.
     let thin = info::inspect(&data("las/pdal/thin-1.las"));
     let crs = thin.point_cloud.and_then(|p| p.crs).expect("crs from keys");
     assert!(crs.name.contains("Lambert"), "{}", crs.name);
     assert_eq!(crs.linear_unit.as_deref(), Some("foot"));
     // Compound CRS in a COPC WKT: horizontal and vertical codes.
-    let copc = info::inspect(&data("las/laspy/simple.copc.laz")).point_cloud.expect("copc");
+    let copc = info::inspect(&data("las/laspy/simple.copc.laz"))
+        .point_cloud
+        .expect("copc");
     assert_eq!(copc.format, "COPC");
     let c = copc.crs.expect("crs");
     assert_eq!((c.epsg, c.vertical_epsg), (Some(2991), Some(6360)));
@@ -207,7 +290,10 @@ fn crs_edge_cases_are_reported() {
 fn extra_bytes_are_named_fields() {
     let l = las::read(&data("las/laspy/extra.laz")).unwrap();
     let names: Vec<&str> = l.cloud.scalars.iter().map(|s| s.name.as_str()).collect();
-    assert!(names.contains(&"Time") && names.contains(&"Colors_0"), "{names:?}");
+    assert!(
+        names.contains(&"Time") && names.contains(&"Colors_0"),
+        "{names:?}"
+    );
     // 5points_14.las: "height above ground" and "coverage count".
     let l = las::read(&data("las/laszip/5points_14.las")).unwrap();
     let hag = l.cloud.scalar("height above ground").expect("field");

@@ -43,23 +43,53 @@ fn view(args: &[&str], files: &[PathBuf]) -> Run {
         .output()
         .expect("xvfb-run (scripts/setup-debian.sh installs it)");
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    assert!(out.status.success(), "viewer failed: {:?}\n{stderr}", out.status);
-    let stats: Value = serde_json::from_str(&std::fs::read_to_string(&json).expect("stats written")).expect("stats JSON");
+    assert!(
+        out.status.success(),
+        "viewer failed: {:?}\n{stderr}",
+        out.status
+    );
+    let stats: Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).expect("stats written"))
+            .expect("stats JSON");
     let image = image::open(&png).expect("screenshot PNG").to_rgb8();
     // Keep the last screenshot of each test for a human to look at.
     if let Ok(dir) = std::env::var("KIZASHI_SHOTS") {
-        let name = files.first().and_then(|f| f.file_stem()).map(|s| s.to_string_lossy().to_string()).unwrap_or_else(|| "empty".into());
+        let name = files
+            .first()
+            .and_then(|f| f.file_stem())
+            .map(|s| s.to_string_lossy().to_string())
+            .unwrap_or_else(|| "empty".into());
         let _ = std::fs::create_dir_all(&dir);
-        let _ = std::fs::copy(&png, Path::new(&dir).join(format!("{name}{}.png", args.join("_").replace(['-', '/'], ""))));
+        let _ = std::fs::copy(
+            &png,
+            Path::new(&dir).join(format!(
+                "{name}{}.png",
+                args.join("_").replace(['-', '/'], "")
+            )),
+        );
     }
-    Run { stats, image, stderr }
+    Run {
+        stats,
+        image,
+        stderr,
+    }
 }
 
 /// Pixels of the 3D view (the stats' view_rect), less the legend's corner (the legend sits at
 /// the view's bottom right, 250 x 150 points: its RdBu bar alone would pass a colour check).
 fn view_pixels(r: &Run) -> Vec<[u8; 3]> {
-    let v: Vec<f64> = r.stats["view_rect"].as_array().expect("view_rect").iter().map(|x| x.as_f64().unwrap_or(0.0)).collect();
-    let (x0, y0, x1, y1) = (v[0] as u32, v[1] as u32, (v[2] as u32).min(r.image.width()), (v[3] as u32).min(r.image.height()));
+    let v: Vec<f64> = r.stats["view_rect"]
+        .as_array()
+        .expect("view_rect")
+        .iter()
+        .map(|x| x.as_f64().unwrap_or(0.0))
+        .collect();
+    let (x0, y0, x1, y1) = (
+        v[0] as u32,
+        v[1] as u32,
+        (v[2] as u32).min(r.image.width()),
+        (v[3] as u32).min(r.image.height()),
+    );
     assert!(x1 > x0 + 100 && y1 > y0 + 100, "3D view too small: {v:?}");
     let mut out = Vec::new();
     let legend = |x: u32, y: u32| x + 260 >= x1 && y + 160 >= y1;
@@ -75,7 +105,9 @@ fn view_pixels(r: &Run) -> Vec<[u8; 3]> {
 
 fn is_background(p: [u8; 3]) -> bool {
     // ClearColor srgb(0.11, 0.12, 0.14) = (28, 31, 36).
-    (i32::from(p[0]) - 28).abs() <= 3 && (i32::from(p[1]) - 31).abs() <= 3 && (i32::from(p[2]) - 36).abs() <= 3
+    (i32::from(p[0]) - 28).abs() <= 3
+        && (i32::from(p[1]) - 31).abs() <= 3
+        && (i32::from(p[2]) - 36).abs() <= 3
 }
 
 fn share(px: &[[u8; 3]], f: impl Fn([u8; 3]) -> bool) -> f64 {
@@ -91,7 +123,12 @@ fn blue(p: [u8; 3]) -> bool {
 
 /// Panels (egui) occupy the left and right: text and widgets make them far from uniform.
 fn assert_panels_drawn(r: &Run) {
-    let v: Vec<f64> = r.stats["view_rect"].as_array().expect("view_rect").iter().map(|x| x.as_f64().unwrap_or(0.0)).collect();
+    let v: Vec<f64> = r.stats["view_rect"]
+        .as_array()
+        .expect("view_rect")
+        .iter()
+        .map(|x| x.as_f64().unwrap_or(0.0))
+        .collect();
     assert!(v[0] >= 150.0, "left panel missing: {v:?}");
     assert!(v[2] <= 1280.0 - 150.0, "right panel missing: {v:?}");
     let mut bright = 0;
@@ -103,30 +140,67 @@ fn assert_panels_drawn(r: &Run) {
             }
         }
     }
-    assert!(bright > 300, "no text in the layers panel ({bright} bright pixels)");
+    assert!(
+        bright > 300,
+        "no text in the layers panel ({bright} bright pixels)"
+    );
 }
 
 #[test]
 fn sample_survey_m3c2_in_japanese() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sample_data");
-    let files = [root.join("epoch1_2025.laz"), root.join("epoch2_2026.laz"), root.join("ortho_2026.tif"), root.join("dtm_2025.tif")];
+    let files = [
+        root.join("epoch1_2025.laz"),
+        root.join("epoch2_2026.laz"),
+        root.join("ortho_2026.tif"),
+        root.join("dtm_2025.tif"),
+    ];
     // A cross-section through the slump's head (site x 140..190 m at y = 120 m); then the
     // export buttons' code: report, change objects, DEM of difference.
     let out = tempfile::tempdir().unwrap();
-    let (pdf, objects, dod) = (out.path().join("report.pdf"), out.path().join("objects.geojson"), out.path().join("dod.tif"));
-    let exports: Vec<String> = [&pdf, &objects, &dod].iter().flat_map(|p| ["--export".to_string(), p.display().to_string()]).collect();
-    let mut args = vec!["--change", "m3c2", "--lang", "ja", "--profile", "-61360,-201080,-61310,-201080"];
+    let (pdf, objects, dod) = (
+        out.path().join("report.pdf"),
+        out.path().join("objects.geojson"),
+        out.path().join("dod.tif"),
+    );
+    let exports: Vec<String> = [&pdf, &objects, &dod]
+        .iter()
+        .flat_map(|p| ["--export".to_string(), p.display().to_string()])
+        .collect();
+    let mut args = vec![
+        "--change",
+        "m3c2",
+        "--lang",
+        "ja",
+        "--profile",
+        "-61360,-201080,-61310,-201080",
+    ];
     args.extend(exports.iter().map(String::as_str));
     let r = view(&args, &files);
     let s = &r.stats;
     assert_eq!(s["lang"], "ja");
-    assert_eq!(s["errors"].as_array().map(|a| a.len()), Some(0), "{}", r.stderr);
+    assert_eq!(
+        s["errors"].as_array().map(|a| a.len()),
+        Some(0),
+        "{}",
+        r.stderr
+    );
     let layers = s["layers"].as_array().expect("layers");
-    assert_eq!(layers.len(), 5, "2 epochs + ortho + DTM + result: {layers:?}");
+    assert_eq!(
+        layers.len(),
+        5,
+        "2 epochs + ortho + DTM + result: {layers:?}"
+    );
     // The photo lies on the DTM (which it then textures).
-    let photo = layers.iter().find(|l| l["kind"] == "orthophoto").expect("ortho");
+    let photo = layers
+        .iter()
+        .find(|l| l["kind"] == "orthophoto")
+        .expect("ortho");
     assert_eq!(photo["on_dem"], true);
-    let result = layers.iter().find(|l| l["kind"] == "result").expect("result layer");
+    let result = layers
+        .iter()
+        .find(|l| l["kind"] == "result")
+        .expect("result layer");
     // Same numbers as the CLI on the same files (core spacing 1 m, cyl 1, radii 1,2, L 2).
     let c = &s["change"];
     assert_eq!(c["method"], "m3c2");
@@ -148,28 +222,65 @@ fn sample_survey_m3c2_in_japanese() {
     // core points are grey. Reddish / bluish: the diverging map's light tints count too.
     let reddish = |p: [u8; 3]| p[0] > p[1] && i32::from(p[0]) - i32::from(p[2]) > 60;
     let bluish = |p: [u8; 3]| p[2] > p[1] && i32::from(p[2]) - i32::from(p[0]) > 60;
-    let (nr, nb) = (px.iter().filter(|p| reddish(**p)).count(), px.iter().filter(|p| bluish(**p)).count());
-    eprintln!("outside the legend: {nr} reddish, {nb} bluish pixels of {}", px.len());
+    let (nr, nb) = (
+        px.iter().filter(|p| reddish(**p)).count(),
+        px.iter().filter(|p| bluish(**p)).count(),
+    );
+    eprintln!(
+        "outside the legend: {nr} reddish, {nb} bluish pixels of {}",
+        px.len()
+    );
     assert!(nr > 150 && nb > 150, "{nr} reddish, {nb} bluish pixels");
-    assert!(share(&px, |p| p[0].abs_diff(150) < 30 && p[1].abs_diff(150) < 30 && p[2].abs_diff(150) < 30) > 0.05);
+    assert!(
+        share(&px, |p| p[0].abs_diff(150) < 30
+            && p[1].abs_diff(150) < 30
+            && p[2].abs_diff(150) < 30)
+            > 0.05
+    );
     assert_panels_drawn(&r);
     // The cross-section shows both epochs (and the result's core points) along the line, and
     // its panel takes the bottom of the window.
     let series = s["profile"]["series"].as_array().expect("profile series");
     assert!(series.len() >= 2, "{series:?}");
-    for sr in series.iter().filter(|sr| sr["name"].as_str().unwrap_or("").starts_with("epoch")) {
+    for sr in series
+        .iter()
+        .filter(|sr| sr["name"].as_str().unwrap_or("").starts_with("epoch"))
+    {
         assert!(sr["points"].as_u64().unwrap() > 200, "{sr}");
     }
-    assert!(s["view_rect"][3].as_f64().unwrap() < 700.0, "bottom panel: {}", s["view_rect"]);
+    assert!(
+        s["view_rect"][3].as_f64().unwrap() < 700.0,
+        "bottom panel: {}",
+        s["view_rect"]
+    );
     // The exports: the report in the viewer's language over the orthophoto layer, from the
     // result saved beside it; objects and DoD readable by GDAL.
-    let text = Command::new("pdftotext").arg(&pdf).arg("-").output().expect("pdftotext (poppler-utils)");
+    let text = Command::new("pdftotext")
+        .arg(&pdf)
+        .arg("-")
+        .output()
+        .expect("pdftotext (poppler-utils)");
     let text = String::from_utf8_lossy(&text.stdout);
-    assert!(text.contains("変状調査レポート") && text.contains("オルソ画像"), "{text}");
-    assert!(out.path().join("report.laz").is_file() && out.path().join("report.laz.json").is_file());
-    let o = Command::new("ogrinfo").args(["-so", "-al"]).arg(&objects).output().expect("ogrinfo");
+    assert!(
+        text.contains("変状調査レポート") && text.contains("オルソ画像"),
+        "{text}"
+    );
+    assert!(
+        out.path().join("report.laz").is_file() && out.path().join("report.laz.json").is_file()
+    );
+    let o = Command::new("ogrinfo")
+        .args(["-so", "-al"])
+        .arg(&objects)
+        .output()
+        .expect("ogrinfo");
     let info = String::from_utf8_lossy(&o.stdout);
-    let n: usize = info.lines().find_map(|l| l.strip_prefix("Feature Count:")).expect(&info).trim().parse().unwrap();
+    let n: usize = info
+        .lines()
+        .find_map(|l| l.strip_prefix("Feature Count:"))
+        .expect(&info)
+        .trim()
+        .parse()
+        .unwrap();
     assert!(n >= 3, "{n} objects");
     let r = kizashi::io::raster::Raster::open(&dod).expect("DoD GeoTIFF");
     assert_eq!(r.info.band_count, 4);
@@ -178,13 +289,25 @@ fn sample_survey_m3c2_in_japanese() {
 
 #[test]
 fn toronto_pair_m3c2_in_english() {
-    let files = [data("epochs/ttp/ttp_2015.laz"), data("epochs/ttp/ttp_2023.laz"), data("epochs/ttp/ttp_dtm_2023.tif")];
+    let files = [
+        data("epochs/ttp/ttp_2015.laz"),
+        data("epochs/ttp/ttp_2023.laz"),
+        data("epochs/ttp/ttp_dtm_2023.tif"),
+    ];
     let r = view(&["--change", "m3c2", "--lang", "en"], &files);
     let s = &r.stats;
     assert_eq!(s["lang"], "en");
-    assert_eq!(s["errors"].as_array().map(|a| a.len()), Some(0), "{}", r.stderr);
+    assert_eq!(
+        s["errors"].as_array().map(|a| a.len()),
+        Some(0),
+        "{}",
+        r.stderr
+    );
     let layers = s["layers"].as_array().expect("layers");
-    let e1 = layers.iter().find(|l| l["name"] == "ttp_2015.laz").expect("epoch 1");
+    let e1 = layers
+        .iter()
+        .find(|l| l["name"] == "ttp_2015.laz")
+        .expect("epoch 1");
     assert_eq!(e1["points"], 89815);
     assert_eq!(e1["crs_epsg"], 26917);
     // The DTM is shown as a shaded height field.
@@ -195,23 +318,44 @@ fn toronto_pair_m3c2_in_english() {
     // Parameters derived from the density (0.23 pts/m2 -> spacing ~2 m).
     let cyl = c["parameters"]["m3c2"]["cyl_radius"].as_f64().unwrap();
     assert!((2.0..=10.0).contains(&cyl), "cylinder radius {cyl}");
-    let result = layers.iter().find(|l| l["kind"] == "result").expect("result layer");
+    let result = layers
+        .iter()
+        .find(|l| l["kind"] == "result")
+        .expect("result layer");
     assert!(result["drawn"].as_u64().unwrap() > 1_000, "{result}");
     let px = view_pixels(&r);
     assert!(1.0 - share(&px, is_background) > 0.15);
-    assert!(share(&px, |p| red(p) || blue(p)) > 0.001, "red/blue share outside the legend {}", share(&px, |p| red(p) || blue(p)));
+    assert!(
+        share(&px, |p| red(p) || blue(p)) > 0.001,
+        "red/blue share outside the legend {}",
+        share(&px, |p| red(p) || blue(p))
+    );
     assert_panels_drawn(&r);
 }
 
 #[test]
 fn orthophoto_under_real_cloud() {
-    let files = [data("ortho/autzen_ortho.tif"), data("ortho/autzen_trim.laz")];
+    let files = [
+        data("ortho/autzen_ortho.tif"),
+        data("ortho/autzen_trim.laz"),
+    ];
     let r = view(&["--lang", "en"], &files);
     let s = &r.stats;
-    assert_eq!(s["errors"].as_array().map(|a| a.len()), Some(0), "{}", r.stderr);
+    assert_eq!(
+        s["errors"].as_array().map(|a| a.len()),
+        Some(0),
+        "{}",
+        r.stderr
+    );
     let layers = s["layers"].as_array().expect("layers");
-    let photo = layers.iter().find(|l| l["kind"] == "orthophoto").expect("ortho layer");
-    let cloud = layers.iter().find(|l| l["kind"] == "cloud").expect("cloud layer");
+    let photo = layers
+        .iter()
+        .find(|l| l["kind"] == "orthophoto")
+        .expect("ortho layer");
+    let cloud = layers
+        .iter()
+        .find(|l| l["kind"] == "cloud")
+        .expect("cloud layer");
     assert_eq!(cloud["points"], 110000);
     assert_eq!(cloud["colour"], "Rgb");
     // Draped just under the ground (the cloud's low 2 % is ~406-410 ft).
@@ -226,23 +370,43 @@ fn orthophoto_under_real_cloud() {
 #[test]
 fn colourise_from_orthophoto_lines_up() {
     use kizashi::app::jobs;
-    let cloud = kizashi::io::las::read(&data("ortho/autzen_trim.laz")).expect("read").cloud;
+    let cloud = kizashi::io::las::read(&data("ortho/autzen_trim.laz"))
+        .expect("read")
+        .cloud;
     let own = cloud.rgb.clone().expect("autzen has RGB");
     let corr_at = |shift: f64| {
         let mut c = cloud.clone();
         c.origin[0] += shift;
-        let out = jobs::colourise(1, std::sync::Arc::new(c), data("ortho/autzen_ortho.tif"), &jobs::JobProgress::default()).expect("colourise");
-        let jobs::Output::Colourised { rgb, covered, .. } = out else { panic!("wrong output") };
-        assert!(covered > 90_000, "{covered} of 110000 points under the photo");
+        let out = jobs::colourise(
+            1,
+            std::sync::Arc::new(c),
+            data("ortho/autzen_ortho.tif"),
+            &jobs::JobProgress::default(),
+        )
+        .expect("colourise");
+        let jobs::Output::Colourised { rgb, covered, .. } = out else {
+            panic!("wrong output")
+        };
+        assert!(
+            covered > 90_000,
+            "{covered} of 110000 points under the photo"
+        );
         let grey = |c: [u16; 3]| (f64::from(c[0]) + f64::from(c[1]) + f64::from(c[2])) / 3.0;
-        let (a, b): (Vec<f64>, Vec<f64>) = own.iter().zip(&rgb).map(|(o, n)| (grey(*o), grey(*n))).unzip();
+        let (a, b): (Vec<f64>, Vec<f64>) = own
+            .iter()
+            .zip(&rgb)
+            .map(|(o, n)| (grey(*o), grey(*n)))
+            .unzip();
         pearson(&a, &b)
     };
     let aligned = corr_at(0.0);
     // Moving the points 15 ft (a lane width) off must make the agreement worse: it comes
     // from the position, not from overall brightness.
     let shifted = corr_at(15.0);
-    assert!(aligned > 0.5 && aligned > shifted + 0.1, "correlation aligned {aligned:.3}, shifted {shifted:.3}");
+    assert!(
+        aligned > 0.5 && aligned > shifted + 0.1,
+        "correlation aligned {aligned:.3}, shifted {shifted:.3}"
+    );
 }
 
 fn pearson(a: &[f64], b: &[f64]) -> f64 {
@@ -269,10 +433,26 @@ fn corrupt_files_show_errors_and_the_app_keeps_running() {
     files.push(PathBuf::from("/nonexistent/survey.laz"));
     let r = view(&["--lang", "en"], &files);
     let s = &r.stats;
-    let errors: Vec<String> = s["errors"].as_array().expect("errors").iter().map(|e| e.as_str().unwrap_or("").to_string()).collect();
+    let errors: Vec<String> = s["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .map(|e| e.as_str().unwrap_or("").to_string())
+        .collect();
     assert_eq!(errors.len(), bad.len() + 1, "{errors:#?}");
-    for name in ["broken_compressor.laz", "broken_size.laz", "broken_type.laz", "broken_version.laz", "1.2-no-points.las", "corrupt.tif", "survey.laz"] {
-        assert!(errors.iter().any(|e| e.contains(name)), "no error names {name}: {errors:#?}");
+    for name in [
+        "broken_compressor.laz",
+        "broken_size.laz",
+        "broken_type.laz",
+        "broken_version.laz",
+        "1.2-no-points.las",
+        "corrupt.tif",
+        "survey.laz",
+    ] {
+        assert!(
+            errors.iter().any(|e| e.contains(name)),
+            "no error names {name}: {errors:#?}"
+        );
     }
     // The good file is there and drawn.
     let layers = s["layers"].as_array().expect("layers");
@@ -281,4 +461,65 @@ fn corrupt_files_show_errors_and_the_app_keeps_running() {
     assert!(layers[0]["drawn"].as_u64().unwrap() > 10_000);
     let px = view_pixels(&r);
     assert!(1.0 - share(&px, is_background) > 0.1);
+}
+
+/// A job file opens as a session (its epochs, its orthophoto, its change parameters winning
+/// over the density rule), and "save session as job file" writes one that `kizashi run` reads
+/// back as the same change job.
+#[test]
+fn job_file_session_opens_and_saves() {
+    let dir = tempfile::tempdir().unwrap();
+    let sample = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sample_data");
+    let job = dir.path().join("site.toml");
+    let text = std::fs::read_to_string(sample.join("site.toml")).unwrap();
+    let text = text
+        .replace(
+            "cyl_radius = \"auto\"",
+            "cyl_radius = 2.5\nnormal_radii = [2.5, 5.0]",
+        )
+        .replace("path = \"", &format!("path = \"{}/", sample.display()))
+        .replace("ortho = \"", &format!("ortho = \"{}/", sample.display()));
+    std::fs::write(&job, text).unwrap();
+    let saved = dir.path().join("saved.toml");
+    let r = view(
+        &[
+            "--change",
+            "m3c2",
+            "--lang",
+            "en",
+            "--export",
+            saved.to_str().unwrap(),
+        ],
+        &[job],
+    );
+    let s = &r.stats;
+    assert_eq!(
+        s["errors"].as_array().map(|a| a.len()),
+        Some(0),
+        "{}",
+        r.stderr
+    );
+    let layers = s["layers"].as_array().unwrap();
+    assert_eq!(
+        layers.iter().filter(|l| l["kind"] == "cloud").count(),
+        2,
+        "{layers:?}"
+    );
+    assert!(
+        layers.iter().any(|l| l["kind"] == "orthophoto"),
+        "{layers:?}"
+    );
+    assert_eq!(s["change"]["parameters"]["m3c2"]["cyl_radius"], 2.5);
+    assert_eq!(
+        s["change"]["parameters"]["m3c2"]["normal_radii"],
+        serde_json::json!([2.5, 5.0])
+    );
+    let plan = kizashi::pipeline::site::plan(&saved).expect("saved session plans");
+    let change = plan.steps.iter().find_map(|st| match st {
+        kizashi::pipeline::site::StepJob::Change(j) => Some(j.clone()),
+        _ => None,
+    });
+    let change = change.expect("a change step");
+    assert_eq!(change.m3c2.cyl_radius, Some(2.5));
+    assert_eq!(change.epoch1, sample.join("epoch1_2025.laz"));
 }

@@ -3,7 +3,9 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     let p = std::path::Path::new("cores.csv");
     for normals in [false, true] {
         if let Ok((xyz, n)) = kizashi::pipeline::change::parse_core_text(p, text, normals) {

@@ -4,9 +4,13 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&kind, bytes)) = data.split_first() else { return };
+    let Some((&kind, bytes)) = data.split_first() else {
+        return;
+    };
     let ext = if kind & 1 == 0 { "las" } else { "laz" };
-    let dir = std::env::var_os("KIZASHI_FUZZ_TMP").map(std::path::PathBuf::from).unwrap_or_else(std::env::temp_dir);
+    let dir = std::env::var_os("KIZASHI_FUZZ_TMP")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir);
     let path = dir.join(format!("kizashi-fuzz-{}.{ext}", std::process::id()));
     if std::fs::write(&path, bytes).is_err() {
         return;

@@ -37,7 +37,11 @@ pub fn compute(target: &Index<'_>, queries: &[[f32; 3]], max_distance: Option<f3
 }
 
 /// The same with any exact nearest-point search: `nearest(q)` = (squared distance, point).
-pub fn compute_with(nearest: impl Fn(&[f32; 3]) -> Option<(f32, [f32; 3])> + Sync, queries: &[[f32; 3]], max_distance: Option<f32>) -> C2cResult {
+pub fn compute_with(
+    nearest: impl Fn(&[f32; 3]) -> Option<(f32, [f32; 3])> + Sync,
+    queries: &[[f32; 3]],
+    max_distance: Option<f32>,
+) -> C2cResult {
     let order = morton_order(queries);
     let per: Vec<(f32, f32, f32)> = order
         .par_iter()
@@ -49,7 +53,10 @@ pub fn compute_with(nearest: impl Fn(&[f32; 3]) -> Option<(f32, [f32; 3])> + Syn
                     if max_distance.is_some_and(|m| d > m) {
                         return (f32::NAN, f32::NAN, f32::NAN);
                     }
-                    let (dx, dy) = (f64::from(p[0]) - f64::from(q[0]), f64::from(p[1]) - f64::from(q[1]));
+                    let (dx, dy) = (
+                        f64::from(p[0]) - f64::from(q[0]),
+                        f64::from(p[1]) - f64::from(q[1]),
+                    );
                     (d, p[2] - q[2], (dx * dx + dy * dy).sqrt() as f32)
                 }
                 None => (f32::NAN, f32::NAN, f32::NAN),
@@ -57,7 +64,11 @@ pub fn compute_with(nearest: impl Fn(&[f32; 3]) -> Option<(f32, [f32; 3])> + Syn
         })
         .collect();
     let n = queries.len();
-    let mut r = C2cResult { distance: vec![f32::NAN; n], dz: vec![f32::NAN; n], dh: vec![f32::NAN; n] };
+    let mut r = C2cResult {
+        distance: vec![f32::NAN; n],
+        dz: vec![f32::NAN; n],
+        dh: vec![f32::NAN; n],
+    };
     for (j, &i) in order.iter().enumerate() {
         let (d, z, h) = per[j];
         r.distance[i as usize] = d;
@@ -74,7 +85,11 @@ mod tests {
     #[test]
     fn nearest_distances_and_components() {
         let target = Index::build(&[[0.0, 0.0, 0.0], [10.0, 0.0, 0.0]]);
-        let r = compute(&target, &[[3.0, 4.0, 0.0], [10.0, 0.0, 2.0], [50.0, 0.0, 0.0]], Some(20.0));
+        let r = compute(
+            &target,
+            &[[3.0, 4.0, 0.0], [10.0, 0.0, 2.0], [50.0, 0.0, 0.0]],
+            Some(20.0),
+        );
         assert_eq!(r.distance[0], 5.0);
         assert_eq!((r.dz[1], r.dh[1]), (-2.0, 0.0));
         assert!(r.distance[2].is_nan());

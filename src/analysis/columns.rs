@@ -45,7 +45,16 @@ impl Columns {
             hi = [hi[0].max(p[0]), hi[1].max(p[1])];
         }
         if !lo[0].is_finite() {
-            return Columns { x0: 0.0, y0: 0.0, cell: 1.0, nx: 1, ny: 1, start: vec![0, 0], points: Vec::new(), bound: vec![[f32::NAN; 2]] };
+            return Columns {
+                x0: 0.0,
+                y0: 0.0,
+                cell: 1.0,
+                nx: 1,
+                ny: 1,
+                start: vec![0, 0],
+                points: Vec::new(),
+                bound: vec![[f32::NAN; 2]],
+            };
         }
         let (w, h) = (f64::from(hi[0] - lo[0]), f64::from(hi[1] - lo[1]));
         let max_cells = (points.len() / 2).max(1) as f64;
@@ -83,7 +92,8 @@ impl Columns {
         start[nx * ny] = total as u32;
         // Disjoint pieces per band: its points and its columns' starts.
         let mut jobs = Vec::with_capacity(nbands);
-        let (mut pts_rest, mut start_rest): (&mut [[f32; 3]], &mut [u32]) = (&mut sorted, &mut start[..nx * ny]);
+        let (mut pts_rest, mut start_rest): (&mut [[f32; 3]], &mut [u32]) =
+            (&mut sorted, &mut start[..nx * ny]);
         for b in 0..nbands {
             let n = band_start[b + 1] - band_start[b];
             let ncols = nx * (((b + 1) * rows_per_band).min(ny) - b * rows_per_band);
@@ -114,7 +124,8 @@ impl Columns {
                 fill[k] += 1;
             }
             for k in 0..bs.len() {
-                out[counts[k] as usize..counts[k + 1] as usize].sort_unstable_by(|a, b| a[2].total_cmp(&b[2]));
+                out[counts[k] as usize..counts[k + 1] as usize]
+                    .sort_unstable_by(|a, b| a[2].total_cmp(&b[2]));
             }
             bp.copy_from_slice(&out);
         });
@@ -128,13 +139,25 @@ impl Columns {
                     (Some(a), Some(b)) => {
                         let h = 0.5 * (b[2] - a[2]);
                         // A hair larger for the rounding of the callers' f32 arithmetic.
-                        [0.5 * (a[2] + b[2]), (half_diag2 + h * h).sqrt() * 1.0001 + 1e-4]
+                        [
+                            0.5 * (a[2] + b[2]),
+                            (half_diag2 + h * h).sqrt() * 1.0001 + 1e-4,
+                        ]
                     }
                     _ => [f32::NAN; 2],
                 }
             })
             .collect();
-        Columns { x0: lo[0], y0: lo[1], cell, nx, ny, start, points: sorted, bound }
+        Columns {
+            x0: lo[0],
+            y0: lo[1],
+            cell,
+            nx,
+            ny,
+            start,
+            points: sorted,
+            bound,
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -152,11 +175,22 @@ impl Columns {
     pub fn spans_disc(&self, c: [f32; 2], r: f32, z: [f32; 2], g: impl FnMut(&[[f32; 3]])) {
         let chord = |ya: f32, yb: f32| {
             // Half-width of the disc over the row's y-interval: at the row's y nearest the centre.
-            let dy = if c[1] < ya { ya - c[1] } else if c[1] > yb { c[1] - yb } else { 0.0 };
+            let dy = if c[1] < ya {
+                ya - c[1]
+            } else if c[1] > yb {
+                c[1] - yb
+            } else {
+                0.0
+            };
             let hw = (r * r - dy * dy).max(0.0).sqrt();
             (c[0] - hw, c[0] + hw)
         };
-        self.spans_rows([c[0] - r, c[1] - r, z[0]], [c[0] + r, c[1] + r, z[1]], chord, g);
+        self.spans_rows(
+            [c[0] - r, c[1] - r, z[0]],
+            [c[0] + r, c[1] + r, z[1]],
+            chord,
+            g,
+        );
     }
 
     /// The runs of memory holding every point of the cylinder of radius `r` around the axis
@@ -165,15 +199,32 @@ impl Columns {
     /// cylinder are read: over terrain, a tilted cylinder's bounding box is several times the
     /// patch of ground inside it.
     #[inline]
-    pub fn spans_cylinder(&self, c: [f64; 3], n: [f64; 3], r: f64, half: f64, mut g: impl FnMut(&[[f32; 3]])) {
+    pub fn spans_cylinder(
+        &self,
+        c: [f64; 3],
+        n: [f64; 3],
+        r: f64,
+        half: f64,
+        mut g: impl FnMut(&[[f32; 3]]),
+    ) {
         if self.points.is_empty() || !c.iter().chain(&n).all(|v| v.is_finite()) {
             return;
         }
-        let ext: [f64; 3] = std::array::from_fn(|k| half * n[k].abs() + r * (1.0 - n[k] * n[k]).max(0.0).sqrt() + 1e-4);
+        let ext: [f64; 3] = std::array::from_fn(|k| {
+            half * n[k].abs() + r * (1.0 - n[k] * n[k]).max(0.0).sqrt() + 1e-4
+        });
         let cell = f64::from(self.cell);
-        let index = |v: f64, o: f32, n: usize| ((v - f64::from(o)) / cell).floor().clamp(-1.0, n as f64) as isize;
-        let (i0, i1) = (index(c[0] - ext[0], self.x0, self.nx).max(0), index(c[0] + ext[0], self.x0, self.nx).min(self.nx as isize - 1));
-        let (j0, j1) = (index(c[1] - ext[1], self.y0, self.ny).max(0), index(c[1] + ext[1], self.y0, self.ny).min(self.ny as isize - 1));
+        let index = |v: f64, o: f32, n: usize| {
+            ((v - f64::from(o)) / cell).floor().clamp(-1.0, n as f64) as isize
+        };
+        let (i0, i1) = (
+            index(c[0] - ext[0], self.x0, self.nx).max(0),
+            index(c[0] + ext[0], self.x0, self.nx).min(self.nx as isize - 1),
+        );
+        let (j0, j1) = (
+            index(c[1] - ext[1], self.y0, self.ny).max(0),
+            index(c[1] + ext[1], self.y0, self.ny).min(self.ny as isize - 1),
+        );
         if i0 > i1 || j0 > j1 {
             return;
         }
@@ -192,7 +243,10 @@ impl Columns {
                 let reach = r + rho;
                 // NaN (empty column) compares false: skipped.
                 let meets = t.abs() <= half + rho && a2 <= reach * reach;
-                let (a, b) = (self.start[row + i] as usize, self.start[row + i + 1] as usize);
+                let (a, b) = (
+                    self.start[row + i] as usize,
+                    self.start[row + i + 1] as usize,
+                );
                 // A tall column (cliff, wall, vegetation) is read only over the cylinder's height.
                 let tall = meets && b - a > 32;
                 match (meets && !tall, run) {
@@ -206,14 +260,18 @@ impl Columns {
                 if tall {
                     let col = &self.points[a..b];
                     let (zl, zh) = ((c[2] - ext[2]) as f32, (c[2] + ext[2]) as f32);
-                    let (s, e) = (col.partition_point(|p| p[2] < zl), col.partition_point(|p| p[2] <= zh));
+                    let (s, e) = (
+                        col.partition_point(|p| p[2] < zl),
+                        col.partition_point(|p| p[2] <= zh),
+                    );
                     if s < e {
                         g(&col[s..e]);
                     }
                 }
             }
             if let Some(a) = run {
-                g(&self.points[self.start[row + a] as usize..self.start[row + i1 as usize + 1] as usize]);
+                g(&self.points
+                    [self.start[row + a] as usize..self.start[row + i1 as usize + 1] as usize]);
             }
         }
     }
@@ -221,7 +279,13 @@ impl Columns {
     /// The box `lo..=hi`, each row of columns read over the x-range `row_x(y_low, y_high)`
     /// gives for its y-interval (within the box's).
     #[inline]
-    fn spans_rows(&self, lo: [f32; 3], hi: [f32; 3], row_x: impl Fn(f32, f32) -> (f32, f32), mut g: impl FnMut(&[[f32; 3]])) {
+    fn spans_rows(
+        &self,
+        lo: [f32; 3],
+        hi: [f32; 3],
+        row_x: impl Fn(f32, f32) -> (f32, f32),
+        mut g: impl FnMut(&[[f32; 3]]),
+    ) {
         if self.points.is_empty() || !(lo.iter().chain(&hi).all(|v| v.is_finite())) {
             return;
         }
@@ -233,10 +297,14 @@ impl Columns {
                 Some((c as usize).min(n - 1))
             }
         };
-        if (lo[0] - self.x0) / self.cell > self.nx as f32 || (lo[1] - self.y0) / self.cell > self.ny as f32 {
+        if (lo[0] - self.x0) / self.cell > self.nx as f32
+            || (lo[1] - self.y0) / self.cell > self.ny as f32
+        {
             return;
         }
-        let Some(j1) = col(hi[1], self.y0, self.ny) else { return };
+        let Some(j1) = col(hi[1], self.y0, self.ny) else {
+            return;
+        };
         let j0 = col(lo[1], self.y0, self.ny).unwrap_or(0);
         for j in j0..=j1 {
             let ya = self.y0 + j as f32 * self.cell;
@@ -245,7 +313,9 @@ impl Columns {
             if xa > xb {
                 continue;
             }
-            let Some(i1) = col(xb, self.x0, self.nx) else { continue };
+            let Some(i1) = col(xb, self.x0, self.nx) else {
+                continue;
+            };
             if (xa - self.x0) / self.cell > self.nx as f32 {
                 continue;
             }
@@ -254,18 +324,27 @@ impl Columns {
             // linear pass over the row's span, the z test per point. Tall ones (cliffs,
             // vegetation, walls): a z search per column.
             let row = j * self.nx;
-            let (a, b) = (self.start[row + i0] as usize, self.start[row + i1 + 1] as usize);
+            let (a, b) = (
+                self.start[row + i0] as usize,
+                self.start[row + i1 + 1] as usize,
+            );
             if b - a <= 12 * (i1 + 1 - i0) {
                 g(&self.points[a..b]);
                 continue;
             }
             for i in i0..=i1 {
-                let (a, b) = (self.start[row + i] as usize, self.start[row + i + 1] as usize);
+                let (a, b) = (
+                    self.start[row + i] as usize,
+                    self.start[row + i + 1] as usize,
+                );
                 let c = &self.points[a..b];
                 let (s, e) = if c.len() <= 8 {
                     (0, c.len())
                 } else {
-                    (c.partition_point(|p| p[2] < lo[2]), c.partition_point(|p| p[2] <= hi[2]))
+                    (
+                        c.partition_point(|p| p[2] < lo[2]),
+                        c.partition_point(|p| p[2] <= hi[2]),
+                    )
                 };
                 if s < e {
                     g(&c[s..e]);
@@ -282,11 +361,22 @@ impl Columns {
             return None;
         }
         let (fx, fy) = ((q[0] - self.x0) / self.cell, (q[1] - self.y0) / self.cell);
-        let (ci, cj) = (fx.floor().clamp(0.0, (self.nx - 1) as f32) as isize, fy.floor().clamp(0.0, (self.ny - 1) as f32) as isize);
+        let (ci, cj) = (
+            fx.floor().clamp(0.0, (self.nx - 1) as f32) as isize,
+            fy.floor().clamp(0.0, (self.ny - 1) as f32) as isize,
+        );
         // q's distance to the border of its own column (0 when q lies outside the grid): a
         // column k rings out is at least (k - 1) cells + this far away in x or y.
         let inside = fx >= 0.0 && fy >= 0.0 && fx < self.nx as f32 && fy < self.ny as f32;
-        let margin = if inside { (fx - fx.floor()).min(fx.floor() + 1.0 - fx).min(fy - fy.floor()).min(fy.floor() + 1.0 - fy) * self.cell } else { 0.0 };
+        let margin = if inside {
+            (fx - fx.floor())
+                .min(fx.floor() + 1.0 - fx)
+                .min(fy - fy.floor())
+                .min(fy.floor() + 1.0 - fy)
+                * self.cell
+        } else {
+            0.0
+        };
         let mut best = (f32::INFINITY, [f32::NAN; 3]);
         let scan = |i: isize, j: isize, best: &mut (f32, [f32; 3])| {
             if i < 0 || j < 0 || i >= self.nx as isize || j >= self.ny as isize {
@@ -334,8 +424,15 @@ mod tests {
     fn cylinders_find_exactly_the_points_inside() {
         let pts: Vec<[f32; 3]> = (0..40_000u32)
             .map(|i| {
-                let (x, y) = ((i * 7919 % 1000) as f32 * 0.05, (i * 104_729 % 997) as f32 * 0.05);
-                let z = if x > 30.0 { 0.35 * y + (i % 13) as f32 * 0.4 } else { 0.35 * y + 0.3 * (x * 0.7).sin() + 0.01 * (i % 7) as f32 };
+                let (x, y) = (
+                    (i * 7919 % 1000) as f32 * 0.05,
+                    (i * 104_729 % 997) as f32 * 0.05,
+                );
+                let z = if x > 30.0 {
+                    0.35 * y + (i % 13) as f32 * 0.4
+                } else {
+                    0.35 * y + 0.3 * (x * 0.7).sin() + 0.01 * (i % 7) as f32
+                };
                 [x, y, z]
             })
             .collect();
@@ -369,7 +466,11 @@ mod tests {
             want.sort_by(|a, b| a.partial_cmp(b).unwrap());
             assert_eq!(got, want, "{q:?} {n:?}");
             assert!(!want.is_empty(), "{q:?}");
-            assert!(read < 4 * want.len(), "{q:?}: {read} points read for {}", want.len());
+            assert!(
+                read < 4 * want.len(),
+                "{q:?}: {read} points read for {}",
+                want.len()
+            );
         }
     }
 
@@ -379,16 +480,37 @@ mod tests {
     fn nearest_is_exact_everywhere() {
         let mut pts: Vec<[f32; 3]> = (0..5_000u32)
             .map(|i| {
-                let (x, y) = ((i * 7919 % 1000) as f32 * 0.02, (i * 104_729 % 997) as f32 * 0.02);
-                [x, y, if x > 15.0 { (i % 29) as f32 * 0.5 } else { 0.2 * y }]
+                let (x, y) = (
+                    (i * 7919 % 1000) as f32 * 0.02,
+                    (i * 104_729 % 997) as f32 * 0.02,
+                );
+                [
+                    x,
+                    y,
+                    if x > 15.0 {
+                        (i % 29) as f32 * 0.5
+                    } else {
+                        0.2 * y
+                    },
+                ]
             })
             .collect();
         pts.push([60.0, 60.0, 0.0]);
         assert!(Columns::build(&[], 0.5).nearest(&[0.0; 3]).is_none());
         for cell in [0.05f32, 0.3, 2.0] {
             let c = Columns::build(&pts, cell);
-            for q in [[3.3f32, 4.4, 0.9], [15.2, 7.0, 3.0], [-50.0, 10.0, 0.0], [40.0, 45.0, 1.0], [60.0, 59.0, 9.0], [10.0, 10.0, 100.0]] {
-                let want = pts.iter().map(|p| (0..3).map(|k| (p[k] - q[k]).powi(2)).sum::<f32>()).fold(f32::INFINITY, f32::min);
+            for q in [
+                [3.3f32, 4.4, 0.9],
+                [15.2, 7.0, 3.0],
+                [-50.0, 10.0, 0.0],
+                [40.0, 45.0, 1.0],
+                [60.0, 59.0, 9.0],
+                [10.0, 10.0, 100.0],
+            ] {
+                let want = pts
+                    .iter()
+                    .map(|p| (0..3).map(|k| (p[k] - q[k]).powi(2)).sum::<f32>())
+                    .fold(f32::INFINITY, f32::min);
                 let (d2, p) = c.nearest(&q).unwrap();
                 assert_eq!(d2, want, "cell {cell} {q:?}");
                 assert_eq!(d2, (0..3).map(|k| (p[k] - q[k]).powi(2)).sum::<f32>());
@@ -398,10 +520,20 @@ mod tests {
 
     /// Points of `pts` in the vertical cylinder over the disc (`c`, `r`) between heights `z`,
     /// as `spans_disc` reads them and by brute force, both sorted.
-    fn disc_both(c: &Columns, pts: &[[f32; 3]], dc: [f32; 2], r: f32, z: [f32; 2]) -> (Vec<[f32; 3]>, Vec<[f32; 3]>) {
-        let inside = |p: &[f32; 3]| (p[0] - dc[0]).powi(2) + (p[1] - dc[1]).powi(2) <= r * r && p[2] >= z[0] && p[2] <= z[1];
+    fn disc_both(
+        c: &Columns,
+        pts: &[[f32; 3]],
+        dc: [f32; 2],
+        r: f32,
+        z: [f32; 2],
+    ) -> (Vec<[f32; 3]>, Vec<[f32; 3]>) {
+        let inside = |p: &[f32; 3]| {
+            (p[0] - dc[0]).powi(2) + (p[1] - dc[1]).powi(2) <= r * r && p[2] >= z[0] && p[2] <= z[1]
+        };
         let mut got = Vec::new();
-        c.spans_disc(dc, r, z, |span| got.extend(span.iter().filter(|p| inside(p)).copied()));
+        c.spans_disc(dc, r, z, |span| {
+            got.extend(span.iter().filter(|p| inside(p)).copied())
+        });
         let mut want: Vec<[f32; 3]> = pts.iter().filter(|p| inside(p)).copied().collect();
         got.sort_by(|a, b| a.partial_cmp(b).unwrap());
         want.sort_by(|a, b| a.partial_cmp(b).unwrap());
@@ -412,9 +544,20 @@ mod tests {
     /// disc and the cylinder queries, still exactly.
     #[test]
     fn tall_columns_are_searched_by_height_exactly() {
-        let pts: Vec<[f32; 3]> = (0..6_000u32).map(|i| [20.05 + (i % 3) as f32 * 0.1, 10.0 + (i % 40) as f32 * 0.05, (i / 40) as f32 * 0.1]).collect();
+        let pts: Vec<[f32; 3]> = (0..6_000u32)
+            .map(|i| {
+                [
+                    20.05 + (i % 3) as f32 * 0.1,
+                    10.0 + (i % 40) as f32 * 0.05,
+                    (i / 40) as f32 * 0.1,
+                ]
+            })
+            .collect();
         let c = Columns::build(&pts, 0.5);
-        let tallest = (0..c.nx * c.ny).map(|k| c.start[k + 1] - c.start[k]).max().unwrap();
+        let tallest = (0..c.nx * c.ny)
+            .map(|k| c.start[k + 1] - c.start[k])
+            .max()
+            .unwrap();
         assert!(tallest > 100, "{tallest}");
         let (got, want) = disc_both(&c, &pts, [20.2, 11.0], 0.8, [4.0, 6.0]);
         assert_eq!(got, want);
@@ -435,7 +578,11 @@ mod tests {
         got.sort_by(|a, b| a.partial_cmp(b).unwrap());
         want.sort_by(|a, b| a.partial_cmp(b).unwrap());
         assert_eq!(got, want);
-        assert!(!want.is_empty() && read < pts.len() / 4, "{read} read for {}", want.len());
+        assert!(
+            !want.is_empty() && read < pts.len() / 4,
+            "{read} read for {}",
+            want.len()
+        );
     }
 
     #[test]
@@ -443,8 +590,15 @@ mod tests {
         // A rough slope with a cliff (tall columns) and some non-finite points.
         let mut pts: Vec<[f32; 3]> = (0..20_000u32)
             .map(|i| {
-                let (x, y) = ((i * 7919 % 1000) as f32 * 0.05, (i * 104_729 % 997) as f32 * 0.05);
-                let z = if x > 30.0 { 0.35 * y + (i % 13) as f32 * 0.4 } else { 0.35 * y + 0.01 * (i % 7) as f32 };
+                let (x, y) = (
+                    (i * 7919 % 1000) as f32 * 0.05,
+                    (i * 104_729 % 997) as f32 * 0.05,
+                );
+                let z = if x > 30.0 {
+                    0.35 * y + (i % 13) as f32 * 0.4
+                } else {
+                    0.35 * y + 0.01 * (i % 7) as f32
+                };
                 [x, y, z]
             })
             .collect();
@@ -453,7 +607,13 @@ mod tests {
         assert_eq!(c.len(), 20_000);
         // Inside the grid, across the cliff's tall columns (z search), over a corner and past
         // the far edge, beside the grid.
-        for (dc, r, z) in [([11.0, 11.5], 2.0, [0.0, 10.0]), ([31.0, 24.5], 3.0, [9.0, 11.0]), ([-2.35, -2.35], 3.8, [-5.0, 0.5]), ([62.5, 62.5], 25.0, [0.0, 100.0]), ([55.0, 5.0], 7.0, [0.0, 10.0])] {
+        for (dc, r, z) in [
+            ([11.0, 11.5], 2.0, [0.0, 10.0]),
+            ([31.0, 24.5], 3.0, [9.0, 11.0]),
+            ([-2.35, -2.35], 3.8, [-5.0, 0.5]),
+            ([62.5, 62.5], 25.0, [0.0, 100.0]),
+            ([55.0, 5.0], 7.0, [0.0, 10.0]),
+        ] {
             let (got, want) = disc_both(&c, &pts[..20_000], dc, r, z);
             assert_eq!(got, want, "{dc:?} {r} {z:?}");
             assert!(!want.is_empty(), "{dc:?}");
@@ -461,8 +621,16 @@ mod tests {
         // A ball, as the normals read it: the disc of its radius between its heights.
         let q = [31.0f32, 20.0, 9.0];
         let mut n = 0;
-        c.spans_disc([q[0], q[1]], 1.5, [q[2] - 1.5, q[2] + 1.5], |span| n += span.iter().filter(|p| (0..3).map(|k| (p[k] - q[k]).powi(2)).sum::<f32>() <= 2.25).count());
-        let want = pts[..20_000].iter().filter(|p| (0..3).map(|k| (p[k] - q[k]).powi(2)).sum::<f32>() <= 2.25).count();
+        c.spans_disc([q[0], q[1]], 1.5, [q[2] - 1.5, q[2] + 1.5], |span| {
+            n += span
+                .iter()
+                .filter(|p| (0..3).map(|k| (p[k] - q[k]).powi(2)).sum::<f32>() <= 2.25)
+                .count()
+        });
+        let want = pts[..20_000]
+            .iter()
+            .filter(|p| (0..3).map(|k| (p[k] - q[k]).powi(2)).sum::<f32>() <= 2.25)
+            .count();
         assert_eq!(n, want);
         assert!(n > 10);
         let (disc, want) = disc_both(&c, &pts[..20_000], [20.3, 30.7], 2.0, [5.0, 12.0]);

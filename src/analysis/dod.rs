@@ -26,18 +26,28 @@ impl Grid {
         let y0 = (b[3] / cell).ceil() * cell;
         let width = (((b[2] - x0) / cell).floor() as usize + 1).max(1);
         let height = (((y0 - b[1]) / cell).floor() as usize + 1).max(1);
-        Grid { x0, y0, cell, width, height }
+        Grid {
+            x0,
+            y0,
+            cell,
+            width,
+            height,
+        }
     }
 
     pub fn index(&self, x: f64, y: f64) -> Option<usize> {
         let c = ((x - self.x0) / self.cell).floor();
         let r = ((self.y0 - y) / self.cell).floor();
-        (c >= 0.0 && r >= 0.0 && (c as usize) < self.width && (r as usize) < self.height).then(|| r as usize * self.width + c as usize)
+        (c >= 0.0 && r >= 0.0 && (c as usize) < self.width && (r as usize) < self.height)
+            .then(|| r as usize * self.width + c as usize)
     }
 
     pub fn centre(&self, i: usize) -> [f64; 2] {
         let (c, r) = (i % self.width, i / self.width);
-        [self.x0 + (c as f64 + 0.5) * self.cell, self.y0 - (r as f64 + 0.5) * self.cell]
+        [
+            self.x0 + (c as f64 + 0.5) * self.cell,
+            self.y0 - (r as f64 + 0.5) * self.cell,
+        ]
     }
 
     /// GDAL geotransform.
@@ -76,7 +86,12 @@ struct Acc {
 }
 
 /// Grids the points of `cloud` for which `keep(i)` holds.
-pub fn surface(cloud: &PointCloud, grid: &Grid, stat: Stat, keep: &(dyn Fn(usize) -> bool + Sync)) -> Surface {
+pub fn surface(
+    cloud: &PointCloud,
+    grid: &Grid,
+    stat: Stat,
+    keep: &(dyn Fn(usize) -> bool + Sync),
+) -> Surface {
     let cells = grid.width * grid.height;
     let o = cloud.origin;
     // Cell of every point in parallel, then one serial pass: per-thread grids would cost
@@ -92,13 +107,24 @@ pub fn surface(cloud: &PointCloud, grid: &Grid, stat: Stat, keep: &(dyn Fn(usize
             }
         })
         .collect();
-    let mut acc = vec![Acc { min: f64::INFINITY, max: f64::NEG_INFINITY, ..Default::default() }; cells];
+    let mut acc = vec![
+        Acc {
+            min: f64::INFINITY,
+            max: f64::NEG_INFINITY,
+            ..Default::default()
+        };
+        cells
+    ];
     for (i, &k) in cell_of.iter().enumerate() {
         if k == u32::MAX {
             continue;
         }
         let p = cloud.positions[i];
-        let (x, y, z) = (f64::from(p[0]) + o[0], f64::from(p[1]) + o[1], f64::from(p[2]) + o[2]);
+        let (x, y, z) = (
+            f64::from(p[0]) + o[0],
+            f64::from(p[1]) + o[1],
+            f64::from(p[2]) + o[2],
+        );
         let c = &mut acc[k as usize];
         c.n += 1;
         let d = z - c.mean;
@@ -125,8 +151,21 @@ pub fn surface(cloud: &PointCloud, grid: &Grid, stat: Stat, keep: &(dyn Fn(usize
             }) as f32
         })
         .collect();
-    let std = acc.iter().map(|c| if c.n >= 2 { (c.m2 / f64::from(c.n - 1)).sqrt() as f32 } else { f32::NAN }).collect();
-    Surface { z, n: acc.iter().map(|c| c.n).collect(), std }
+    let std = acc
+        .iter()
+        .map(|c| {
+            if c.n >= 2 {
+                (c.m2 / f64::from(c.n - 1)).sqrt() as f32
+            } else {
+                f32::NAN
+            }
+        })
+        .collect();
+    Surface {
+        z,
+        n: acc.iter().map(|c| c.n).collect(),
+        std,
+    }
 }
 
 #[derive(Clone, Debug, Serialize, serde::Deserialize)]
@@ -155,7 +194,16 @@ pub struct Dod {
 /// a difference. Works on the DoD bands as written, so a report can recompute them from a file.
 pub fn volumes(diff: &[f32], lod: &[f32], cell: f64) -> Volumes {
     let area = cell * cell;
-    let mut v = Volumes { cut_m3: 0.0, fill_m3: 0.0, cut_sigma_m3: 0.0, fill_sigma_m3: 0.0, net_all_m3: 0.0, cells_both: 0, cells_significant: 0, area_significant_m2: 0.0 };
+    let mut v = Volumes {
+        cut_m3: 0.0,
+        fill_m3: 0.0,
+        cut_sigma_m3: 0.0,
+        fill_sigma_m3: 0.0,
+        net_all_m3: 0.0,
+        cells_both: 0,
+        cells_significant: 0,
+        area_significant_m2: 0.0,
+    };
     let (mut var_cut, mut var_fill) = (0.0, 0.0);
     for (&d, &l) in diff.iter().zip(lod) {
         if !d.is_finite() {
@@ -186,7 +234,12 @@ pub fn volumes(diff: &[f32], lod: &[f32], cell: f64) -> Volumes {
 /// se = cell std / sqrt(n) (cells with one point use the median std of their epoch).
 pub fn difference(s1: &Surface, s2: &Surface, cell: f64, registration_error: f64) -> Dod {
     let median = |s: &Surface| {
-        let mut v: Vec<f32> = s.std.iter().copied().filter(|x| x.is_finite() && *x > 0.0).collect();
+        let mut v: Vec<f32> = s
+            .std
+            .iter()
+            .copied()
+            .filter(|x| x.is_finite() && *x > 0.0)
+            .collect();
         if v.is_empty() {
             return 0.0;
         }
@@ -203,13 +256,25 @@ pub fn difference(s1: &Surface, s2: &Surface, cell: f64, registration_error: f64
         }
         // A cell's own spread when it has one; cells of one point (or identical heights) take
         // their epoch's median spread, so no cell claims a zero level of detection.
-        let se = |s: &Surface, m: f32| f64::from(if s.std[i].is_finite() && s.std[i] > 0.0 { s.std[i] } else { m }) / f64::from(s.n[i].max(1)).sqrt();
-        let sigma = (se(s1, m1).powi(2) + se(s2, m2).powi(2) + registration_error * registration_error).sqrt();
+        let se = |s: &Surface, m: f32| {
+            f64::from(if s.std[i].is_finite() && s.std[i] > 0.0 {
+                s.std[i]
+            } else {
+                m
+            }) / f64::from(s.n[i].max(1)).sqrt()
+        };
+        let sigma =
+            (se(s1, m1).powi(2) + se(s2, m2).powi(2) + registration_error * registration_error)
+                .sqrt();
         diff[i] = (f64::from(s2.z[i]) - f64::from(s1.z[i])) as f32;
         lod[i] = (1.96 * sigma) as f32;
     }
     let v = volumes(&diff, &lod, cell);
-    Dod { diff, lod, volumes: v }
+    Dod {
+        diff,
+        lod,
+        volumes: v,
+    }
 }
 
 #[cfg(test)]
@@ -219,7 +284,16 @@ mod tests {
     #[test]
     fn grid_cells_statistics_and_volumes() {
         let g = Grid::covering([10.2, 20.1, 11.9, 21.9], 1.0);
-        assert_eq!(g, Grid { x0: 10.0, y0: 22.0, cell: 1.0, width: 2, height: 2 });
+        assert_eq!(
+            g,
+            Grid {
+                x0: 10.0,
+                y0: 22.0,
+                cell: 1.0,
+                width: 2,
+                height: 2
+            }
+        );
         assert_eq!(g.index(10.5, 21.5), Some(0));
         assert_eq!(g.index(11.5, 20.5), Some(3));
         assert_eq!(g.index(9.9, 21.5), None);
@@ -234,7 +308,10 @@ mod tests {
         assert_eq!(surface(&e1, &g, Stat::Max, &|_| true).z[0], 102.0);
         // Both points equally far from the centre: IDW = mean.
         assert!((surface(&e1, &g, Stat::Idw, &|_| true).z[0] - 101.0).abs() < 1e-5);
-        assert_eq!(surface(&e1, &g, Stat::Mean, &|i| i == 2).n, vec![0, 0, 0, 1]);
+        assert_eq!(
+            surface(&e1, &g, Stat::Mean, &|i| i == 2).n,
+            vec![0, 0, 0, 1]
+        );
         // Epoch 2: cell 0 up by 3 m (significant), cell 3 down 0.01 m (within LoD).
         let mut e2 = e1.clone();
         e2.positions = vec![[0.25, 1.5, 3.0], [0.75, 1.5, 5.0], [1.5, 0.5, 4.99]];

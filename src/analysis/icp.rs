@@ -46,7 +46,13 @@ pub enum Rotation {
 
 impl Default for IcpParams {
     fn default() -> Self {
-        IcpParams { plane_radius: 1.0, max_distance: 1.0, max_iterations: 50, max_samples: 100_000, rotation: Rotation::Vertical }
+        IcpParams {
+            plane_radius: 1.0,
+            max_distance: 1.0,
+            max_iterations: 50,
+            max_samples: 100_000,
+            rotation: Rotation::Vertical,
+        }
     }
 }
 
@@ -75,7 +81,11 @@ fn plane(fixed: &Index<'_>, q: [f64; 3], r: f64) -> Option<(Vector3<f64>, Vector
     let (mut n, mut s, mut ss) = (0u32, Vector3::zeros(), Matrix3::zeros());
     let qf = [q[0] as f32, q[1] as f32, q[2] as f32];
     fixed.within(&qf, r as f32, |p, _| {
-        let d = Vector3::new(f64::from(p[0]) - q[0], f64::from(p[1]) - q[1], f64::from(p[2]) - q[2]);
+        let d = Vector3::new(
+            f64::from(p[0]) - q[0],
+            f64::from(p[1]) - q[1],
+            f64::from(p[2]) - q[2],
+        );
         n += 1;
         s += d;
         ss += d * d.transpose();
@@ -130,7 +140,9 @@ pub fn register(fixed: &Index<'_>, moving: &[[f32; 3]], p: &IcpParams) -> Result
             })
             .collect();
         if pairs.len() < 6 {
-            return Err(AnalysisError::InvalidParameter("too few correspondences for registration (do the epochs overlap?)".into()));
+            return Err(AnalysisError::InvalidParameter(
+                "too few correspondences for registration (do the epochs overlap?)".into(),
+            ));
         }
         let mut abs: Vec<f64> = pairs.iter().map(|q| q.2.abs()).collect();
         abs.sort_unstable_by(f64::total_cmp);
@@ -165,15 +177,22 @@ pub fn register(fixed: &Index<'_>, moving: &[[f32; 3]], p: &IcpParams) -> Result
             b[k] = 0.0;
         }
         let Some(sol) = a.cholesky().map(|c| c.solve(&b)) else {
-            return Err(AnalysisError::InvalidParameter("registration is degenerate (flat or featureless overlap)".into()));
+            return Err(AnalysisError::InvalidParameter(
+                "registration is degenerate (flat or featureless overlap)".into(),
+            ));
         };
         let dr = Rotation3::from_scaled_axis(Vector3::new(sol[0], sol[1], sol[2])).into_inner();
         let dt = Vector3::new(sol[3], sol[4], sol[5]);
         rot = dr * rot;
         trans = dr * trans + dt;
         let var = ss / (n_in.saturating_sub(6).max(1)) as f64;
-        let cov_t = a.try_inverse().map(|m| m * var).unwrap_or_else(Matrix6::zeros);
-        let reg_err = (cov_t[(3, 3)] + cov_t[(4, 4)] + cov_t[(5, 5)]).max(0.0).sqrt();
+        let cov_t = a
+            .try_inverse()
+            .map(|m| m * var)
+            .unwrap_or_else(Matrix6::zeros);
+        let reg_err = (cov_t[(3, 3)] + cov_t[(4, 4)] + cov_t[(5, 5)])
+            .max(0.0)
+            .sqrt();
         result = ((ss / n_in.max(1) as f64).sqrt(), n_in, it + 1, reg_err);
         threshold = (cut * 2.0).min(p.max_distance);
         if sol.norm() < 1e-6 {
@@ -190,5 +209,11 @@ pub fn register(fixed: &Index<'_>, moving: &[[f32; 3]], p: &IcpParams) -> Result
         m[r][3] = t[r];
     }
     m[3][3] = 1.0;
-    Ok(IcpResult { matrix: m, rms: result.0, pairs: result.1, iterations: result.2, registration_error: result.3 })
+    Ok(IcpResult {
+        matrix: m,
+        rms: result.0,
+        pairs: result.1,
+        iterations: result.2,
+        registration_error: result.3,
+    })
 }

@@ -16,11 +16,17 @@ impl<'a> Index<'a> {
     /// coordinates from there, so the caller's order does not matter to search speed).
     pub fn build(points: &'a [[f32; 3]]) -> Index<'a> {
         let tree = if points.is_empty() {
-            ImmutableKdTree::new_from_slice(&[[f32::MAX; 3]]).unwrap_or_else(|_| unreachable!("one point"))
+            ImmutableKdTree::new_from_slice(&[[f32::MAX; 3]])
+                .unwrap_or_else(|_| unreachable!("one point"))
         } else {
-            ImmutableKdTree::new_from_slice_parallel(points).unwrap_or_else(|_| unreachable!("finite points"))
+            ImmutableKdTree::new_from_slice_parallel(points)
+                .unwrap_or_else(|_| unreachable!("finite points"))
         };
-        Index { tree, points, len: points.len() }
+        Index {
+            tree,
+            points,
+            len: points.len(),
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -41,11 +47,15 @@ impl<'a> Index<'a> {
         // Items, then our own slice: with Morton-sorted input (see `morton_sorted`) neighbours sit
         // together in memory, and this path is faster than kiddo's `with_points()`.
         let pts = self.points;
-        self.tree.query(q).within::<SquaredEuclidean<f32>>(radius * radius).unsorted().visit(|r| {
-            if let Some(p) = pts.get(r.item as usize) {
-                f(p, r.distance)
-            }
-        });
+        self.tree
+            .query(q)
+            .within::<SquaredEuclidean<f32>>(radius * radius)
+            .unsorted()
+            .visit(|r| {
+                if let Some(p) = pts.get(r.item as usize) {
+                    f(p, r.distance)
+                }
+            });
     }
 
     /// The nearest point to `q`: (squared distance, point). `None` for an empty epoch.
@@ -56,7 +66,11 @@ impl<'a> Index<'a> {
         }
         // By item, not `with_points()`: kiddo 6.3 answers a nearest query with points by walking
         // every leaf (measured: 120 s instead of 0.1 s for 100 k queries).
-        let r = self.tree.query(q).nearest_one::<SquaredEuclidean<f32>>().execute();
+        let r = self
+            .tree
+            .query(q)
+            .nearest_one::<SquaredEuclidean<f32>>()
+            .execute();
         let p = *self.points.get(r.item as usize)?;
         Some((r.distance, p))
     }
@@ -65,7 +79,10 @@ impl<'a> Index<'a> {
 /// `points` reordered along a Z-order curve (the order of the points of an epoch does not
 /// matter to M3C2; sorted, a ball query touches a few contiguous runs of memory).
 pub fn morton_sorted(points: &[[f32; 3]]) -> Vec<[f32; 3]> {
-    morton_order(points).into_iter().map(|i| points[i as usize]).collect()
+    morton_order(points)
+        .into_iter()
+        .map(|i| points[i as usize])
+        .collect()
 }
 
 /// Spreads the 21 low bits of `v` to every third bit.
@@ -94,13 +111,30 @@ pub fn morton_order(points: &[[f32; 3]]) -> Vec<u32> {
             }
         }
     }
-    let scale: Vec<f32> = (0..3).map(|k| if hi[k] > lo[k] { ((1u32 << 21) - 1) as f32 / (hi[k] - lo[k]) } else { 0.0 }).collect();
+    let scale: Vec<f32> = (0..3)
+        .map(|k| {
+            if hi[k] > lo[k] {
+                ((1u32 << 21) - 1) as f32 / (hi[k] - lo[k])
+            } else {
+                0.0
+            }
+        })
+        .collect();
     let mut keyed: Vec<(u64, u32)> = points
         .par_iter()
         .enumerate()
         .map(|(i, p)| {
-            let q = |k: usize| if p[k].is_finite() { ((p[k] - lo[k]) * scale[k]) as u64 } else { 0 };
-            (spread(q(0)) | spread(q(1)) << 1 | spread(q(2)) << 2, i as u32)
+            let q = |k: usize| {
+                if p[k].is_finite() {
+                    ((p[k] - lo[k]) * scale[k]) as u64
+                } else {
+                    0
+                }
+            };
+            (
+                spread(q(0)) | spread(q(1)) << 1 | spread(q(2)) << 2,
+                i as u32,
+            )
         })
         .collect();
     keyed.par_sort_unstable();
@@ -113,7 +147,9 @@ mod tests {
 
     #[test]
     fn within_and_nearest_are_exact() {
-        let pts: Vec<[f32; 3]> = (0..1000).map(|i| [(i % 10) as f32, ((i / 10) % 10) as f32, (i / 100) as f32]).collect();
+        let pts: Vec<[f32; 3]> = (0..1000)
+            .map(|i| [(i % 10) as f32, ((i / 10) % 10) as f32, (i / 100) as f32])
+            .collect();
         let idx = Index::build(&pts);
         let mut n = 0;
         idx.within(&[5.0, 5.0, 5.0], 1.0, |p, d2| {
@@ -129,14 +165,21 @@ mod tests {
 
     #[test]
     fn morton_order_is_a_permutation_that_groups_neighbours() {
-        let pts: Vec<[f32; 3]> = (0..64).map(|i| [(i % 4) as f32, ((i / 4) % 4) as f32, (i / 16) as f32]).rev().collect();
+        let pts: Vec<[f32; 3]> = (0..64)
+            .map(|i| [(i % 4) as f32, ((i / 4) % 4) as f32, (i / 16) as f32])
+            .rev()
+            .collect();
         let o = morton_order(&pts);
         let mut s = o.clone();
         s.sort();
         assert_eq!(s, (0..64).collect::<Vec<u32>>());
         // The first 8 in Z-order are the 2x2x2 corner cube.
         for &i in &o[..8] {
-            assert!(pts[i as usize].iter().all(|&v| v < 2.0), "{:?}", pts[i as usize]);
+            assert!(
+                pts[i as usize].iter().all(|&v| v < 2.0),
+                "{:?}",
+                pts[i as usize]
+            );
         }
     }
 }

@@ -45,23 +45,32 @@ impl Params {
         check_positive("cylinder radius", self.cyl_radius)?;
         check_positive("max distance", self.max_distance)?;
         if self.normal_radii.is_empty() || self.normal_radii.len() > MAX_RADII {
-            return Err(AnalysisError::InvalidParameter(format!("give 1 to {MAX_RADII} normal radii")));
+            return Err(AnalysisError::InvalidParameter(format!(
+                "give 1 to {MAX_RADII} normal radii"
+            )));
         }
         for r in &self.normal_radii {
             check_positive("normal radius", *r)?;
         }
         if !(self.registration_error.is_finite() && self.registration_error >= 0.0) {
-            return Err(AnalysisError::InvalidParameter(format!("registration error must be >= 0, got {}", self.registration_error)));
+            return Err(AnalysisError::InvalidParameter(format!(
+                "registration error must be >= 0, got {}",
+                self.registration_error
+            )));
         }
         let (Orientation::Vector(v) | Orientation::Sensor(v)) = self.orientation;
         {
             if !v.iter().all(|x| x.is_finite()) {
-                return Err(AnalysisError::InvalidParameter("orientation must be finite".into()));
+                return Err(AnalysisError::InvalidParameter(
+                    "orientation must be finite".into(),
+                ));
             }
         }
         if let Orientation::Vector(v) = self.orientation {
             if v.iter().all(|x| *x == 0.0) {
-                return Err(AnalysisError::InvalidParameter("orientation vector is zero".into()));
+                return Err(AnalysisError::InvalidParameter(
+                    "orientation vector is zero".into(),
+                ));
             }
         }
         Ok(())
@@ -123,7 +132,14 @@ struct Core {
 
 /// Projections along the axis of the points of one epoch inside the cylinder, relative to the
 /// core point. Also the scratch buffer for the robust variant (reused, not reallocated).
-fn cylinder(index: &Columns, c: [f64; 3], n: [f64; 3], r: f64, half: f64, t_out: &mut Vec<f64>) -> usize {
+fn cylinder(
+    index: &Columns,
+    c: [f64; 3],
+    n: [f64; 3],
+    r: f64,
+    half: f64,
+    t_out: &mut Vec<f64>,
+) -> usize {
     // The buffer is scratch that only grows (see the branch-free keep below); the first
     // returned count of its values are this cylinder's.
     let r2 = r * r;
@@ -134,7 +150,11 @@ fn cylinder(index: &Columns, c: [f64; 3], n: [f64; 3], r: f64, half: f64, t_out:
     // The exact test below rejects what the runs hold outside the cylinder.
     index.spans_cylinder(c, n, r, half, |span| {
         for p in span {
-            let d = [f64::from(p[0]) - c[0], f64::from(p[1]) - c[1], f64::from(p[2]) - c[2]];
+            let d = [
+                f64::from(p[0]) - c[0],
+                f64::from(p[1]) - c[1],
+                f64::from(p[2]) - c[2],
+            ];
             let t = d[0] * n[0] + d[1] * n[1] + d[2] * n[2];
             let a2 = d[0] * d[0] + d[1] * d[1] + d[2] * d[2] - t * t;
             if len < t_out.len() {
@@ -168,10 +188,16 @@ fn median_iqr(t: &mut [f64]) -> (f64, f64) {
         return (f64::NAN, f64::NAN);
     }
     t.sort_unstable_by(f64::total_cmp);
-    let at = |pos: usize, avg: bool| if avg { (t[pos - 1] + t[pos]) / 2.0 } else { t[pos] };
-    let q1 = at(n / 4, n % 4 == 0);
-    let q2 = at(n / 2, n % 2 == 0);
-    let q3 = at(3 * n / 4, n % 4 == 0);
+    let at = |pos: usize, avg: bool| {
+        if avg {
+            (t[pos - 1] + t[pos]) / 2.0
+        } else {
+            t[pos]
+        }
+    };
+    let q1 = at(n / 4, n.is_multiple_of(4));
+    let q2 = at(n / 2, n.is_multiple_of(2));
+    let q3 = at(3 * n / 4, n.is_multiple_of(4));
     (q2, q3 - q1)
 }
 
@@ -196,7 +222,11 @@ pub fn compute(
     p.validate()?;
     if let Some(u) = user_normals {
         if u.len() != cores.len() {
-            return Err(AnalysisError::InvalidParameter(format!("{} normals for {} core points", u.len(), cores.len())));
+            return Err(AnalysisError::InvalidParameter(format!(
+                "{} normals for {} core points",
+                u.len(),
+                cores.len()
+            )));
         }
     }
     let mut timings = Timings::default();
@@ -214,9 +244,17 @@ pub fn compute(
                 Some(u) => {
                     let v = u[i].map(f64::from);
                     let len = (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt();
-                    (len > 0.0 && len.is_finite()).then(|| ([v[0] / len, v[1] / len, v[2] / len], f32::NAN))
+                    (len > 0.0 && len.is_finite())
+                        .then(|| ([v[0] / len, v[1] / len, v[2] / len], f32::NAN))
                 }
-                None => normal_at(epoch1, &cores[i], &p.normal_radii, &p.orientation, p.neighbourhoods).map(|nm| (nm.n, p.normal_radii[nm.radius_index] as f32)),
+                None => normal_at(
+                    epoch1,
+                    &cores[i],
+                    &p.normal_radii,
+                    &p.orientation,
+                    p.neighbourhoods,
+                )
+                .map(|nm| (nm.n, p.normal_radii[nm.radius_index] as f32)),
             }
         })
         .collect();
@@ -242,7 +280,16 @@ pub fn compute(
                 idx.iter()
                     .zip(nrm)
                     .map(|(&i, nm)| {
-                        let mut r = Core { normal: [f32::NAN; 3], radius: f32::NAN, d: f64::NAN, lod: f64::NAN, s1: f64::NAN, s2: f64::NAN, n1: 0, n2: 0 };
+                        let mut r = Core {
+                            normal: [f32::NAN; 3],
+                            radius: f32::NAN,
+                            d: f64::NAN,
+                            lod: f64::NAN,
+                            s1: f64::NAN,
+                            s2: f64::NAN,
+                            n1: 0,
+                            n2: 0,
+                        };
                         let Some((n, rad)) = nm else { return r };
                         r.normal = n.map(|v| v as f32);
                         r.radius = *rad;
@@ -252,12 +299,17 @@ pub fn compute(
                         let (t1, t2) = (&mut t1[..k1], &mut t2[..k2]);
                         r.n1 = k1 as u32;
                         r.n2 = k2 as u32;
-                        let ((m1, s1), (m2, s2)) = if p.robust { (median_iqr(t1), median_iqr(t2)) } else { (mean_std(t1), mean_std(t2)) };
+                        let ((m1, s1), (m2, s2)) = if p.robust {
+                            (median_iqr(t1), median_iqr(t2))
+                        } else {
+                            (mean_std(t1), mean_std(t2))
+                        };
                         r.d = m2 - m1;
                         r.s1 = s1;
                         r.s2 = s2;
                         let (n1, n2) = (f64::from(r.n1), f64::from(r.n2));
-                        r.lod = 1.96 * ((s1 * s1 / n1 + s2 * s2 / n2).sqrt() + p.registration_error);
+                        r.lod =
+                            1.96 * ((s1 * s1 / n1 + s2 * s2 / n2).sqrt() + p.registration_error);
                         r
                     })
                     .collect()
@@ -315,13 +367,35 @@ mod tests {
     #[test]
     fn flat_planes_one_decimetre_apart() {
         let grid = |z: f32| -> Vec<[f32; 3]> {
-            (0..4000).map(|i| [((i % 80) as f32) * 0.05 - 2.0, ((i / 80) as f32) * 0.05 - 1.25, z + 0.001 * ((i * 7 % 11) as f32 - 5.0)]).collect()
+            (0..4000)
+                .map(|i| {
+                    [
+                        ((i % 80) as f32) * 0.05 - 2.0,
+                        ((i / 80) as f32) * 0.05 - 1.25,
+                        z + 0.001 * ((i * 7 % 11) as f32 - 5.0),
+                    ]
+                })
+                .collect()
         };
         let (a, b) = (grid(0.0), grid(0.1));
         let (ia, ib) = (Columns::build(&a, 0.15), Columns::build(&b, 0.15));
         let cores = vec![[0.0, 0.0, 0.0], [100.0, 100.0, 0.0]];
-        let p = Params { cyl_radius: 0.3, normal_radii: vec![0.5], max_distance: 1.0, ..Default::default() };
-        let (r, _) = compute(&ia, &ib, &cores, None, &p, &|_, _| {}, &AtomicBool::new(false)).unwrap();
+        let p = Params {
+            cyl_radius: 0.3,
+            normal_radii: vec![0.5],
+            max_distance: 1.0,
+            ..Default::default()
+        };
+        let (r, _) = compute(
+            &ia,
+            &ib,
+            &cores,
+            None,
+            &p,
+            &|_, _| {},
+            &AtomicBool::new(false),
+        )
+        .unwrap();
         assert!((r.distance[0] - 0.1).abs() < 1e-3, "{}", r.distance[0]);
         assert!(r.normal[0][2] > 0.999);
         assert!(r.significant(0));
@@ -330,7 +404,19 @@ mod tests {
         assert!(r.distance[1].is_nan() && r.lod[1].is_nan() && !r.significant(1));
         assert_eq!(r.nan_count(), 1);
         // Bad parameters are errors, not garbage.
-        let bad = Params { cyl_radius: f64::NAN, ..p.clone() };
-        assert!(compute(&ia, &ib, &cores, None, &bad, &|_, _| {}, &AtomicBool::new(false)).is_err());
+        let bad = Params {
+            cyl_radius: f64::NAN,
+            ..p.clone()
+        };
+        assert!(compute(
+            &ia,
+            &ib,
+            &cores,
+            None,
+            &bad,
+            &|_, _| {},
+            &AtomicBool::new(false)
+        )
+        .is_err());
     }
 }

@@ -31,6 +31,8 @@ pub(crate) fn check_positive(name: &str, v: f64) -> Result<()> {
     if v.is_finite() && v > 0.0 {
         Ok(())
     } else {
-        Err(AnalysisError::InvalidParameter(format!("{name} must be a positive number, got {v}")))
+        Err(AnalysisError::InvalidParameter(format!(
+            "{name} must be a positive number, got {v}"
+        )))
     }
 }

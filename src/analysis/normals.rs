@@ -88,7 +88,14 @@ impl Moments {
         let n = f64::from(self.n);
         let m = [self.s[0] / n, self.s[1] / n, self.s[2] / n];
         let c = |a: usize, i: usize, j: usize| (self.ss[a] - n * m[i] * m[j]) / (n - 1.0);
-        let (xx, xy, xz, yy, yz, zz) = (c(0, 0, 0), c(1, 0, 1), c(2, 0, 2), c(3, 1, 1), c(4, 1, 2), c(5, 2, 2));
+        let (xx, xy, xz, yy, yz, zz) = (
+            c(0, 0, 0),
+            c(1, 0, 1),
+            c(2, 0, 2),
+            c(3, 1, 1),
+            c(4, 1, 2),
+            c(5, 2, 2),
+        );
         Matrix3::new(xx, xy, xz, xy, yy, yz, xz, yz, zz)
     }
 }
@@ -97,7 +104,13 @@ pub const MAX_RADII: usize = 8;
 
 /// Computes the normal at `core` (local coordinates) from the points of `index`.
 /// `radii` must be positive and at most `MAX_RADII`.
-pub fn normal_at(index: &Columns, core: &[f32; 3], radii: &[f64], orientation: &Orientation, hoods: Neighbourhoods) -> Option<Normal> {
+pub fn normal_at(
+    index: &Columns,
+    core: &[f32; 3],
+    radii: &[f64],
+    orientation: &Orientation,
+    hoods: Neighbourhoods,
+) -> Option<Normal> {
     let nr = radii.len().min(MAX_RADII);
     // Radii ascending; `rank[k]` is radius k's place in that order.
     let mut asc: [usize; MAX_RADII] = [0; MAX_RADII];
@@ -109,7 +122,13 @@ pub fn normal_at(index: &Columns, core: &[f32; 3], radii: &[f64], orientation: &
     for (p, &k) in asc[..nr].iter().enumerate() {
         rank[k] = p;
     }
-    let r2: [f64; MAX_RADII] = std::array::from_fn(|p| if p < nr { radii[asc[p]] * radii[asc[p]] } else { 0.0 });
+    let r2: [f64; MAX_RADII] = std::array::from_fn(|p| {
+        if p < nr {
+            radii[asc[p]] * radii[asc[p]]
+        } else {
+            0.0
+        }
+    });
     let rmax = radii.iter().cloned().fold(0.0, f64::max);
     let c = [f64::from(core[0]), f64::from(core[1]), f64::from(core[2])];
     // One slot per ring plus one for the points outside every ball, computed without
@@ -119,19 +138,28 @@ pub fn normal_at(index: &Columns, core: &[f32; 3], radii: &[f64], orientation: &
     let rb = rmax as f32;
     // Whole runs of points per call, the loop here: the per-point closure was not inlined.
     // No z test needed: points outside the ball land in the last slot.
-    index.spans_disc([core[0], core[1]], rb, [core[2] - rb, core[2] + rb], |span| {
-        for p in span {
-            let d = [f64::from(p[0]) - c[0], f64::from(p[1]) - c[1], f64::from(p[2]) - c[2]];
-            let d2 = d[0] * d[0] + d[1] * d[1] + d[2] * d[2];
-            // Strictly inside, as nanoflann's radius search (used by py4dgeo) counts: the ring is
-            // the number of balls the point is not strictly inside.
-            let mut slot = 0;
-            for rr in &r2[..nr] {
-                slot += usize::from(d2 >= *rr);
+    index.spans_disc(
+        [core[0], core[1]],
+        rb,
+        [core[2] - rb, core[2] + rb],
+        |span| {
+            for p in span {
+                let d = [
+                    f64::from(p[0]) - c[0],
+                    f64::from(p[1]) - c[1],
+                    f64::from(p[2]) - c[2],
+                ];
+                let d2 = d[0] * d[0] + d[1] * d[1] + d[2] * d[2];
+                // Strictly inside, as nanoflann's radius search (used by py4dgeo) counts: the ring is
+                // the number of balls the point is not strictly inside.
+                let mut slot = 0;
+                for rr in &r2[..nr] {
+                    slot += usize::from(d2 >= *rr);
+                }
+                rings[slot].add(d);
             }
-            rings[slot].add(d);
-        }
-    });
+        },
+    );
     // Balls (ascending) = running sums of the rings; then back to the radii's given order.
     for p in 1..nr {
         let prev = rings[p - 1];
@@ -168,7 +196,9 @@ pub fn normal_at(index: &Columns, core: &[f32; 3], radii: &[f64], orientation: &
         // Repeated smallest eigenvalues (no unique normal direction): the iterative solver's
         // choice, as before.
         let eig = SymmetricEigen::new(cov);
-        let i = (0..3).min_by(|&a, &b| eig.eigenvalues[a].total_cmp(&eig.eigenvalues[b])).unwrap_or(0);
+        let i = (0..3)
+            .min_by(|&a, &b| eig.eigenvalues[a].total_cmp(&eig.eigenvalues[b]))
+            .unwrap_or(0);
         let v: Vector3<f64> = eig.eigenvectors.column(i).into_owned();
         [v[0], v[1], v[2]]
     });
@@ -176,9 +206,16 @@ pub fn normal_at(index: &Columns, core: &[f32; 3], radii: &[f64], orientation: &
         Orientation::Vector(v) => *v,
         Orientation::Sensor(s) => [s[0] - c[0], s[1] - c[1], s[2] - c[2]],
     };
-    let sign = if v[0] * o[0] + v[1] * o[1] + v[2] * o[2] < 0.0 { -1.0 } else { 1.0 };
+    let sign = if v[0] * o[0] + v[1] * o[1] + v[2] * o[2] < 0.0 {
+        -1.0
+    } else {
+        1.0
+    };
     let len = (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt();
-    Some(Normal { n: [sign * v[0] / len, sign * v[1] / len, sign * v[2] / len], radius_index: k })
+    Some(Normal {
+        n: [sign * v[0] / len, sign * v[1] / len, sign * v[2] / len],
+        radius_index: k,
+    })
 }
 
 /// Eigenvalues of a symmetric 3x3 matrix, ascending, in closed form (the trigonometric
@@ -207,9 +244,19 @@ fn eigenvalues(a: &Matrix3<f64>) -> [f64; 3] {
 /// of A - l0 I (they span the plane orthogonal to it). None when that eigenvalue is repeated.
 fn smallest_eigenvector(a: &Matrix3<f64>, l: &[f64; 3]) -> Option<[f64; 3]> {
     let m = a - Matrix3::identity() * l[0];
-    let rows = [m.row(0).transpose(), m.row(1).transpose(), m.row(2).transpose()];
-    let cands = [rows[0].cross(&rows[1]), rows[0].cross(&rows[2]), rows[1].cross(&rows[2])];
-    let best = cands.iter().max_by(|x, y| x.norm_squared().total_cmp(&y.norm_squared()))?;
+    let rows = [
+        m.row(0).transpose(),
+        m.row(1).transpose(),
+        m.row(2).transpose(),
+    ];
+    let cands = [
+        rows[0].cross(&rows[1]),
+        rows[0].cross(&rows[2]),
+        rows[1].cross(&rows[2]),
+    ];
+    let best = cands
+        .iter()
+        .max_by(|x, y| x.norm_squared().total_cmp(&y.norm_squared()))?;
     let n = best.norm();
     let scale = m.norm().powi(2).max(f64::MIN_POSITIVE);
     if !(n > 1e-12 * scale) || (l[1] - l[0]) <= 1e-12 * l[2].abs() {
@@ -238,12 +285,26 @@ mod tests {
     fn tilted_plane_normal_points_up() {
         let pts = plane(0.5, -0.25);
         let idx = Columns::build(&pts, 0.5);
-        let n = normal_at(&idx, &[0.0, 0.0, 0.0], &[0.5, 1.0], &Orientation::default(), Neighbourhoods::Exact).unwrap();
+        let n = normal_at(
+            &idx,
+            &[0.0, 0.0, 0.0],
+            &[0.5, 1.0],
+            &Orientation::default(),
+            Neighbourhoods::Exact,
+        )
+        .unwrap();
         let want = Vector3::new(-0.5, 0.25, 1.0).normalize();
         let got = Vector3::new(n.n[0], n.n[1], n.n[2]);
         assert!(got.dot(&want) > 0.999, "{got:?} vs {want:?}");
         // Towards a sensor below the plane, the normal flips.
-        let down = normal_at(&idx, &[0.0, 0.0, 0.0], &[1.0], &Orientation::Sensor([0.0, 0.0, -50.0]), Neighbourhoods::Py4dgeo).unwrap();
+        let down = normal_at(
+            &idx,
+            &[0.0, 0.0, 0.0],
+            &[1.0],
+            &Orientation::Sensor([0.0, 0.0, -50.0]),
+            Neighbourhoods::Py4dgeo,
+        )
+        .unwrap();
         assert!(down.n[2] < 0.0);
     }
 
@@ -253,9 +314,28 @@ mod tests {
         let idx = Columns::build(&pts, 0.5);
         let q = [0.05, -0.05, 0.0];
         let radii = [1.5, 0.3, 0.8];
-        let all = normal_at(&idx, &q, &radii, &Orientation::default(), Neighbourhoods::Exact).unwrap();
-        let single = normal_at(&idx, &q, &[radii[all.radius_index]], &Orientation::default(), Neighbourhoods::Exact).unwrap();
-        assert!((0..3).all(|k| (all.n[k] - single.n[k]).abs() < 1e-12), "{:?} vs {:?}", all.n, single.n);
+        let all = normal_at(
+            &idx,
+            &q,
+            &radii,
+            &Orientation::default(),
+            Neighbourhoods::Exact,
+        )
+        .unwrap();
+        let single = normal_at(
+            &idx,
+            &q,
+            &[radii[all.radius_index]],
+            &Orientation::default(),
+            Neighbourhoods::Exact,
+        )
+        .unwrap();
+        assert!(
+            (0..3).all(|k| (all.n[k] - single.n[k]).abs() < 1e-12),
+            "{:?} vs {:?}",
+            all.n,
+            single.n
+        );
     }
 
     #[test]
@@ -274,7 +354,9 @@ mod tests {
                 assert!((l[k] - want[k]).abs() < 1e-12, "{l:?} vs {want:?}");
             }
             let v = smallest_eigenvector(&a, &l).unwrap();
-            let i = (0..3).min_by(|&x, &y| e.eigenvalues[x].total_cmp(&e.eigenvalues[y])).unwrap();
+            let i = (0..3)
+                .min_by(|&x, &y| e.eigenvalues[x].total_cmp(&e.eigenvalues[y]))
+                .unwrap();
             let w = e.eigenvectors.column(i);
             let dot = (v[0] * w[0] + v[1] * w[1] + v[2] * w[2]).abs();
             assert!(dot > 1.0 - 1e-12, "{v:?} vs {w:?}");
@@ -286,6 +368,13 @@ mod tests {
     #[test]
     fn too_few_neighbours_give_no_normal() {
         let idx = Columns::build(&[[0.0, 0.0, 0.0], [0.1, 0.0, 0.0]], 0.5);
-        assert!(normal_at(&idx, &[0.0, 0.0, 0.0], &[1.0], &Orientation::default(), Neighbourhoods::Exact).is_none());
+        assert!(normal_at(
+            &idx,
+            &[0.0, 0.0, 0.0],
+            &[1.0],
+            &Orientation::default(),
+            Neighbourhoods::Exact
+        )
+        .is_none());
     }
 }

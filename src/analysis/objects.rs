@@ -44,7 +44,11 @@ pub fn find(
             None => d.is_finite() && l.is_finite() && d.abs() > l,
         };
         if sig && d != 0.0 {
-            if d > 0.0 { 1 } else { -1 }
+            if d > 0.0 {
+                1
+            } else {
+                -1
+            }
         } else {
             0
         }
@@ -67,7 +71,12 @@ pub fn find(
             for dr in -1..=1i64 {
                 for dc in -1..=1i64 {
                     let (cc, rr) = (c + dc, r + dr);
-                    if (dr, dc) == (0, 0) || cc < 0 || rr < 0 || cc >= width as i64 || rr >= height as i64 {
+                    if (dr, dc) == (0, 0)
+                        || cc < 0
+                        || rr < 0
+                        || cc >= width as i64
+                        || rr >= height as i64
+                    {
                         continue;
                     }
                     let j = rr as usize * width + cc as usize;
@@ -102,17 +111,20 @@ pub fn find(
                 cy += c[1];
             }
             let m = cells.len() as f64;
-            (k, ChangeObject {
-                id: 0,
-                sign: if vol > 0.0 { "fill" } else { "cut" }.into(),
-                cells: cells.len(),
-                area_m2: m * a,
-                volume_m3: vol,
-                volume_sigma_m3: var.sqrt(),
-                mean_m: vol / (m * a),
-                max_m: max,
-                centre: [cx / m, cy / m],
-            })
+            (
+                k,
+                ChangeObject {
+                    id: 0,
+                    sign: if vol > 0.0 { "fill" } else { "cut" }.into(),
+                    cells: cells.len(),
+                    area_m2: m * a,
+                    volume_m3: vol,
+                    volume_sigma_m3: var.sqrt(),
+                    mean_m: vol / (m * a),
+                    max_m: max,
+                    centre: [cx / m, cy / m],
+                },
+            )
         })
         .collect();
     objects.sort_by(|x, y| y.1.volume_m3.abs().total_cmp(&x.1.volume_m3.abs()));
@@ -137,9 +149,13 @@ mod tests {
         // 5 x 3 grid, 2 m cells: a fill region of 3 cells (diagonal link), a cut of 1 cell,
         // one cell below its LoD, one without data.
         let nan = f32::NAN;
-        let diff = [0.5, 0.0, 0.0, -0.4, 0.0, 0.0, 0.6, 0.0, 0.0, nan, 0.0, 0.0, 0.7, 0.05, 0.0];
+        let diff = [
+            0.5, 0.0, 0.0, -0.4, 0.0, 0.0, 0.6, 0.0, 0.0, nan, 0.0, 0.0, 0.7, 0.05, 0.0,
+        ];
         let lod = [0.1f32; 15];
-        let (labels, objs) = find(&diff, &lod, None, 5, 3, 2.0, 0.0, |i| [(i % 5) as f64 * 2.0 + 1.0, -((i / 5) as f64) * 2.0 - 1.0]);
+        let (labels, objs) = find(&diff, &lod, None, 5, 3, 2.0, 0.0, |i| {
+            [(i % 5) as f64 * 2.0 + 1.0, -((i / 5) as f64) * 2.0 - 1.0]
+        });
         assert_eq!(objs.len(), 2);
         let fill = &objs[0];
         assert_eq!((fill.id, fill.sign.as_str(), fill.cells), (1, "fill", 3));

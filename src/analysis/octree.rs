@@ -24,7 +24,12 @@ pub struct Params {
 
 impl Default for Params {
     fn default() -> Params {
-        Params { grid: 128, max_leaf: 20_000, max_depth: 20, max_node: usize::MAX }
+        Params {
+            grid: 128,
+            max_leaf: 20_000,
+            max_depth: 20,
+            max_node: usize::MAX,
+        }
     }
 }
 
@@ -85,39 +90,76 @@ impl Octree {
         // then one Morton sort serves every node (its points and its cells are runs of it).
         let grid = params.grid.clamp(1, 1 << 10).next_power_of_two();
         let gbits = grid.trailing_zeros() as u8;
-        let params = Params { grid, max_leaf: params.max_leaf.max(1), max_node: params.max_node.max(1), max_depth: params.max_depth.min(MORTON_BITS - gbits), };
-        let idx: Vec<u32> = (0..positions.len() as u32).filter(|&i| positions[i as usize].iter().all(|v| v.is_finite())).collect();
+        let params = Params {
+            grid,
+            max_leaf: params.max_leaf.max(1),
+            max_node: params.max_node.max(1),
+            max_depth: params.max_depth.min(MORTON_BITS - gbits),
+        };
+        let idx: Vec<u32> = (0..positions.len() as u32)
+            .filter(|&i| positions[i as usize].iter().all(|v| v.is_finite()))
+            .collect();
         let skipped = positions.len() - idx.len();
         if idx.is_empty() {
-            return Octree { nodes: Vec::new(), order: Vec::new(), params, skipped };
+            return Octree {
+                nodes: Vec::new(),
+                order: Vec::new(),
+                params,
+                skipped,
+            };
         }
-        let (lo, hi) = idx.par_iter().fold(
-            || ([f32::MAX; 3], [f32::MIN; 3]),
-            |(mut lo, mut hi), &i| {
-                let p = positions[i as usize];
-                for k in 0..3 {
-                    lo[k] = lo[k].min(p[k]);
-                    hi[k] = hi[k].max(p[k]);
-                }
-                (lo, hi)
-            },
-        ).reduce(|| ([f32::MAX; 3], [f32::MIN; 3]), |a, b| ([0, 1, 2].map(|k| a.0[k].min(b.0[k])), [0, 1, 2].map(|k| a.1[k].max(b.1[k]))));
+        let (lo, hi) = idx
+            .par_iter()
+            .fold(
+                || ([f32::MAX; 3], [f32::MIN; 3]),
+                |(mut lo, mut hi), &i| {
+                    let p = positions[i as usize];
+                    for k in 0..3 {
+                        lo[k] = lo[k].min(p[k]);
+                        hi[k] = hi[k].max(p[k]);
+                    }
+                    (lo, hi)
+                },
+            )
+            .reduce(
+                || ([f32::MAX; 3], [f32::MIN; 3]),
+                |a, b| {
+                    (
+                        [0, 1, 2].map(|k| a.0[k].min(b.0[k])),
+                        [0, 1, 2].map(|k| a.1[k].max(b.1[k])),
+                    )
+                },
+            );
         // A cube, slightly larger than the data so the maximum falls inside the last cell.
-        let size = (0..3).map(|k| hi[k] - lo[k]).fold(0.0f32, f32::max).max(1e-3) * 1.0001;
+        let size = (0..3)
+            .map(|k| hi[k] - lo[k])
+            .fold(0.0f32, f32::max)
+            .max(1e-3)
+            * 1.0001;
         let scale = (1u64 << MORTON_BITS) as f64 / f64::from(size);
         let mut items: Vec<(u64, u32)> = idx
             .par_iter()
             .map(|&i| {
                 let p = positions[i as usize];
-                let q = [0, 1, 2].map(|k| ((f64::from(p[k] - lo[k]) * scale) as u64).min((1 << MORTON_BITS) - 1));
+                let q = [0, 1, 2].map(|k| {
+                    ((f64::from(p[k] - lo[k]) * scale) as u64).min((1 << MORTON_BITS) - 1)
+                });
                 (spread(q[0]) | (spread(q[1]) << 1) | (spread(q[2]) << 2), i)
             })
             .collect();
         drop(idx);
         items.par_sort_unstable();
-        let frame = Frame { min: lo.map(f64::from), quantum: f64::from(size) / (1u64 << MORTON_BITS) as f64 };
+        let frame = Frame {
+            min: lo.map(f64::from),
+            quantum: f64::from(size) / (1u64 << MORTON_BITS) as f64,
+        };
         let root = build_node(&frame, &mut items, lo, size, 0, &params);
-        let mut tree = Octree { nodes: Vec::new(), order: Vec::with_capacity(positions.len()), params, skipped };
+        let mut tree = Octree {
+            nodes: Vec::new(),
+            order: Vec::with_capacity(positions.len()),
+            params,
+            skipped,
+        };
         flatten(root, &mut tree);
         tree
     }
@@ -206,7 +248,14 @@ fn compact(v: u64) -> u64 {
 /// `items`: this node's points as (Morton code, index), sorted. The node keeps one point per
 /// grid cell (a run of equal code prefixes): the one nearest the cell centre (ties: lower
 /// index); the rest, still sorted, split into the eight children's runs.
-fn build_node(frame: &Frame, items: &mut [(u64, u32)], min: [f32; 3], size: f32, level: u8, params: &Params) -> Tmp {
+fn build_node(
+    frame: &Frame,
+    items: &mut [(u64, u32)],
+    min: [f32; 3],
+    size: f32,
+    level: u8,
+    params: &Params,
+) -> Tmp {
     let mut tight = ([f32::MAX; 3], [f32::MIN; 3]);
     let grow = |t: &mut ([f32; 3], [f32; 3]), p: &[f32; 3]| {
         for k in 0..3 {
@@ -226,7 +275,14 @@ fn build_node(frame: &Frame, items: &mut [(u64, u32)], min: [f32; 3], size: f32,
         for &(c, _) in items.iter() {
             grow_code(&mut tight, c);
         }
-        return Tmp { min, size, level, points: items.iter().map(|it| it.1).collect(), children: Vec::new(), tight };
+        return Tmp {
+            min,
+            size,
+            level,
+            points: items.iter().map(|it| it.1).collect(),
+            children: Vec::new(),
+            tight,
+        };
     }
     let gbits = params.grid.trailing_zeros() as u8;
     let cell_level = (level + gbits).min(MORTON_BITS);
@@ -277,7 +333,10 @@ fn build_node(frame: &Frame, items: &mut [(u64, u32)], min: [f32; 3], size: f32,
         }
     }
     cuts.push(n);
-    let mut chosen: Vec<usize> = cuts.par_windows(2).flat_map_iter(|w| best_in(w[0], w[1])).collect();
+    let mut chosen: Vec<usize> = cuts
+        .par_windows(2)
+        .flat_map_iter(|w| best_in(w[0], w[1]))
+        .collect();
     if chosen.len() > params.max_node {
         // Every k-th cell in Morton order keeps the cap evenly spread over the node.
         let step = chosen.len().div_ceil(params.max_node);
@@ -322,7 +381,14 @@ fn build_node(frame: &Frame, items: &mut [(u64, u32)], min: [f32; 3], size: f32,
         grow(&mut tight, &c.tight.0);
         grow(&mut tight, &c.tight.1);
     }
-    Tmp { min, size, level, points, children, tight }
+    Tmp {
+        min,
+        size,
+        level,
+        points,
+        children,
+        tight,
+    }
 }
 
 /// Breadth-first, so a node's children are contiguous and parents come before children.
@@ -358,18 +424,28 @@ mod tests {
 
     fn terrain(n: usize) -> Vec<[f32; 3]> {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
-        (0..n).map(|_| {
-            let x: f32 = rng.random_range(0.0..100.0);
-            let y: f32 = rng.random_range(0.0..50.0);
-            [x, y, (x * 0.1).sin() * 3.0 + y * 0.05]
-        }).collect()
+        (0..n)
+            .map(|_| {
+                let x: f32 = rng.random_range(0.0..100.0);
+                let y: f32 = rng.random_range(0.0..50.0);
+                [x, y, (x * 0.1).sin() * 3.0 + y * 0.05]
+            })
+            .collect()
     }
 
     #[test]
     fn every_point_once_and_inside_its_node() {
         let mut pos = terrain(60_000);
         pos.push([f32::NAN, 0.0, 0.0]);
-        let t = Octree::build(&pos, Params { grid: 32, max_leaf: 2_000, max_depth: 12, max_node: usize::MAX });
+        let t = Octree::build(
+            &pos,
+            Params {
+                grid: 32,
+                max_leaf: 2_000,
+                max_depth: 12,
+                max_node: usize::MAX,
+            },
+        );
         assert_eq!(t.skipped, 1);
         assert_eq!(t.len(), 60_000);
         let mut seen = vec![false; pos.len()];
@@ -379,7 +455,10 @@ mod tests {
                 seen[i as usize] = true;
                 let p = pos[i as usize];
                 for k in 0..3 {
-                    assert!(p[k] >= n.min[k] && p[k] <= n.min[k] + n.size, "point outside its cube");
+                    assert!(
+                        p[k] >= n.min[k] && p[k] <= n.min[k] + n.size,
+                        "point outside its cube"
+                    );
                     assert!(p[k] >= n.tight_min[k] && p[k] <= n.tight_max[k]);
                 }
             }
@@ -407,7 +486,11 @@ mod tests {
             let p = pos[i as usize];
             assert!(cells.insert([0, 1, 2].map(|k| ((p[k] - root.min[k]) / cell) as i32)));
         }
-        assert!(root.count > 500, "root should cover the terrain: {}", root.count);
+        assert!(
+            root.count > 500,
+            "root should cover the terrain: {}",
+            root.count
+        );
     }
 
     #[test]
@@ -421,8 +504,20 @@ mod tests {
     #[test]
     fn node_cap_holds_and_keeps_every_point() {
         let pos = terrain(60_000);
-        let t = Octree::build(&pos, Params { grid: 64, max_leaf: 1_500, max_depth: 16, max_node: 1_500 });
-        assert!(t.nodes.iter().all(|n| n.count <= 1_500), "max {}", t.nodes.iter().map(|n| n.count).max().unwrap_or(0));
+        let t = Octree::build(
+            &pos,
+            Params {
+                grid: 64,
+                max_leaf: 1_500,
+                max_depth: 16,
+                max_node: 1_500,
+            },
+        );
+        assert!(
+            t.nodes.iter().all(|n| n.count <= 1_500),
+            "max {}",
+            t.nodes.iter().map(|n| n.count).max().unwrap_or(0)
+        );
         assert_eq!(t.len(), 60_000);
         // The capped root still covers the whole extent (evenly spread, not one corner).
         let root: Vec<[f32; 3]> = t.points(0).iter().map(|&i| pos[i as usize]).collect();
@@ -433,7 +528,15 @@ mod tests {
     #[test]
     fn select_respects_budget_and_visibility() {
         let pos = terrain(60_000);
-        let t = Octree::build(&pos, Params { grid: 32, max_leaf: 2_000, max_depth: 12, max_node: usize::MAX });
+        let t = Octree::build(
+            &pos,
+            Params {
+                grid: 32,
+                max_leaf: 2_000,
+                max_depth: 12,
+                max_node: usize::MAX,
+            },
+        );
         let all = t.select(usize::MAX, 0.0, |_, _| true, |n| n.size);
         assert_eq!(all.len(), t.nodes.len());
         let some = t.select(10_000, 0.0, |_, _| true, |n| n.size);
@@ -443,8 +546,12 @@ mod tests {
         assert_eq!(some[0], 0);
         // Nothing visible right of x = 50 -> no node entirely there is taken.
         let left = t.select(usize::MAX, 0.0, |lo, _| lo[0] < 50.0, |n| n.size);
-        assert!(left.iter().all(|&i| t.nodes[i as usize].tight_min[0] < 50.0));
+        assert!(left
+            .iter()
+            .all(|&i| t.nodes[i as usize].tight_min[0] < 50.0));
         assert!(left.len() < t.nodes.len());
-        assert!(Octree::build(&[], Params::default()).select(10, 0.0, |_, _| true, |_| 1.0).is_empty());
+        assert!(Octree::build(&[], Params::default())
+            .select(10, 0.0, |_, _| true, |_| 1.0)
+            .is_empty());
     }
 }

@@ -3,7 +3,7 @@
 //! is compiled and every wanted node is drawn, measure N frames, save the window, write what
 //! was shown as JSON, exit. Tests and the viewer benchmark use this.
 
-use super::{ui, JobKind, LayerKind, PipelinesReady, Viewer, ViewOptions};
+use super::{ui, JobKind, LayerKind, PipelinesReady, ViewOptions, Viewer};
 use crate::pipeline::change::Method;
 use bevy::prelude::*;
 use bevy::render::view::screenshot::{Screenshot, ScreenshotCaptured};
@@ -136,7 +136,10 @@ pub fn step(
         Stage::Settling => {
             // Ready = nothing left to spawn and no pipeline compiling, three frames running
             // (a new mesh can queue a new pipeline the frame after it appears).
-            let ok = !viewer.lod_pending && viewer.jobs.is_empty() && ready.0.load(Ordering::Relaxed) && viewer.frame > 3;
+            let ok = !viewer.lod_pending
+                && viewer.jobs.is_empty()
+                && ready.0.load(Ordering::Relaxed)
+                && viewer.frame > 3;
             auto.settled = if ok { auto.settled + 1 } else { 0 };
             if auto.settled >= 3 {
                 auto.stage = Stage::Measuring;
@@ -151,15 +154,20 @@ pub fn step(
                 match auto.screenshot.clone() {
                     Some(path) => {
                         let saved = auto.saved.clone();
-                        commands.spawn(Screenshot::primary_window()).observe(move |shot: On<ScreenshotCaptured>| {
-                            let r = match shot.image.clone().try_into_dynamic() {
-                                Ok(img) => img.to_rgb8().save(&path).map_err(|e| format!("{}: {e}", path.display())),
-                                Err(e) => Err(format!("screenshot: {e:?}")),
-                            };
-                            if let Ok(mut s) = saved.lock() {
-                                *s = Some(r);
-                            }
-                        });
+                        commands.spawn(Screenshot::primary_window()).observe(
+                            move |shot: On<ScreenshotCaptured>| {
+                                let r = match shot.image.clone().try_into_dynamic() {
+                                    Ok(img) => img
+                                        .to_rgb8()
+                                        .save(&path)
+                                        .map_err(|e| format!("{}: {e}", path.display())),
+                                    Err(e) => Err(format!("screenshot: {e:?}")),
+                                };
+                                if let Ok(mut s) = saved.lock() {
+                                    *s = Some(r);
+                                }
+                            },
+                        );
                         auto.stage = Stage::Capturing;
                     }
                     None => finish(&mut auto, &viewer, &windows, &exit_code, &mut exit, None),
@@ -171,7 +179,14 @@ pub fn step(
             if let Some(r) = r {
                 finish(&mut auto, &viewer, &windows, &exit_code, &mut exit, r.err());
             } else if elapsed > auto.timeout_s + 60.0 {
-                finish(&mut auto, &viewer, &windows, &exit_code, &mut exit, Some("the screenshot never arrived".into()));
+                finish(
+                    &mut auto,
+                    &viewer,
+                    &windows,
+                    &exit_code,
+                    &mut exit,
+                    Some("the screenshot never arrived".into()),
+                );
             }
         }
         Stage::Done => {}
@@ -181,10 +196,23 @@ pub fn step(
 /// `--export FILE...`: what the result panel's and change panel's export buttons do once a
 /// file is chosen; Settling then waits for these jobs like any other.
 fn start_exports(auto: &Auto, viewer: &mut Viewer) {
-    let result = viewer.layers.iter().find(|l| l.cloud().is_some_and(|c| c.summary.is_some())).map(|l| l.id);
+    let result = viewer
+        .layers
+        .iter()
+        .find(|l| l.cloud().is_some_and(|c| c.summary.is_some()))
+        .map(|l| l.id);
     for path in &auto.export {
-        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or_default().to_ascii_lowercase();
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or_default()
+            .to_ascii_lowercase();
         match (ext.as_str(), result) {
+            ("toml", _) => {
+                if let Err(e) = ui::save_session(viewer, path.clone()) {
+                    viewer.errors.push(e);
+                }
+            }
             ("tif" | "tiff", _) => {
                 if let Err(e) = ui::export_dod(viewer, path.clone()) {
                     viewer.errors.push(e);
@@ -192,19 +220,31 @@ fn start_exports(auto: &Auto, viewer: &mut Viewer) {
             }
             ("geojson" | "json", Some(id)) => ui::export_objects(viewer, id, path.clone()),
             (_, Some(id)) => ui::export_report(viewer, id, path.clone()),
-            (_, None) => viewer.errors.push(format!("--export {}: no change result to export", path.display())),
+            (_, None) => viewer.errors.push(format!(
+                "--export {}: no change result to export",
+                path.display()
+            )),
         }
     }
 }
 
 /// `--profile x1,y1,x2,y2`: the cross-section tool with those two picks.
 fn open_profile(auto: &Auto, viewer: &mut Viewer) {
-    let Some([x1, y1, x2, y2]) = auto.profile else { return };
+    let Some([x1, y1, x2, y2]) = auto.profile else {
+        return;
+    };
     viewer.tool = super::Tool::Profile;
     viewer.profile = Some(super::inspect::make_profile(viewer, [x1, y1], [x2, y2]));
 }
 
-fn finish(auto: &mut Auto, viewer: &Viewer, windows: &Query<&Window>, code: &ExitCode, exit: &mut MessageWriter<AppExit>, err: Option<String>) {
+fn finish(
+    auto: &mut Auto,
+    viewer: &Viewer,
+    windows: &Query<&Window>,
+    code: &ExitCode,
+    exit: &mut MessageWriter<AppExit>,
+    err: Option<String>,
+) {
     write_stats(auto, viewer, windows, err.as_deref());
     auto.stage = Stage::Done;
     match err {
@@ -238,10 +278,16 @@ fn write_stats(auto: &Auto, viewer: &Viewer, windows: &Query<&Window>, failure: 
             }),
         })
         .collect();
-    let change = viewer.layers.iter().find_map(|l| l.cloud().and_then(|c| c.summary.clone()));
+    let change = viewer
+        .layers
+        .iter()
+        .find_map(|l| l.cloud().and_then(|c| c.summary.clone()));
     let n = auto.frame_ms.len().max(1) as f32;
     let mean = auto.frame_ms.iter().sum::<f32>() / n;
-    let win = windows.single().ok().map(|w| [w.physical_width(), w.physical_height()]);
+    let win = windows
+        .single()
+        .ok()
+        .map(|w| [w.physical_width(), w.physical_height()]);
     let json = serde_json::json!({
         "lang": viewer.lang,
         "window": win,
@@ -272,8 +318,7 @@ fn write_stats(auto: &Auto, viewer: &Viewer, windows: &Query<&Window>, failure: 
         })),
         "failure": failure,
     });
-    let text = serde_json::to_string_pretty(&json).unwrap_or_default();
-    if let Err(e) = std::fs::write(path, text + "\n") {
-        eprintln!("kizashi: cannot write {}: {e}", path.display());
+    if let Err(e) = crate::pipeline::write_json(path, &json) {
+        eprintln!("kizashi: {e}");
     }
 }

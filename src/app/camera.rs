@@ -19,7 +19,12 @@ pub struct OrbitCamera {
 
 impl Default for OrbitCamera {
     fn default() -> Self {
-        OrbitCamera { target: Vec3::ZERO, yaw: -0.5, pitch: 0.6, distance: 100.0 }
+        OrbitCamera {
+            target: Vec3::ZERO,
+            yaw: -0.5,
+            pitch: 0.6,
+            distance: 100.0,
+        }
     }
 }
 
@@ -33,7 +38,11 @@ impl OrbitCamera {
     pub fn transform(&self) -> Transform {
         let eye = self.eye();
         // Straight down: look_at needs an up vector that is not parallel to the view.
-        let up = if self.pitch.abs() > 1.5 { Vec3::NEG_Z } else { Vec3::Y };
+        let up = if self.pitch.abs() > 1.5 {
+            Vec3::NEG_Z
+        } else {
+            Vec3::Y
+        };
         Transform::from_translation(eye).looking_at(self.target, up)
     }
 
@@ -52,7 +61,12 @@ pub enum Preset {
     Reset,
 }
 
-pub fn apply_preset(cam: &mut OrbitCamera, preset: Preset, bounds: Option<(Vec3, Vec3)>, fov_y: f32) {
+pub fn apply_preset(
+    cam: &mut OrbitCamera,
+    preset: Preset,
+    bounds: Option<(Vec3, Vec3)>,
+    fov_y: f32,
+) {
     match preset {
         Preset::Top => {
             cam.yaw = 0.0;
@@ -85,10 +99,18 @@ pub fn control(
     mut viewer: ResMut<Viewer>,
     windows: Query<&Window>,
 ) {
-    let Ok((mut cam, mut tf, mut proj)) = q.single_mut() else { return };
+    let Ok((mut cam, mut tf, mut proj)) = q.single_mut() else {
+        return;
+    };
     // The panels are egui UI but not egui "areas": the pointer counts as in the 3D view only
     // inside the rectangle the panels leave.
-    let in_view = match (windows.single().ok().and_then(|w| w.physical_cursor_position()), viewer.view_rect) {
+    let in_view = match (
+        windows
+            .single()
+            .ok()
+            .and_then(|w| w.physical_cursor_position()),
+        viewer.view_rect,
+    ) {
         (Some(p), Some(r)) => r.contains(p),
         _ => false,
     };
@@ -100,7 +122,10 @@ pub fn control(
     let keys_free = !egui.wants_keyboard_input();
     let d = motion.delta;
     // A drag that started in the 3D view keeps going even over a panel.
-    let dragging = viewer.drag_in_view && (buttons.pressed(MouseButton::Left) || buttons.pressed(MouseButton::Right) || buttons.pressed(MouseButton::Middle));
+    let dragging = viewer.drag_in_view
+        && (buttons.pressed(MouseButton::Left)
+            || buttons.pressed(MouseButton::Right)
+            || buttons.pressed(MouseButton::Middle));
     if buttons.any_just_pressed([MouseButton::Left, MouseButton::Right, MouseButton::Middle]) {
         viewer.drag_in_view = pointer_free;
         viewer.drag_px = 0.0;

@@ -14,7 +14,10 @@ pub enum ColourMode {
     Field(String),
     /// A signed displacement field: diverging map centred on 0, grey where `significance`
     /// (a 0/1 field) says the change is within the level of detection.
-    Deformation { field: String, significance: Option<String> },
+    Deformation {
+        field: String,
+        significance: Option<String>,
+    },
 }
 
 /// Grey for "within the level of detection": neither end of the diverging map.
@@ -35,17 +38,17 @@ pub fn diverging(v: f32, limit: f32) -> [u8; 3] {
 /// ASPRS LAS classes (1.4, table 17) in the colours most viewers use.
 pub fn class_colour(c: u8) -> [u8; 3] {
     match c {
-        2 => [166, 120, 75],     // ground
-        3 => [150, 210, 120],    // low vegetation
-        4 => [70, 170, 70],      // medium vegetation
-        5 => [20, 110, 40],      // high vegetation
-        6 => [220, 90, 60],      // building
-        7 => [255, 0, 255],      // low point (noise)
-        9 => [60, 120, 230],     // water
+        2 => [166, 120, 75],        // ground
+        3 => [150, 210, 120],       // low vegetation
+        4 => [70, 170, 70],         // medium vegetation
+        5 => [20, 110, 40],         // high vegetation
+        6 => [220, 90, 60],         // building
+        7 => [255, 0, 255],         // low point (noise)
+        9 => [60, 120, 230],        // water
         10 | 11 => [120, 120, 120], // rail, road surface
-        17 => [240, 200, 60],    // bridge deck
-        18 => [255, 0, 180],     // high noise
-        _ => [200, 200, 200],    // never classified / unclassified / other
+        17 => [240, 200, 60],       // bridge deck
+        18 => [255, 0, 180],        // high noise
+        _ => [200, 200, 200],       // never classified / unclassified / other
     }
 }
 
@@ -54,11 +57,22 @@ pub fn class_colour(c: u8) -> [u8; 3] {
 pub fn default_range(cloud: &PointCloud, mode: &ColourMode) -> Option<(f32, f32)> {
     let values: Vec<f32> = match mode {
         ColourMode::Elevation => cloud.positions.iter().map(|p| p[2]).collect(),
-        ColourMode::Intensity => cloud.intensity.as_ref()?.iter().map(|&v| f32::from(v)).collect(),
+        ColourMode::Intensity => cloud
+            .intensity
+            .as_ref()?
+            .iter()
+            .map(|&v| f32::from(v))
+            .collect(),
         ColourMode::Field(name) => cloud.scalar(name)?.values.clone(),
-        ColourMode::Deformation { field, significance } => {
+        ColourMode::Deformation {
+            field,
+            significance,
+        } => {
             let f = &cloud.scalar(field)?.values;
-            let sig = significance.as_ref().and_then(|s| cloud.scalar(s)).map(|s| s.values.as_slice());
+            let sig = significance
+                .as_ref()
+                .and_then(|s| cloud.scalar(s))
+                .map(|s| s.values.as_slice());
             let hi = crate::colourmap::deformation_limit(f, sig)?;
             return Some((-hi, hi));
         }
@@ -66,7 +80,11 @@ pub fn default_range(cloud: &PointCloud, mode: &ColourMode) -> Option<(f32, f32)
     };
     let lo = percentile(values.clone(), 0.02)?;
     let hi = percentile(values, 0.98)?;
-    Some(if hi > lo { (lo, hi) } else { (lo - 0.5, lo + 0.5) })
+    Some(if hi > lo {
+        (lo, hi)
+    } else {
+        (lo - 0.5, lo + 0.5)
+    })
 }
 
 pub use crate::colourmap::{histogram, percentile};
@@ -77,17 +95,30 @@ pub fn colours(cloud: &PointCloud, mode: &ColourMode, range: (f32, f32)) -> Vec<
     let n = cloud.len();
     let (lo, hi) = range;
     let t = |v: f32| if hi > lo { (v - lo) / (hi - lo) } else { 0.5 };
-    let seq = |v: f32| if v.is_finite() { sequential(t(v)) } else { NO_DATA };
+    let seq = |v: f32| {
+        if v.is_finite() {
+            sequential(t(v))
+        } else {
+            NO_DATA
+        }
+    };
     match mode {
         ColourMode::Rgb => match &cloud.rgb {
             Some(rgb) => crate::colourmap::rgb8(rgb),
-            None => colours(cloud, &ColourMode::Elevation, default_range(cloud, &ColourMode::Elevation).unwrap_or(range)),
+            None => colours(
+                cloud,
+                &ColourMode::Elevation,
+                default_range(cloud, &ColourMode::Elevation).unwrap_or(range),
+            ),
         },
         ColourMode::Intensity => match &cloud.intensity {
-            Some(i) => i.par_iter().map(|&v| {
-                let g = (t(f32::from(v)).clamp(0.0, 1.0) * 255.0) as u8;
-                [g, g, g]
-            }).collect(),
+            Some(i) => i
+                .par_iter()
+                .map(|&v| {
+                    let g = (t(f32::from(v)).clamp(0.0, 1.0) * 255.0) as u8;
+                    [g, g, g]
+                })
+                .collect(),
             None => vec![[200, 200, 200]; n],
         },
         ColourMode::Elevation => cloud.positions.par_iter().map(|p| seq(p[2])).collect(),
@@ -99,19 +130,28 @@ pub fn colours(cloud: &PointCloud, mode: &ColourMode, range: (f32, f32)) -> Vec<
             Some(f) => f.values.par_iter().map(|&v| seq(v)).collect(),
             None => vec![NO_DATA; n],
         },
-        ColourMode::Deformation { field, significance } => {
-            let Some(f) = cloud.scalar(field) else { return vec![NO_DATA; n] };
+        ColourMode::Deformation {
+            field,
+            significance,
+        } => {
+            let Some(f) = cloud.scalar(field) else {
+                return vec![NO_DATA; n];
+            };
             let sig = significance.as_ref().and_then(|s| cloud.scalar(s));
             let limit = hi.abs().max(lo.abs());
-            f.values.par_iter().enumerate().map(|(i, &v)| {
-                if !v.is_finite() {
-                    NO_DATA
-                } else if sig.is_some_and(|s| s.values.get(i).is_some_and(|&x| x < 0.5)) {
-                    NOT_SIGNIFICANT
-                } else {
-                    diverging(v, limit)
-                }
-            }).collect()
+            f.values
+                .par_iter()
+                .enumerate()
+                .map(|(i, &v)| {
+                    if !v.is_finite() {
+                        NO_DATA
+                    } else if sig.is_some_and(|s| s.values.get(i).is_some_and(|&x| x < 0.5)) {
+                        NOT_SIGNIFICANT
+                    } else {
+                        diverging(v, limit)
+                    }
+                })
+                .collect()
         }
     }
 }
@@ -142,7 +182,10 @@ mod tests {
         c.positions = vec![[0.0; 3]; 4];
         c.set_scalar("d", vec![0.2, 0.2, f32::NAN, -0.2], "");
         c.set_scalar("sig", vec![1.0, 0.0, 0.0, 1.0], "");
-        let mode = ColourMode::Deformation { field: "d".into(), significance: Some("sig".into()) };
+        let mode = ColourMode::Deformation {
+            field: "d".into(),
+            significance: Some("sig".into()),
+        };
         let r = default_range(&c, &mode).unwrap();
         assert_eq!(r, (-0.2, 0.2));
         let col = colours(&c, &mode, r);
@@ -157,9 +200,15 @@ mod tests {
         let mut c = PointCloud::with_origin([0.0; 3]);
         c.positions = vec![[0.0; 3]; 2];
         c.rgb = Some(vec![[65535, 32768, 0], [256, 512, 1024]]);
-        assert_eq!(colours(&c, &ColourMode::Rgb, (0.0, 1.0)), vec![[255, 128, 0], [1, 2, 4]]);
+        assert_eq!(
+            colours(&c, &ColourMode::Rgb, (0.0, 1.0)),
+            vec![[255, 128, 0], [1, 2, 4]]
+        );
         c.rgb = Some(vec![[255, 128, 0], [1, 2, 4]]);
-        assert_eq!(colours(&c, &ColourMode::Rgb, (0.0, 1.0)), vec![[255, 128, 0], [1, 2, 4]]);
+        assert_eq!(
+            colours(&c, &ColourMode::Rgb, (0.0, 1.0)),
+            vec![[255, 128, 0], [1, 2, 4]]
+        );
     }
 
     #[test]

@@ -1,23 +1,9 @@
-//! Every string the viewer shows, in English and Japanese. One enum, so a string without a
-//! translation does not compile; the Japanese UI is the default when the locale is ja.
+//! Every string the viewer shows, in English and Japanese: one table through the crate's one
+//! mechanism (`lang::strings!`, `Lang::tr`), so a string without a translation does not compile; the Japanese UI is the default when the locale is ja.
 
 pub use crate::lang::Lang;
 
-macro_rules! strings {
-    ($($key:ident => $en:literal, $ja:literal;)*) => {
-        /// A user-facing string; `.t(lang)` gives it in that language.
-        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-        pub enum S { $($key),* }
-        impl S {
-            pub const ALL: &'static [S] = &[$(S::$key),*];
-            pub fn t(self, lang: Lang) -> &'static str {
-                match (self, lang) {
-                    $((S::$key, Lang::En) => $en, (S::$key, Lang::Ja) => $ja,)*
-                }
-            }
-        }
-    };
-}
+use crate::strings;
 
 strings! {
     AppTitle => "Kizashi — survey change viewer", "兆し — 測量変化ビューア";
@@ -84,6 +70,7 @@ strings! {
     ExportObjects => "Change objects (GeoJSON)…", "変化領域（GeoJSON）…";
     ExportReport => "Report (PDF / HTML)…", "レポート（PDF / HTML）…";
     ExportDod => "DEM of difference (GeoTIFF)…", "DEM差分（GeoTIFF）…";
+    SaveSession => "Save session as job file…", "ジョブファイルとして保存…";
     DodCell => "DoD cell (m)", "DoD セル (m)";
     NotAResult => "This layer is not a change result.", "このレイヤーは変化検出の結果ではありません。";
     NeedSavedEpochs => "The DEM of difference reads the epochs from their files: open them from files first.", "DEM差分は計測ファイルから読み込みます。先にファイルから開いてください。";
@@ -134,7 +121,10 @@ mod tests {
             assert!(!en.trim().is_empty() && !ja.trim().is_empty(), "{s:?}");
             if !same.contains(s) {
                 assert_ne!(en, ja, "{s:?} is not translated");
-                assert!(ja.chars().any(|c| c as u32 > 0x3000), "{s:?}: Japanese text expected, got {ja}");
+                assert!(
+                    ja.chars().any(|c| c as u32 > 0x3000),
+                    "{s:?}: Japanese text expected, got {ja}"
+                );
             }
         }
     }

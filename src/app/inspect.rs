@@ -33,7 +33,13 @@ pub struct Profile {
 
 /// Points of `cloud` within `width / 2` of the segment a-b (XY), as (distance along, z), at
 /// most `max` of them (evenly thinned), sorted along the line.
-pub fn cross_section(cloud: &PointCloud, a: [f64; 2], b: [f64; 2], width: f64, max: usize) -> Vec<[f32; 2]> {
+pub fn cross_section(
+    cloud: &PointCloud,
+    a: [f64; 2],
+    b: [f64; 2],
+    width: f64,
+    max: usize,
+) -> Vec<[f32; 2]> {
     let o = cloud.origin;
     let (ax, ay) = (a[0] - o[0], a[1] - o[1]);
     let (dx, dy) = (b[0] - a[0], b[1] - a[1]);
@@ -50,7 +56,8 @@ pub fn cross_section(cloud: &PointCloud, a: [f64; 2], b: [f64; 2], width: f64, m
             let (px, py) = (f64::from(p[0]) - ax, f64::from(p[1]) - ay);
             let t = px * ux + py * uy;
             let off = (-px * uy + py * ux).abs();
-            (t >= 0.0 && t <= len && off <= half && p[2].is_finite()).then(|| [t as f32, (f64::from(p[2]) + o[2]) as f32])
+            (t >= 0.0 && t <= len && off <= half && p[2].is_finite())
+                .then(|| [t as f32, (f64::from(p[2]) + o[2]) as f32])
         })
         .collect();
     if v.len() > max {
@@ -66,26 +73,43 @@ pub fn pick(viewer: &Viewer, cursor: Vec2) -> Option<Pick> {
     let view = viewer.view?;
     let mut best: Option<(f32, Pick)> = None;
     for l in viewer.layers.iter().filter(|l| l.shown) {
-        let LayerKind::Cloud(c) = &l.kind else { continue };
+        let LayerKind::Cloud(c) = &l.kind else {
+            continue;
+        };
         let m = view.clip_from_world * viewer.layer_transform(c.cloud.origin).to_matrix();
         let radius = 6.0f32;
         for (&id, &(_, last)) in &c.nodes {
             if last != viewer.frame && last + 1 != viewer.frame {
                 continue;
             }
-            let found = c.octree.points(id as usize).par_iter().filter_map(|&i| {
-                let p = c.cloud.positions[i as usize];
-                let clip = m * Vec3::from(p).extend(1.0);
-                if clip.w <= 1e-6 {
-                    return None;
-                }
-                let ndc = clip.truncate() / clip.w;
-                let px = Vec2::new(view.viewport.x + (ndc.x + 1.0) * 0.5 * view.viewport.z, view.viewport.y + (1.0 - ndc.y) * 0.5 * view.viewport.w);
-                (px.distance(cursor) <= radius).then_some((clip.w, i))
-            }).min_by(|a, b| a.0.total_cmp(&b.0));
+            let found = c
+                .octree
+                .points(id as usize)
+                .par_iter()
+                .filter_map(|&i| {
+                    let p = c.cloud.positions[i as usize];
+                    let clip = m * Vec3::from(p).extend(1.0);
+                    if clip.w <= 1e-6 {
+                        return None;
+                    }
+                    let ndc = clip.truncate() / clip.w;
+                    let px = Vec2::new(
+                        view.viewport.x + (ndc.x + 1.0) * 0.5 * view.viewport.z,
+                        view.viewport.y + (1.0 - ndc.y) * 0.5 * view.viewport.w,
+                    );
+                    (px.distance(cursor) <= radius).then_some((clip.w, i))
+                })
+                .min_by(|a, b| a.0.total_cmp(&b.0));
             if let Some((w, i)) = found {
                 if best.as_ref().is_none_or(|(bw, _)| w < *bw) {
-                    best = Some((w, Pick { layer: l.id, index: i as usize, world: c.cloud.world(i as usize) }));
+                    best = Some((
+                        w,
+                        Pick {
+                            layer: l.id,
+                            index: i as usize,
+                            world: c.cloud.world(i as usize),
+                        },
+                    ));
                 }
             }
         }
@@ -107,15 +131,25 @@ pub fn click(
     mut viewer: ResMut<Viewer>,
     mut state: Local<ClickState>,
 ) {
-    if !buttons.just_released(MouseButton::Left) || !viewer.drag_in_view || viewer.drag_px > 4.0 || egui.is_pointer_over_area() {
+    if !buttons.just_released(MouseButton::Left)
+        || !viewer.drag_in_view
+        || viewer.drag_px > 4.0
+        || egui.is_pointer_over_area()
+    {
         return;
     }
     let Ok(win) = windows.single() else { return };
-    let Some(cursor) = win.physical_cursor_position() else { return };
+    let Some(cursor) = win.physical_cursor_position() else {
+        return;
+    };
     let now = time.elapsed_secs_f64();
-    let double = state.last.is_some_and(|(t, p)| now - t < 0.4 && p.distance(cursor) < 6.0);
+    let double = state
+        .last
+        .is_some_and(|(t, p)| now - t < 0.4 && p.distance(cursor) < 6.0);
     state.last = Some((now, cursor));
-    let Some(p) = pick(&viewer, cursor) else { return };
+    let Some(p) = pick(&viewer, cursor) else {
+        return;
+    };
     if double {
         if let Some(o) = viewer.scene_origin {
             viewer.focus_request = Some(viewer.data_to_bevy(p.world, o));
@@ -143,16 +177,30 @@ pub fn apply_pick(viewer: &mut Viewer, p: Pick) {
 
 /// Both epochs' (every cloud's) profile along a-b.
 pub fn make_profile(viewer: &Viewer, a: [f64; 2], b: [f64; 2]) -> Profile {
-    let palette = [[255, 170, 40], [60, 200, 255], [120, 230, 120], [240, 90, 200]];
+    let palette = [
+        [255, 170, 40],
+        [60, 200, 255],
+        [120, 230, 120],
+        [240, 90, 200],
+    ];
     let series = viewer
         .layers
         .iter()
         .filter_map(|l| l.cloud().map(|c| (l, c)))
         .enumerate()
-        .map(|(k, (l, c))| Series { name: l.name.clone(), colour: palette[k % palette.len()], points: cross_section(&c.cloud, a, b, viewer.profile_width, 20_000) })
+        .map(|(k, (l, c))| Series {
+            name: l.name.clone(),
+            colour: palette[k % palette.len()],
+            points: cross_section(&c.cloud, a, b, viewer.profile_width, 20_000),
+        })
         .filter(|s| !s.points.is_empty())
         .collect();
-    Profile { a, b, width: viewer.profile_width, series }
+    Profile {
+        a,
+        b,
+        width: viewer.profile_width,
+        series,
+    }
 }
 
 /// Distances between two picks: 3D, horizontal, vertical.
@@ -199,10 +247,20 @@ mod tests {
             drawn: 0,
             summary: None,
         };
-        v.layers.push(super::super::Layer { id: 7, name: "e1".into(), path: None, visible: true, shown: true, swipe_side: 0.0, kind: LayerKind::Cloud(layer), warnings: Vec::new() });
+        v.layers.push(super::super::Layer {
+            id: 7,
+            name: "e1".into(),
+            path: None,
+            visible: true,
+            shown: true,
+            swipe_side: 0.0,
+            kind: LayerKind::Cloud(layer),
+            warnings: Vec::new(),
+        });
         // Camera 100 m above the site centre looking straight down (bevy: y up).
         let eye = Vec3::new(25.0, 100.0, -25.0);
-        let view = Transform::from_translation(eye).looking_at(Vec3::new(25.0, 0.0, -25.0), Vec3::NEG_Z);
+        let view =
+            Transform::from_translation(eye).looking_at(Vec3::new(25.0, 0.0, -25.0), Vec3::NEG_Z);
         let proj = Mat4::perspective_infinite_reverse_rh(0.8, 800.0 / 600.0, 0.1);
         let info = super::super::points::ViewInfo {
             clip_from_world: proj * view.to_matrix().inverse(),
@@ -213,16 +271,22 @@ mod tests {
         v.view = Some(info);
         let o = v.scene_origin.unwrap();
         // The post top (index 2500) is nearer the eye than the ground points around its pixel.
-        let (px, _) = info.project(v.data_to_bevy([500_010.0, 4_000_010.0, 105.0], o)).expect("in view");
+        let (px, _) = info
+            .project(v.data_to_bevy([500_010.0, 4_000_010.0, 105.0], o))
+            .expect("in view");
         let p = pick(&v, px + Vec2::new(1.0, -1.0)).expect("a point under the cursor");
         assert_eq!(p.layer, 7);
         assert_eq!(p.index, 2500);
         assert!((p.world[2] - 105.0).abs() < 1e-4 && (p.world[0] - 500_010.0).abs() < 1e-4);
-        let (q, _) = info.project(v.data_to_bevy([500_030.0, 4_000_020.0, 100.0], o)).expect("in view");
+        let (q, _) = info
+            .project(v.data_to_bevy([500_030.0, 4_000_020.0, 100.0], o))
+            .expect("in view");
         let p = pick(&v, q).expect("ground point");
         assert_eq!(p.index, 30 * 50 + 20);
         // Far outside the data.
-        let (sky, _) = info.project(v.data_to_bevy([500_200.0, 4_000_020.0, 100.0], o)).unwrap_or((Vec2::new(5.0, 5.0), 0.0));
+        let (sky, _) = info
+            .project(v.data_to_bevy([500_200.0, 4_000_020.0, 100.0], o))
+            .unwrap_or((Vec2::new(5.0, 5.0), 0.0));
         assert!(pick(&v, sky).is_none());
     }
 
@@ -241,7 +305,10 @@ mod tests {
         // Reversed line: distances measured from the new start.
         let r = cross_section(&c, [1010.0, 2000.0], [1000.0, 2000.0], 1.0, 1000);
         assert!((r[0][1] - 51.0).abs() < 1e-4);
-        assert_eq!(cross_section(&c, [1000.0, 2000.0], [1010.0, 2000.0], 1.0, 4).len(), 4);
+        assert_eq!(
+            cross_section(&c, [1000.0, 2000.0], [1010.0, 2000.0], 1.0, 4).len(),
+            4
+        );
         assert!(cross_section(&c, [0.0, 0.0], [0.0, 0.0], 1.0, 10).is_empty());
         let (d, h, v) = measure([0.0, 0.0, 0.0], [3.0, 4.0, 12.0]);
         assert!((d - 13.0).abs() < 1e-12 && (h - 5.0).abs() < 1e-12 && (v - 12.0).abs() < 1e-12);

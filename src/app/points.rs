@@ -4,16 +4,26 @@
 use super::{CloudLayer, LayerKind, Viewer};
 use bevy::asset::RenderAssetUsages;
 use bevy::camera::primitives::Aabb;
-use bevy::mesh::{Indices, MeshVertexAttribute, MeshVertexBufferLayoutRef, PrimitiveTopology, VertexAttributeValues};
+use bevy::mesh::{
+    Indices, MeshVertexAttribute, MeshVertexBufferLayoutRef, PrimitiveTopology,
+    VertexAttributeValues,
+};
 use bevy::pbr::{MaterialPipeline, MaterialPipelineKey};
 use bevy::prelude::*;
-use bevy::render::render_resource::{AsBindGroup, RenderPipelineDescriptor, ShaderType, SpecializedMeshPipelineError, VertexFormat};
+use bevy::render::render_resource::{
+    AsBindGroup, RenderPipelineDescriptor, ShaderType, SpecializedMeshPipelineError, VertexFormat,
+};
 use bevy::shader::ShaderRef;
 
-pub const POINT_SHADER: Handle<Shader> = bevy::asset::uuid_handle!("5b0c6f0e-6a3c-4d5e-9a51-7c1f3c2e9b42");
+pub const POINT_SHADER: Handle<Shader> =
+    bevy::asset::uuid_handle!("5b0c6f0e-6a3c-4d5e-9a51-7c1f3c2e9b42");
 
 /// sRGB colour in xyz, the quad corner (0..3) in w.
-pub const ATTRIBUTE_POINT_COLOUR: MeshVertexAttribute = MeshVertexAttribute::new("KizashiPointColour", 0x6b69_7a61_7368_6901, VertexFormat::Unorm8x4);
+pub const ATTRIBUTE_POINT_COLOUR: MeshVertexAttribute = MeshVertexAttribute::new(
+    "KizashiPointColour",
+    0x6b69_7a61_7368_6901,
+    VertexFormat::Unorm8x4,
+);
 
 #[derive(Clone, Copy, Debug, Default, ShaderType)]
 pub struct PointParams {
@@ -52,7 +62,10 @@ impl Material for PointMaterial {
         layout: &MeshVertexBufferLayoutRef,
         _key: MaterialPipelineKey<Self>,
     ) -> Result<(), SpecializedMeshPipelineError> {
-        let vertex_layout = layout.0.get_layout(&[Mesh::ATTRIBUTE_POSITION.at_shader_location(0), ATTRIBUTE_POINT_COLOUR.at_shader_location(1)])?;
+        let vertex_layout = layout.0.get_layout(&[
+            Mesh::ATTRIBUTE_POSITION.at_shader_location(0),
+            ATTRIBUTE_POINT_COLOUR.at_shader_location(1),
+        ])?;
         descriptor.vertex.buffers = vec![vertex_layout];
         // Both faces: a splat is a screen-facing quad, its winding depends on nothing we control.
         descriptor.primitive.cull_mode = None;
@@ -68,7 +81,11 @@ pub fn node_mesh(layer: &CloudLayer, idx: &[u32]) -> Mesh {
     let mut ind = Vec::with_capacity(6 * n);
     for (k, &i) in idx.iter().enumerate() {
         let p = layer.cloud.positions[i as usize];
-        let c = layer.colours.get(i as usize).copied().unwrap_or([255, 0, 255]);
+        let c = layer
+            .colours
+            .get(i as usize)
+            .copied()
+            .unwrap_or([255, 0, 255]);
         for corner in 0..4u8 {
             pos.push(p);
             col.push([c[0], c[1], c[2], corner]);
@@ -76,10 +93,13 @@ pub fn node_mesh(layer: &CloudLayer, idx: &[u32]) -> Mesh {
         let b = 4 * k as u32;
         ind.extend_from_slice(&[b, b + 1, b + 2, b, b + 2, b + 3]);
     }
-    Mesh::new(PrimitiveTopology::TriangleList, RenderAssetUsages::RENDER_WORLD)
-        .with_inserted_attribute(Mesh::ATTRIBUTE_POSITION, pos)
-        .with_inserted_attribute(ATTRIBUTE_POINT_COLOUR, VertexAttributeValues::Unorm8x4(col))
-        .with_inserted_indices(Indices::U32(ind))
+    Mesh::new(
+        PrimitiveTopology::TriangleList,
+        RenderAssetUsages::RENDER_WORLD,
+    )
+    .with_inserted_attribute(Mesh::ATTRIBUTE_POSITION, pos)
+    .with_inserted_attribute(ATTRIBUTE_POINT_COLOUR, VertexAttributeValues::Unorm8x4(col))
+    .with_inserted_indices(Indices::U32(ind))
 }
 
 /// One drawn node.
@@ -119,7 +139,13 @@ impl ViewInfo {
             return None;
         }
         let ndc = c.truncate() / c.w;
-        Some((Vec2::new(self.viewport.x + (ndc.x + 1.0) * 0.5 * self.viewport.z, self.viewport.y + (1.0 - ndc.y) * 0.5 * self.viewport.w), c.w))
+        Some((
+            Vec2::new(
+                self.viewport.x + (ndc.x + 1.0) * 0.5 * self.viewport.z,
+                self.viewport.y + (1.0 - ndc.y) * 0.5 * self.viewport.w,
+            ),
+            c.w,
+        ))
     }
 }
 
@@ -128,7 +154,11 @@ impl ViewInfo {
 fn box_visible(clip_from_local: &Mat4, lo: &[f32; 3], hi: &[f32; 3]) -> bool {
     let mut out = [0u8; 5];
     for c in 0..8 {
-        let p = Vec3::new(if c & 1 == 0 { lo[0] } else { hi[0] }, if c & 2 == 0 { lo[1] } else { hi[1] }, if c & 4 == 0 { lo[2] } else { hi[2] });
+        let p = Vec3::new(
+            if c & 1 == 0 { lo[0] } else { hi[0] },
+            if c & 2 == 0 { lo[1] } else { hi[1] },
+            if c & 4 == 0 { lo[2] } else { hi[2] },
+        );
         let v = *clip_from_local * p.extend(1.0);
         out[0] += u8::from(v.x < -v.w);
         out[1] += u8::from(v.x > v.w);
@@ -136,7 +166,7 @@ fn box_visible(clip_from_local: &Mat4, lo: &[f32; 3], hi: &[f32; 3]) -> bool {
         out[3] += u8::from(v.y > v.w);
         out[4] += u8::from(v.w <= 0.0);
     }
-    !out.iter().any(|&n| n == 8)
+    !out.contains(&8)
 }
 
 /// Per frame: pick each visible cloud layer's nodes within its share of the budget, spawn
@@ -152,14 +182,28 @@ pub fn update_lod(
     roots: Query<&GlobalTransform, Without<super::camera::OrbitCamera>>,
     mut vis: Query<&mut Visibility, With<NodeMesh>>,
 ) {
-    let Ok((cam, proj, gt)) = camera.single() else { return };
-    let Some(view) = ViewInfo::from_camera(cam, proj, gt) else { return };
+    let Ok((cam, proj, gt)) = camera.single() else {
+        return;
+    };
+    let Some(view) = ViewInfo::from_camera(cam, proj, gt) else {
+        return;
+    };
     viewer.view = Some(view);
     let settings = viewer.settings.clone();
     let frame = viewer.frame;
-    let shown: Vec<usize> = viewer.layers.iter().enumerate().filter(|(_, l)| l.shown && matches!(l.kind, LayerKind::Cloud(_))).map(|(i, _)| i).collect();
+    let shown: Vec<usize> = viewer
+        .layers
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.shown && matches!(l.kind, LayerKind::Cloud(_)))
+        .map(|(i, _)| i)
+        .collect();
     let share = settings.budget / shown.len().max(1);
-    let mut spawn_left = if viewer.auto_active { usize::MAX } else { settings.budget.min(1_500_000) / 3 };
+    let mut spawn_left = if viewer.auto_active {
+        usize::MAX
+    } else {
+        settings.budget.min(1_500_000) / 3
+    };
     let mut pending = false;
     let mut drawn = 0usize;
     let swipe_px = view.viewport.x + viewer.compare.swipe * view.viewport.z;
@@ -167,12 +211,16 @@ pub fn update_lod(
         let shown_now = shown.contains(&li);
         let layer = &mut viewer.layers[li];
         let swipe_side = layer.swipe_side;
-        let LayerKind::Cloud(cl) = &mut layer.kind else { continue };
+        let LayerKind::Cloud(cl) = &mut layer.kind else {
+            continue;
+        };
         if let Some(mut m) = materials.get_mut(&cl.material) {
             // Fewer points drawn than the cloud has: they are farther apart, so splats grow
             // by the square root of the ratio (one density for the whole view, not Potree's
             // per-node adaptive size) and the surface stays closed.
-            let thinning = (cl.cloud.len() as f32 / cl.drawn.max(1) as f32).sqrt().clamp(1.0, 16.0);
+            let thinning = (cl.cloud.len() as f32 / cl.drawn.max(1) as f32)
+                .sqrt()
+                .clamp(1.0, 16.0);
             let p = PointParams {
                 size_world: cl.spacing * settings.point_size * thinning,
                 min_px: settings.min_px,
@@ -182,12 +230,19 @@ pub fn update_lod(
                 rim: if settings.rim { 0.35 } else { 0.0 },
                 ..Default::default()
             };
-            if m.params.size_world != p.size_world || m.params.min_px != p.min_px || m.params.swipe_x != p.swipe_x || m.params.swipe_side != p.swipe_side || m.params.rim != p.rim {
+            if m.params.size_world != p.size_world
+                || m.params.min_px != p.min_px
+                || m.params.swipe_x != p.swipe_x
+                || m.params.swipe_side != p.swipe_side
+                || m.params.rim != p.rim
+            {
                 m.params = p;
             }
         }
         let wanted: Vec<u32> = if shown_now {
-            let Ok(root_gt) = roots.get(cl.root) else { continue };
+            let Ok(root_gt) = roots.get(cl.root) else {
+                continue;
+            };
             let world_from_local = root_gt.to_matrix();
             let clip_from_local = view.clip_from_world * world_from_local;
             let cam = view.camera_pos;
@@ -254,7 +309,11 @@ pub fn update_lod(
                 commands.entity(e).despawn();
             }
         }
-        cl.drawn = wanted.iter().filter(|id| cl.nodes.contains_key(id)).map(|&id| cl.octree.nodes[id as usize].count).sum();
+        cl.drawn = wanted
+            .iter()
+            .filter(|id| cl.nodes.contains_key(id))
+            .map(|&id| cl.octree.nodes[id as usize].count)
+            .sum();
     }
     viewer.points_drawn = drawn;
     viewer.lod_pending = pending;
@@ -291,7 +350,11 @@ pub fn raster_mesh(r: &super::jobs::RasterLayer, origin: [f64; 3], z: f32) -> Me
                     let wy = tl[1] + (tr[1] - tl[1]) * fx + (bl[1] - tl[1]) * fy;
                     let v = h[y * w + x];
                     let l = local([wx, wy]);
-                    pos.push([l[0], l[1], (if v.is_finite() { v } else { fill }) - origin[2] as f32]);
+                    pos.push([
+                        l[0],
+                        l[1],
+                        (if v.is_finite() { v } else { fill }) - origin[2] as f32,
+                    ]);
                     uv.push([fx as f32, fy as f32]);
                 }
             }
@@ -314,11 +377,14 @@ pub fn raster_mesh(r: &super::jobs::RasterLayer, origin: [f64; 3], z: f32) -> Me
 /// A textured, unlit surface (normals only satisfy the standard material's layout).
 fn surface_mesh(pos: Vec<[f32; 3]>, uv: Vec<[f32; 2]>, ind: Vec<u32>) -> Mesh {
     let n = pos.len();
-    Mesh::new(PrimitiveTopology::TriangleList, RenderAssetUsages::default())
-        .with_inserted_attribute(Mesh::ATTRIBUTE_POSITION, pos)
-        .with_inserted_attribute(Mesh::ATTRIBUTE_NORMAL, vec![[0.0f32, 0.0, 1.0]; n])
-        .with_inserted_attribute(Mesh::ATTRIBUTE_UV_0, uv)
-        .with_inserted_indices(Indices::U32(ind))
+    Mesh::new(
+        PrimitiveTopology::TriangleList,
+        RenderAssetUsages::default(),
+    )
+    .with_inserted_attribute(Mesh::ATTRIBUTE_POSITION, pos)
+    .with_inserted_attribute(Mesh::ATTRIBUTE_NORMAL, vec![[0.0f32, 0.0, 1.0]; n])
+    .with_inserted_attribute(Mesh::ATTRIBUTE_UV_0, uv)
+    .with_inserted_indices(Indices::U32(ind))
 }
 
 /// Height of a DEM at world (x, y), bilinear between cell centres; None outside the grid or
@@ -349,7 +415,12 @@ pub fn dem_height(dem: &super::jobs::RasterLayer, x: f64, y: f64) -> Option<f32>
     // cells next to it); None when only no-data cells carry weight.
     let mut sum = 0.0f32;
     let mut wsum = 0.0f32;
-    for (c, r, wt) in [(x0, y0, (1.0 - tx) * (1.0 - ty)), (x1, y0, tx * (1.0 - ty)), (x0, y1, (1.0 - tx) * ty), (x1, y1, tx * ty)] {
+    for (c, r, wt) in [
+        (x0, y0, (1.0 - tx) * (1.0 - ty)),
+        (x1, y0, tx * (1.0 - ty)),
+        (x0, y1, (1.0 - tx) * ty),
+        (x1, y1, tx * ty),
+    ] {
         if let Some(v) = h.get(r * w + c).copied().filter(|v| v.is_finite()) {
             sum += v * wt;
             wsum += wt;
@@ -360,7 +431,12 @@ pub fn dem_height(dem: &super::jobs::RasterLayer, x: f64, y: f64) -> Option<f32>
 
 /// An orthophoto laid on a DEM: a 256 x 256 grid over the photo, each vertex at the DEM's
 /// height (the flat drape height where the DEM has none), a hair above so the photo wins.
-pub fn ortho_on_dem_mesh(r: &super::jobs::RasterLayer, origin: [f64; 3], dem: &super::jobs::RasterLayer, fallback_z: f32) -> Mesh {
+pub fn ortho_on_dem_mesh(
+    r: &super::jobs::RasterLayer,
+    origin: [f64; 3],
+    dem: &super::jobs::RasterLayer,
+    fallback_z: f32,
+) -> Mesh {
     let n = 256usize;
     let [tl, tr, _, bl] = r.corners;
     let mut pos = Vec::with_capacity(n * n);
@@ -370,7 +446,9 @@ pub fn ortho_on_dem_mesh(r: &super::jobs::RasterLayer, origin: [f64; 3], dem: &s
             let (fx, fy) = (i as f64 / (n - 1) as f64, j as f64 / (n - 1) as f64);
             let x = tl[0] + (tr[0] - tl[0]) * fx + (bl[0] - tl[0]) * fy;
             let y = tl[1] + (tr[1] - tl[1]) * fx + (bl[1] - tl[1]) * fy;
-            let z = dem_height(dem, x, y).map(|z| z - origin[2] as f32 + 0.05).unwrap_or(fallback_z);
+            let z = dem_height(dem, x, y)
+                .map(|z| z - origin[2] as f32 + 0.05)
+                .unwrap_or(fallback_z);
             pos.push([(x - origin[0]) as f32, (y - origin[1]) as f32, z]);
             uv.push([fx as f32, fy as f32]);
         }
@@ -395,7 +473,12 @@ mod tests {
         // 3 x 2 cells of 10 m, north up, top-left at (100, 220); one cell without data.
         let dem = super::super::jobs::RasterLayer {
             image: image::RgbImage::new(1, 1),
-            corners: [[100.0, 220.0], [130.0, 220.0], [130.0, 200.0], [100.0, 200.0]],
+            corners: [
+                [100.0, 220.0],
+                [130.0, 220.0],
+                [130.0, 200.0],
+                [100.0, 200.0],
+            ],
             heights: Some(vec![1.0, 2.0, 4.0, 3.0, 4.0, f32::NAN]),
             crs: None,
             size: (3, 2),
@@ -411,7 +494,10 @@ mod tests {
         assert_eq!(dem_height(&dem, 120.0, 205.0), Some(4.0));
         assert_eq!(dem_height(&dem, 95.0, 205.0), None);
         // Rotated 90 degrees: "right" along the grid is south.
-        let rot = super::super::jobs::RasterLayer { corners: [[100.0, 220.0], [100.0, 190.0], [80.0, 190.0], [80.0, 220.0]], ..dem };
+        let rot = super::super::jobs::RasterLayer {
+            corners: [[100.0, 220.0], [100.0, 190.0], [80.0, 190.0], [80.0, 220.0]],
+            ..dem
+        };
         assert_eq!(dem_height(&rot, 95.0, 215.0), Some(1.0));
         assert_eq!(dem_height(&rot, 95.0, 205.0), Some(2.0));
         assert_eq!(dem_height(&rot, 85.0, 215.0), Some(3.0));

@@ -66,7 +66,13 @@ pub struct Args {
     #[arg(long, value_delimiter = ',', num_args = 1, allow_hyphen_values = true)]
     orientation: Option<Vec<f64>>,
     /// Orient normals towards this sensor position x,y,z (data CRS), e.g. a TLS station.
-    #[arg(long, value_delimiter = ',', num_args = 1, allow_hyphen_values = true, conflicts_with = "orientation")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        num_args = 1,
+        allow_hyphen_values = true,
+        conflicts_with = "orientation"
+    )]
     sensor: Option<Vec<f64>>,
     /// Textbook normal neighbourhoods instead of py4dgeo 1.2's (see the docs).
     #[arg(long)]
@@ -96,8 +102,10 @@ impl TryFrom<&Args> for Declared {
         let mut file_cores = None;
         let mut warnings = Vec::new();
         if let Some(f) = &a.cc_params {
-            let text = std::fs::read_to_string(f).map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?;
-            let cc = kizashi::pipeline::ccparams::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?;
+            let text =
+                std::fs::read_to_string(f).map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?;
+            let cc = kizashi::pipeline::ccparams::parse(&text)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?;
             m3c2 = cc.params.into();
             file_cores = cc.cores;
             warnings = cc.warnings;
@@ -137,7 +145,9 @@ impl TryFrom<&Args> for Declared {
 
 pub fn run(a: Args) -> Result<i32> {
     if let Some(t) = a.threads {
-        rayon::ThreadPoolBuilder::new().num_threads(t.max(1)).build_global()?;
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(t.max(1))
+            .build_global()?;
     }
     let Declared(job, file_warnings) = Declared::try_from(&a)?;
     let cancel = super::cancel_on_ctrl_c();
@@ -165,12 +175,18 @@ pub fn print_summary(s: &change::ChangeSummary) {
             serde_json::to_string(&s.cores).unwrap_or_default()
         );
     }
-    println!("{} core points, {} NaN, {} significant", s.core_points, s.nan, s.significant);
+    println!(
+        "{} core points, {} NaN, {} significant",
+        s.core_points, s.nan, s.significant
+    );
     if let (Some(lo), Some(hi), Some(m)) = (s.distance_min, s.distance_max, s.distance_mean) {
         println!("distance: min {lo:.3}  max {hi:.3}  mean {m:.3}");
     }
     let t = s.timings;
-    println!("time: read {:.2}s, index {:.2}s, normals {:.2}s, distances {:.2}s, write {:.2}s", t.read_s, t.index_s, t.normals_s, t.distances_s, t.write_s);
+    println!(
+        "time: read {:.2}s, index {:.2}s, normals {:.2}s, distances {:.2}s, write {:.2}s",
+        t.read_s, t.index_s, t.normals_s, t.distances_s, t.write_s
+    );
     if let Some(o) = &s.output {
         println!("wrote {o} (+ {o}.json)");
     }

@@ -18,7 +18,11 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> Result<i32> {
-    let infos: Vec<info::FileInfo> = a.files.iter().map(|p| info::inspect_with(p, a.full)).collect();
+    let infos: Vec<info::FileInfo> = a
+        .files
+        .iter()
+        .map(|p| info::inspect_with(p, a.full))
+        .collect();
     if a.json {
         super::print_json(&infos)?;
         for i in infos.iter().filter(|i| !i.ok) {

@@ -18,7 +18,11 @@ use kizashi::pipeline::{Cancel, Progress};
 use std::sync::Mutex;
 
 #[derive(Parser)]
-#[command(name = "kizashi", version, about = "Kizashi (兆し): survey point clouds, change detection between epochs, 3D viewer and exports")]
+#[command(
+    name = "kizashi",
+    version,
+    about = "Kizashi (兆し): survey point clouds, change detection between epochs, 3D viewer and exports"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -80,7 +84,10 @@ pub struct Bars {
 impl Bars {
     /// Bars, or nothing when the output is JSON for another program.
     pub fn new(hidden: bool) -> Bars {
-        Bars { bar: Mutex::new(None), hidden }
+        Bars {
+            bar: Mutex::new(None),
+            hidden,
+        }
     }
 }
 
@@ -89,7 +96,9 @@ impl Progress for Bars {
         if self.hidden {
             return;
         }
-        let Ok(mut slot) = self.bar.lock() else { return };
+        let Ok(mut slot) = self.bar.lock() else {
+            return;
+        };
         let same = slot.as_ref().is_some_and(|(s, _)| s == step);
         if !same {
             if let Some((_, b)) = slot.take() {
@@ -153,7 +162,15 @@ pub fn print_objects(objects: &[kizashi::analysis::objects::ChangeObject], n: us
     for o in objects.iter().take(n) {
         println!(
             "  #{} {} {:.1} m2, {:+.2} +- {:.2} m3, mean {:+.3} m, max {:+.3} m at ({:.2}, {:.2})",
-            o.id, o.sign, o.area_m2, o.volume_m3, o.volume_sigma_m3, o.mean_m, o.max_m, o.centre[0], o.centre[1]
+            o.id,
+            o.sign,
+            o.area_m2,
+            o.volume_m3,
+            o.volume_sigma_m3,
+            o.mean_m,
+            o.max_m,
+            o.centre[0],
+            o.centre[1]
         );
     }
 }

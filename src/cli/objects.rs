@@ -22,7 +22,13 @@ pub struct Args {
 
 impl From<&Args> for ObjectsJob {
     fn from(a: &Args) -> ObjectsJob {
-        ObjectsJob { result: a.result.clone(), cell: a.cell, min_area: a.shape.min_area, output: a.output.clone(), wgs84: a.shape.wgs84 }
+        ObjectsJob {
+            result: a.result.clone(),
+            cell: a.cell,
+            min_area: a.shape.min_area,
+            output: a.output.clone(),
+            wgs84: a.shape.wgs84,
+        }
     }
 }
 
@@ -37,6 +43,11 @@ pub fn run(a: Args) -> Result<i32> {
 }
 
 pub fn print_summary(s: &kizashi::pipeline::objects::ObjectsSummary) {
-    println!("{} change objects ({} m cells) -> {}", s.objects.len(), s.cell, s.output);
+    println!(
+        "{} change objects ({} m cells) -> {}",
+        s.objects.len(),
+        s.cell,
+        s.output
+    );
     super::print_objects(&s.objects, 10);
 }

@@ -47,7 +47,10 @@ impl TryFrom<&Args> for RegisterJob {
     fn try_from(a: &Args) -> Result<RegisterJob> {
         let stable_box = match &a.stable_box {
             Some(b) if b.len() == 4 => Some([b[0], b[1], b[2], b[3]]),
-            Some(b) => anyhow::bail!("--stable-box needs four numbers xmin,ymin,xmax,ymax, got {}", b.len()),
+            Some(b) => anyhow::bail!(
+                "--stable-box needs four numbers xmin,ymin,xmax,ymax, got {}",
+                b.len()
+            ),
             None => None,
         };
         let rotation = match a.rotation {
@@ -62,7 +65,10 @@ impl TryFrom<&Args> for RegisterJob {
             stable_polygon: a.stable_polygon.clone(),
             stable_c2c: a.stable_c2c,
             plane_radius: a.plane_radius,
-            params: IcpParams { rotation, ..Default::default() },
+            params: IcpParams {
+                rotation,
+                ..Default::default()
+            },
             output: a.output.clone(),
         })
     }
@@ -79,10 +85,19 @@ pub fn run(a: Args) -> Result<i32> {
         return super::print_json(&s).map(|_| 0);
     }
     for row in &s.matrix {
-        println!("{:>14.9} {:>14.9} {:>14.9} {:>14.6}", row[0], row[1], row[2], row[3]);
+        println!(
+            "{:>14.9} {:>14.9} {:>14.9} {:>14.6}",
+            row[0], row[1], row[2], row[3]
+        );
     }
-    println!("{} pairs, rms {:.4} m, registration error {:.4} m, {} iterations (planes of {} m)", s.pairs, s.rms, s.registration_error, s.iterations, s.plane_radius);
-    println!("stable area: {} ({} points of epoch 2)", s.stable, s.stable_points);
+    println!(
+        "{} pairs, rms {:.4} m, registration error {:.4} m, {} iterations (planes of {} m)",
+        s.pairs, s.rms, s.registration_error, s.iterations, s.plane_radius
+    );
+    println!(
+        "stable area: {} ({} points of epoch 2)",
+        s.stable, s.stable_points
+    );
     if let Some(o) = &s.output {
         println!("wrote {o}");
     }

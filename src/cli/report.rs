@@ -38,7 +38,9 @@ pub struct Args {
 /// `--lang`, or the locale's language.
 pub fn lang(l: &Option<String>) -> Result<Lang> {
     match l {
-        Some(l) => Lang::parse(l).ok_or_else(|| anyhow::anyhow!("unknown language {l:?}: use ja or en")),
+        Some(l) => {
+            Lang::parse(l).ok_or_else(|| anyhow::anyhow!("unknown language {l:?}: use ja or en"))
+        }
         None => Ok(Lang::from_env()),
     }
 }
@@ -75,7 +77,10 @@ pub fn run(a: Args) -> Result<i32> {
 }
 
 pub fn print_summary(s: &kizashi::pipeline::report::ReportSummary) {
-    println!("{} report ({} core points, {} significant, {} change objects) -> {}", s.method, s.core_points, s.significant, s.objects, s.output);
+    println!(
+        "{} report ({} core points, {} significant, {} change objects) -> {}",
+        s.method, s.core_points, s.significant, s.objects, s.output
+    );
     for w in &s.warnings {
         eprintln!("warning: {w}");
     }

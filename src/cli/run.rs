@@ -30,9 +30,20 @@ pub fn run(a: Args) -> Result<i32> {
         return super::print_json(&s).map(|_| 0);
     }
     for st in &s.steps {
-        println!("{:8} {:10} {:>7.2} s  {}", st.step, st.status, st.seconds, st.outputs.join(", "));
+        println!(
+            "{:8} {:10} {:>7.2} s  {}",
+            st.step,
+            st.status,
+            st.seconds,
+            st.outputs.join(", ")
+        );
     }
-    println!("{} steps in {:.2} s; outputs in {}", s.steps.len(), s.seconds, s.output);
+    println!(
+        "{} steps in {:.2} s; outputs in {}",
+        s.steps.len(),
+        s.seconds,
+        s.output
+    );
     Ok(0)
 }
 
@@ -67,8 +78,14 @@ pub fn demo(a: DemoArgs) -> Result<i32> {
     }
     for e in &summary.epochs {
         let b = e.bounds;
-        let epsg = e.crs_epsg.map(|c| c.to_string()).unwrap_or_else(|| "?".into());
-        println!("epoch {}: {} points, EPSG:{epsg}, {:.2} {:.2} {:.2} .. {:.2} {:.2} {:.2}", e.path, e.point_count, b.min[0], b.min[1], b.min[2], b.max[0], b.max[1], b.max[2]);
+        let epsg = e
+            .crs_epsg
+            .map(|c| c.to_string())
+            .unwrap_or_else(|| "?".into());
+        println!(
+            "epoch {}: {} points, EPSG:{epsg}, {:.2} {:.2} {:.2} .. {:.2} {:.2} {:.2}",
+            e.path, e.point_count, b.min[0], b.min[1], b.min[2], b.max[0], b.max[1], b.max[2]
+        );
     }
     let c = &summary.change;
     println!(
@@ -79,6 +96,9 @@ pub fn demo(a: DemoArgs) -> Result<i32> {
         c.distance_min.unwrap_or(f64::NAN),
         c.distance_max.unwrap_or(f64::NAN)
     );
-    println!("wrote {}/m3c2.laz, {}/m3c2.csv and {}/summary.json", summary.out_dir, summary.out_dir, summary.out_dir);
+    println!(
+        "wrote {}/m3c2.laz, {}/m3c2.csv and {}/summary.json",
+        summary.out_dir, summary.out_dir, summary.out_dir
+    );
     Ok(0)
 }

@@ -56,20 +56,28 @@ pub fn defaults() -> Args {
 #[cfg(feature = "gui")]
 pub fn run(a: Args) -> Result<i32> {
     use kizashi::app::ViewOptions;
-    let lang = a.lang.as_ref().map(|_| super::report::lang(&a.lang)).transpose()?;
+    let lang = a
+        .lang
+        .as_ref()
+        .map(|_| super::report::lang(&a.lang))
+        .transpose()?;
     let size = a
         .size
         .split_once(['x', 'X'])
         .and_then(|(w, h)| Some((w.trim().parse::<u32>().ok()?, h.trim().parse::<u32>().ok()?)))
         .filter(|&(w, h)| (320..=8192).contains(&w) && (240..=8192).contains(&h))
-        .ok_or_else(|| anyhow::anyhow!("--size {:?}: expected WIDTHxHEIGHT, e.g. 1280x800", a.size))?;
+        .ok_or_else(|| {
+            anyhow::anyhow!("--size {:?}: expected WIDTHxHEIGHT, e.g. 1280x800", a.size)
+        })?;
     if let Some(c) = &a.colour {
         if !["rgb", "elevation", "intensity", "classification"].contains(&c.as_str()) {
             anyhow::bail!("--colour {c:?}: use rgb, elevation, intensity or classification");
         }
     }
     let profile = match &a.profile {
-        Some(v) if v.len() == 4 && v.iter().all(|x| x.is_finite()) => Some([v[0], v[1], v[2], v[3]]),
+        Some(v) if v.len() == 4 && v.iter().all(|x| x.is_finite()) => {
+            Some([v[0], v[1], v[2], v[3]])
+        }
         Some(v) => anyhow::bail!("--profile needs four numbers x1,y1,x2,y2, got {v:?}"),
         None => None,
     };
@@ -93,7 +101,9 @@ pub fn run(a: Args) -> Result<i32> {
 
 #[cfg(not(feature = "gui"))]
 pub fn run(_: Args) -> Result<i32> {
-    eprintln!("kizashi: this build has no viewer (built without the `gui` feature); try `kizashi --help`");
+    eprintln!(
+        "kizashi: this build has no viewer (built without the `gui` feature); try `kizashi --help`"
+    );
     Ok(2)
 }
 
@@ -104,9 +114,16 @@ mod tests {
     /// `kizashi` alone opens the viewer with exactly the defaults of `kizashi view`.
     #[test]
     fn no_subcommand_means_view_with_its_defaults() {
-        let Some(super::super::Command::View(parsed)) = super::super::Cli::parse_from(["kizashi", "view"]).command else { panic!("view") };
+        let Some(super::super::Command::View(parsed)) =
+            super::super::Cli::parse_from(["kizashi", "view"]).command
+        else {
+            panic!("view")
+        };
         let d = super::defaults();
-        assert_eq!((parsed.frames, parsed.size.as_str(), parsed.timeout), (d.frames, d.size.as_str(), d.timeout));
+        assert_eq!(
+            (parsed.frames, parsed.size.as_str(), parsed.timeout),
+            (d.frames, d.size.as_str(), d.timeout)
+        );
         assert!(parsed.files.is_empty() && parsed.screenshot.is_none() && parsed.budget.is_none());
         assert!(super::super::Cli::parse_from(["kizashi"]).command.is_none());
     }

@@ -22,7 +22,10 @@ pub fn quiet_gdal() {
             std::env::set_var("PROJ_DEBUG", "0");
         }
         gdal::config::set_error_handler(|kind, _code, msg| {
-            if matches!(kind, gdal::errors::CplErrType::Debug | gdal::errors::CplErrType::None) {
+            if matches!(
+                kind,
+                gdal::errors::CplErrType::Debug | gdal::errors::CplErrType::None
+            ) {
                 return;
             }
             if std::env::var_os("KIZASHI_GDAL_VERBOSE").is_some() {
@@ -58,7 +61,8 @@ fn identify(srs: &SpatialRef) -> Option<u32> {
     // SAFETY: OSRFindMatches returns an array of `n` handles and `n` confidences that we free
     // with the matching OSR/CPL functions; handles are only read inside this block.
     unsafe {
-        let matches = gdal_sys::OSRFindMatches(srs.to_c_hsrs(), std::ptr::null_mut(), &mut n, &mut conf);
+        let matches =
+            gdal_sys::OSRFindMatches(srs.to_c_hsrs(), std::ptr::null_mut(), &mut n, &mut conf);
         if matches.is_null() {
             return None;
         }
@@ -68,7 +72,10 @@ fn identify(srs: &SpatialRef) -> Option<u32> {
             let name = gdal_sys::OSRGetAuthorityName(h, std::ptr::null());
             let code = gdal_sys::OSRGetAuthorityCode(h, std::ptr::null());
             if !name.is_null() && !code.is_null() && CStr::from_ptr(name).to_str() == Ok("EPSG") {
-                best = CStr::from_ptr(code).to_str().ok().and_then(|c| c.parse().ok());
+                best = CStr::from_ptr(code)
+                    .to_str()
+                    .ok()
+                    .and_then(|c| c.parse().ok());
             }
         }
         gdal_sys::OSRFreeSRSArray(matches);
@@ -91,7 +98,11 @@ pub fn describe(srs: &SpatialRef, source: CrsSource) -> Result<Crs, IoError> {
         epsg = identify(srs);
     }
     let is_geographic = srs.is_geographic();
-    let linear_unit = if is_geographic { None } else { srs.linear_units_name() };
+    let linear_unit = if is_geographic {
+        None
+    } else {
+        srs.linear_units_name()
+    };
     Ok(Crs {
         name: srs.name().unwrap_or_else(|| "unnamed".into()),
         epsg,
@@ -143,8 +154,14 @@ pub fn from_epsg(code: u32, source: CrsSource) -> Result<Crs, IoError> {
 
 /// A compound "horizontal + vertical" CRS from two EPSG codes (LAS GeoTIFF keys give them
 /// separately).
-pub fn from_epsg_pair(horizontal: u32, vertical: Option<u32>, source: CrsSource) -> Result<Crs, IoError> {
-    let Some(v) = vertical else { return from_epsg(horizontal, source) };
+pub fn from_epsg_pair(
+    horizontal: u32,
+    vertical: Option<u32>,
+    source: CrsSource,
+) -> Result<Crs, IoError> {
+    let Some(v) = vertical else {
+        return from_epsg(horizontal, source);
+    };
     quiet_gdal();
     match SpatialRef::from_definition(&format!("EPSG:{horizontal}+{v}")) {
         Ok(srs) => {
@@ -162,21 +179,31 @@ pub fn from_epsg_pair(horizontal: u32, vertical: Option<u32>, source: CrsSource)
 /// ("user-defined" projections, common in older LAS files). GDAL only reads GeoTIFF keys from
 /// TIFF files, so the keys are wrapped in a 1x1 in-memory GeoTIFF and opened with GDAL; this is
 /// how PDAL and laspy-via-pyproj get the same answer from libgeotiff.
-pub fn from_geotiff_keys(directory: &[u8], doubles: Option<&[u8]>, ascii: Option<&[u8]>) -> Result<Crs, IoError> {
+pub fn from_geotiff_keys(
+    directory: &[u8],
+    doubles: Option<&[u8]>,
+    ascii: Option<&[u8]>,
+) -> Result<Crs, IoError> {
     quiet_gdal();
     let tiff = geotiff_stub(directory, doubles.unwrap_or(&[]), ascii.unwrap_or(&[]))
         .ok_or_else(|| IoError::Crs("GeoTIFF key directory too large".into()))?;
     static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let name = format!("/vsimem/kizashi_geokeys_{}.tif", COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+    let name = format!(
+        "/vsimem/kizashi_geokeys_{}.tif",
+        COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
     gdal::vsi::create_mem_file(&name, tiff).map_err(|e| IoError::Crs(e.to_string()))?;
     let result = gdal::Dataset::open(&name).map(|ds| ds.projection());
     let _ = gdal::vsi::unlink_mem_file(&name);
     let wkt = result.map_err(|e| IoError::Crs(format!("GeoTIFF keys unreadable ({e})")))?;
-    let srs = SpatialRef::from_wkt(&wkt).map_err(|_| IoError::Crs("GeoTIFF keys describe no CRS".into()))?;
+    let srs = SpatialRef::from_wkt(&wkt)
+        .map_err(|_| IoError::Crs("GeoTIFF keys describe no CRS".into()))?;
     // Keys that only give units (or a projected CRS with no projection) are not a CRS.
     let usable = srs.is_geographic() || (srs.is_projected() && wkt.contains("PROJECTION["));
     if !usable {
-        return Err(IoError::Crs("GeoTIFF keys describe no usable CRS (no model or projection)".into()));
+        return Err(IoError::Crs(
+            "GeoTIFF keys describe no usable CRS (no model or projection)".into(),
+        ));
     }
     describe(&srs, CrsSource::GeotiffKeys)
 }
@@ -194,7 +221,10 @@ fn geotiff_stub(directory: &[u8], doubles: &[u8], ascii: &[u8]) -> Option<Vec<u8
     if asc.last() != Some(&0) {
         asc.push(0);
     }
-    let scale: Vec<u8> = [1.0f64, 1.0, 0.0].iter().flat_map(|v| v.to_le_bytes()).collect();
+    let scale: Vec<u8> = [1.0f64, 1.0, 0.0]
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
     let tie: Vec<u8> = [0.0f64; 6].iter().flat_map(|v| v.to_le_bytes()).collect();
     let mut entries: Vec<(u16, u16, u32, Vec<u8>)> = vec![
         (256, SHORT, 1, 1u16.to_le_bytes().to_vec()),
@@ -208,10 +238,20 @@ fn geotiff_stub(directory: &[u8], doubles: &[u8], ascii: &[u8]) -> Option<Vec<u8
         (279, LONG, 1, 1u32.to_le_bytes().to_vec()),
         (33550, DOUBLE, 3, scale),
         (33922, DOUBLE, 6, tie),
-        (34735, SHORT, u32::try_from(dir.len() / 2).ok()?, dir.to_vec()),
+        (
+            34735,
+            SHORT,
+            u32::try_from(dir.len() / 2).ok()?,
+            dir.to_vec(),
+        ),
     ];
     if !dbl.is_empty() {
-        entries.push((34736, DOUBLE, u32::try_from(dbl.len() / 8).ok()?, dbl.to_vec()));
+        entries.push((
+            34736,
+            DOUBLE,
+            u32::try_from(dbl.len() / 8).ok()?,
+            dbl.to_vec(),
+        ));
     }
     if asc.len() > 1 {
         entries.push((34737, ASCII, u32::try_from(asc.len()).ok()?, asc));
@@ -253,7 +293,8 @@ fn geotiff_stub(directory: &[u8], doubles: &[u8], ascii: &[u8]) -> Option<Vec<u8
 
 fn spatial_ref(crs: &Crs) -> Result<SpatialRef, IoError> {
     quiet_gdal();
-    let mut srs = SpatialRef::from_wkt(&crs.wkt).map_err(|e| IoError::Crs(format!("{}: {e}", crs.name)))?;
+    let mut srs =
+        SpatialRef::from_wkt(&crs.wkt).map_err(|e| IoError::Crs(format!("{}: {e}", crs.name)))?;
     srs.set_axis_mapping_strategy(AxisMappingStrategy::TraditionalGisOrder);
     Ok(srs)
 }
@@ -267,7 +308,8 @@ impl Transformer {
     pub fn new(from: &Crs, to: &Crs) -> Result<Transformer, IoError> {
         let a = spatial_ref(from)?;
         let b = spatial_ref(to)?;
-        let inner = CoordTransform::new(&a, &b).map_err(|e| IoError::Crs(format!("{} -> {}: {e}", from.name, to.name)))?;
+        let inner = CoordTransform::new(&a, &b)
+            .map_err(|e| IoError::Crs(format!("{} -> {}: {e}", from.name, to.name)))?;
         Ok(Transformer { inner })
     }
 
@@ -278,9 +320,13 @@ impl Transformer {
     /// Transforms points in place (z may be empty).
     pub fn apply(&self, x: &mut [f64], y: &mut [f64], z: &mut [f64]) -> Result<(), IoError> {
         if x.len() != y.len() || (!z.is_empty() && z.len() != x.len()) {
-            return Err(IoError::Crs("coordinate arrays of different lengths".into()));
+            return Err(IoError::Crs(
+                "coordinate arrays of different lengths".into(),
+            ));
         }
-        self.inner.transform_coords(x, y, z).map_err(|e| IoError::Crs(e.to_string()))
+        self.inner
+            .transform_coords(x, y, z)
+            .map_err(|e| IoError::Crs(e.to_string()))
     }
 }
 

@@ -73,8 +73,12 @@ impl ValueType {
     fn read_slot(self, b: &[u8]) -> f64 {
         let a: [u8; 8] = b[..8].try_into().unwrap_or([0; 8]);
         match self {
-            ValueType::U8 | ValueType::U16 | ValueType::U32 | ValueType::U64 => u64::from_le_bytes(a) as f64,
-            ValueType::I8 | ValueType::I16 | ValueType::I32 | ValueType::I64 => i64::from_le_bytes(a) as f64,
+            ValueType::U8 | ValueType::U16 | ValueType::U32 | ValueType::U64 => {
+                u64::from_le_bytes(a) as f64
+            }
+            ValueType::I8 | ValueType::I16 | ValueType::I32 | ValueType::I64 => {
+                i64::from_le_bytes(a) as f64
+            }
             ValueType::F32 | ValueType::F64 => f64::from_le_bytes(a),
         }
     }
@@ -163,7 +167,9 @@ pub fn parse(vlr_data: Option<&[u8]>, extra_len: usize) -> ExtraLayout {
             continue;
         }
         let Some((vt, count)) = ValueType::from_code(code) else {
-            out.warnings.push(format!("extra-bytes dimension '{base_name}' has unknown data type {code}; rest ignored"));
+            out.warnings.push(format!(
+                "extra-bytes dimension '{base_name}' has unknown data type {code}; rest ignored"
+            ));
             break;
         };
         let size = vt.size() * count;
@@ -176,9 +182,21 @@ pub fn parse(vlr_data: Option<&[u8]>, extra_len: usize) -> ExtraLayout {
         for k in 0..count {
             let slot = |start: usize| start + 8 * k;
             let no_data = (options & 1 != 0).then(|| vt.read_slot(&d[slot(40)..slot(40) + 8]));
-            let scale = if options & 8 != 0 { f64::from_le_bytes(d[slot(112)..slot(112) + 8].try_into().unwrap_or([0; 8])) } else { 1.0 };
-            let add = if options & 16 != 0 { f64::from_le_bytes(d[slot(136)..slot(136) + 8].try_into().unwrap_or([0; 8])) } else { 0.0 };
-            let mut name = if count == 1 { base_name.clone() } else { format!("{base_name}_{k}") };
+            let scale = if options & 8 != 0 {
+                f64::from_le_bytes(d[slot(112)..slot(112) + 8].try_into().unwrap_or([0; 8]))
+            } else {
+                1.0
+            };
+            let add = if options & 16 != 0 {
+                f64::from_le_bytes(d[slot(136)..slot(136) + 8].try_into().unwrap_or([0; 8]))
+            } else {
+                0.0
+            };
+            let mut name = if count == 1 {
+                base_name.clone()
+            } else {
+                format!("{base_name}_{k}")
+            };
             if name.is_empty() {
                 name = format!("extra_{offset}");
             }
@@ -191,7 +209,11 @@ pub fn parse(vlr_data: Option<&[u8]>, extra_len: usize) -> ExtraLayout {
                 description: description.clone(),
                 value_type: vt,
                 offset: offset + k * vt.size(),
-                scale: if scale.is_finite() && scale != 0.0 { scale } else { 1.0 },
+                scale: if scale.is_finite() && scale != 0.0 {
+                    scale
+                } else {
+                    1.0
+                },
                 add: if add.is_finite() { add } else { 0.0 },
                 no_data,
             });

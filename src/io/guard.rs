@@ -42,7 +42,10 @@ pub fn contain<T>(f: impl FnOnce() -> T) -> Result<T, String> {
     ACTIVE.fetch_sub(1, Ordering::SeqCst);
     r.map_err(|_| {
         let msg = LAST.lock().ok().and_then(|mut l| l.take());
-        format!("decoder failed on corrupt data ({})", msg.unwrap_or_else(|| "panic".into()))
+        format!(
+            "decoder failed on corrupt data ({})",
+            msg.unwrap_or_else(|| "panic".into())
+        )
     })
 }
 

@@ -103,7 +103,14 @@ fn point_cloud_info(h: &LasHeader) -> PointCloudInfo {
     let b = h.bounds;
     let area = (b.max[0] - b.min[0]) * (b.max[1] - b.min[1]);
     PointCloudInfo {
-        format: if h.copc { "COPC" } else if h.compressed { "LAZ" } else { "LAS" }.into(),
+        format: if h.copc {
+            "COPC"
+        } else if h.compressed {
+            "LAZ"
+        } else {
+            "LAS"
+        }
+        .into(),
         version: h.version.clone(),
         point_format: h.point_format,
         record_length: h.record_length,
@@ -117,9 +124,14 @@ fn point_cloud_info(h: &LasHeader) -> PointCloudInfo {
             .extra
             .dims
             .iter()
-            .map(|d| ExtraField { name: d.name.clone(), value_type: d.type_name().into(), description: d.description.clone() })
+            .map(|d| ExtraField {
+                name: d.name.clone(),
+                value_type: d.type_name().into(),
+                description: d.description.clone(),
+            })
             .collect(),
-        point_density: (area.is_finite() && area > 0.0 && h.point_count > 0).then(|| h.point_count as f64 / area),
+        point_density: (area.is_finite() && area > 0.0 && h.point_count > 0)
+            .then(|| h.point_count as f64 / area),
         vlr_count: h.vlr_count,
         evlr_count: h.evlr_count,
         generating_software: h.generating_software.clone(),
@@ -157,8 +169,16 @@ fn inspect_las(path: &Path, full: bool) -> Result<LasProbe, IoError> {
     // reported here, not later in the middle of a job. With `full`, stream every point through
     // a buffer that is reused, so memory stays bounded whatever the file size.
     let hb = r.header.bounds;
-    let finite = hb.min.iter().chain(hb.max.iter()).all(|v| v.is_finite() && v.abs() < 1e12);
-    let mut chunk = PointCloud::with_origin(if finite { crate::cloud::origin_for(&hb) } else { [0.0; 3] });
+    let finite = hb
+        .min
+        .iter()
+        .chain(hb.max.iter())
+        .all(|v| v.is_finite() && v.abs() < 1e12);
+    let mut chunk = PointCloud::with_origin(if finite {
+        crate::cloud::origin_for(&hb)
+    } else {
+        [0.0; 3]
+    });
     let mut decoded = 0u64;
     let mut bounds = Bounds::empty();
     loop {
@@ -179,7 +199,11 @@ fn inspect_las(path: &Path, full: bool) -> Result<LasProbe, IoError> {
             break;
         }
     }
-    Ok(LasProbe { header: r.header, decoded, bounds: (full && !bounds.is_empty()).then_some(bounds) })
+    Ok(LasProbe {
+        header: r.header,
+        decoded,
+        bounds: (full && !bounds.is_empty()).then_some(bounds),
+    })
 }
 
 /// Rasters up to this many pixels per band are fully decoded by `info` (about a second for
@@ -194,7 +218,15 @@ pub fn inspect(path: &Path) -> FileInfo {
 /// As `inspect`; with `full`, every point is decoded (streamed) and the points' own bounds
 /// are reported.
 pub fn inspect_with(path: &Path, full: bool) -> FileInfo {
-    let mut info = FileInfo { path: path.display().to_string(), kind: "unknown".into(), ok: false, error: None, point_cloud: None, raster: None, warnings: Vec::new() };
+    let mut info = FileInfo {
+        path: path.display().to_string(),
+        kind: "unknown".into(),
+        ok: false,
+        error: None,
+        point_cloud: None,
+        raster: None,
+        warnings: Vec::new(),
+    };
     match file_kind(path) {
         Err(e) => info.error = Some(e.to_string()),
         Ok(FileKind::PointCloud) => {
@@ -213,13 +245,16 @@ pub fn inspect_with(path: &Path, full: bool) -> FileInfo {
         }
         Ok(FileKind::Raster) => {
             info.kind = "raster".into();
-            match Raster::open(path).and_then(|r| r.verify_pixels(VERIFY_MAX_PIXELS).map(|v| (r, v))) {
+            match Raster::open(path)
+                .and_then(|r| r.verify_pixels(VERIFY_MAX_PIXELS).map(|v| (r, v)))
+            {
                 Ok((r, verified)) => {
                     info.ok = true;
                     info.raster = Some(raster_summary(&r.info));
                     info.warnings = r.info.warnings.clone();
                     if !verified {
-                        info.warnings.push("large raster: pixels not decoded by info".into());
+                        info.warnings
+                            .push("large raster: pixels not decoded by info".into());
                     }
                 }
                 Err(e) => info.error = Some(e.to_string()),
@@ -246,11 +281,19 @@ pub fn describe(i: &FileInfo) -> String {
         None => "none".into(),
     };
     if let Some(p) = &i.point_cloud {
-        s.push_str(&format!("  {} {} point format {} ({} bytes/point)\n", p.format, p.version, p.point_format, p.record_length));
+        s.push_str(&format!(
+            "  {} {} point format {} ({} bytes/point)\n",
+            p.format, p.version, p.point_format, p.record_length
+        ));
         s.push_str(&format!("  points: {}\n", p.point_count));
         s.push_str(&format!(
             "  bounds: {:.3} {:.3} {:.3} .. {:.3} {:.3} {:.3}\n",
-            p.bounds.min[0], p.bounds.min[1], p.bounds.min[2], p.bounds.max[0], p.bounds.max[1], p.bounds.max[2]
+            p.bounds.min[0],
+            p.bounds.min[1],
+            p.bounds.min[2],
+            p.bounds.max[0],
+            p.bounds.max[1],
+            p.bounds.max[2]
         ));
         s.push_str(&format!("  scale: {:?}  offset: {:?}\n", p.scale, p.offset));
         s.push_str(&format!("  crs: {}\n", crs_line(&p.crs)));
@@ -266,12 +309,27 @@ pub fn describe(i: &FileInfo) -> String {
         }
     }
     if let Some(r) = &i.raster {
-        s.push_str(&format!("  {} raster {} x {}, {} band(s) {}\n", r.driver, r.width, r.height, r.band_count, r.band_types.join("/")));
+        s.push_str(&format!(
+            "  {} raster {} x {}, {} band(s) {}\n",
+            r.driver,
+            r.width,
+            r.height,
+            r.band_count,
+            r.band_types.join("/")
+        ));
         if let Some(res) = r.resolution {
-            s.push_str(&format!("  resolution: {} x {}{}\n", res[0], res[1], if r.rotated { " (rotated)" } else { "" }));
+            s.push_str(&format!(
+                "  resolution: {} x {}{}\n",
+                res[0],
+                res[1],
+                if r.rotated { " (rotated)" } else { "" }
+            ));
         }
         if let Some(e) = r.extent {
-            s.push_str(&format!("  extent: {:.3} {:.3} .. {:.3} {:.3}\n", e[0], e[1], e[2], e[3]));
+            s.push_str(&format!(
+                "  extent: {:.3} {:.3} .. {:.3} {:.3}\n",
+                e[0], e[1], e[2], e[3]
+            ));
         }
         s.push_str(&format!("  nodata: {:?}\n", r.nodata));
         s.push_str(&format!("  crs: {}\n", crs_line(&r.crs)));

@@ -4,9 +4,9 @@
 
 pub mod crs;
 pub mod extra_bytes;
+mod guard;
 pub mod info;
 pub mod las;
-mod guard;
 pub mod raster;
 pub mod safe;
 pub mod vector;
@@ -17,7 +17,10 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 pub enum IoError {
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}: not a LAS/LAZ file ({reason})")]
     NotLas { path: PathBuf, reason: String },
     /// The header (or a VLR) claims something the file cannot hold.
@@ -47,7 +50,10 @@ pub enum IoError {
 
 impl IoError {
     pub fn io(path: &Path, source: std::io::Error) -> IoError {
-        IoError::Io { path: path.to_path_buf(), source }
+        IoError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
     }
 }
 
@@ -61,20 +67,30 @@ pub enum FileKind {
 }
 
 pub fn file_kind(path: &Path) -> Result<FileKind> {
-    let ext = path.extension().and_then(|e| e.to_str()).map(|e| e.to_ascii_lowercase());
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(|e| e.to_ascii_lowercase());
     match ext.as_deref() {
         Some("las") | Some("laz") => Ok(FileKind::PointCloud),
-        Some("tif") | Some("tiff") | Some("vrt") | Some("img") | Some("asc") => Ok(FileKind::Raster),
+        Some("tif") | Some("tiff") | Some("vrt") | Some("img") | Some("asc") => {
+            Ok(FileKind::Raster)
+        }
         _ => {
             // Fall back on magic bytes, so a LAS file without extension still opens.
             let mut magic = [0u8; 4];
             let f = std::fs::File::open(path).map_err(|e| IoError::io(path, e))?;
             use std::io::Read;
-            let n = f.take(4).read(&mut magic).map_err(|e| IoError::io(path, e))?;
+            let n = f
+                .take(4)
+                .read(&mut magic)
+                .map_err(|e| IoError::io(path, e))?;
             match &magic[..n] {
                 b"LASF" => Ok(FileKind::PointCloud),
                 b"II*\0" | b"MM\0*" | b"II+\0" | b"MM\0+" => Ok(FileKind::Raster),
-                _ => Err(IoError::UnknownType { path: path.to_path_buf() }),
+                _ => Err(IoError::UnknownType {
+                    path: path.to_path_buf(),
+                }),
             }
         }
     }

@@ -20,7 +20,10 @@ pub struct GeoTransform(pub [f64; 6]);
 impl GeoTransform {
     pub fn pixel_to_world(&self, col: f64, row: f64) -> [f64; 2] {
         let g = self.0;
-        [g[0] + col * g[1] + row * g[2], g[3] + col * g[4] + row * g[5]]
+        [
+            g[0] + col * g[1] + row * g[2],
+            g[3] + col * g[4] + row * g[5],
+        ]
     }
 
     /// Inverse mapping; `None` for a degenerate transform.
@@ -31,7 +34,10 @@ impl GeoTransform {
             return None;
         }
         let (dx, dy) = (x - g[0], y - g[3]);
-        Some([(g[5] * dx - g[2] * dy) / det, (-g[4] * dx + g[1] * dy) / det])
+        Some([
+            (g[5] * dx - g[2] * dy) / det,
+            (-g[4] * dx + g[1] * dy) / det,
+        ])
     }
 
     pub fn is_rotated(&self) -> bool {
@@ -41,7 +47,10 @@ impl GeoTransform {
     /// Ground size of one pixel along its column and row directions.
     pub fn resolution(&self) -> [f64; 2] {
         let g = self.0;
-        [(g[1] * g[1] + g[4] * g[4]).sqrt(), (g[2] * g[2] + g[5] * g[5]).sqrt()]
+        [
+            (g[1] * g[1] + g[4] * g[4]).sqrt(),
+            (g[2] * g[2] + g[5] * g[5]).sqrt(),
+        ]
     }
 }
 
@@ -76,13 +85,20 @@ pub struct Raster {
 fn gdal_msg(e: &gdal::errors::GdalError) -> String {
     let s = e.to_string();
     match s.find("error msg: '") {
-        Some(i) => s[i + 12..].trim_end().trim_end_matches('\'').trim().to_string(),
+        Some(i) => s[i + 12..]
+            .trim_end()
+            .trim_end_matches('\'')
+            .trim()
+            .to_string(),
         None => s.trim().to_string(),
     }
 }
 
 fn rerr(path: &Path, reason: impl std::fmt::Display) -> IoError {
-    IoError::Raster { path: path.to_path_buf(), reason: reason.to_string() }
+    IoError::Raster {
+        path: path.to_path_buf(),
+        reason: reason.to_string(),
+    }
 }
 
 impl Raster {
@@ -92,11 +108,15 @@ impl Raster {
         if meta.len() == 0 {
             return Err(rerr(path, "empty file"));
         }
-        let ds = Dataset::open(path).map_err(|e| rerr(path, format!("GDAL cannot open it ({})", gdal_msg(&e))))?;
+        let ds = Dataset::open(path)
+            .map_err(|e| rerr(path, format!("GDAL cannot open it ({})", gdal_msg(&e))))?;
         let (width, height) = ds.raster_size();
         let band_count = ds.raster_count();
         if width == 0 || height == 0 || band_count == 0 {
-            return Err(rerr(path, format!("no pixels ({width} x {height}, {band_count} bands)")));
+            return Err(rerr(
+                path,
+                format!("no pixels ({width} x {height}, {band_count} bands)"),
+            ));
         }
         let mut warnings = Vec::new();
         let mut band_types = Vec::new();
@@ -106,7 +126,11 @@ impl Raster {
             band_types.push(band.band_type().name());
             nodata.push(band.no_data_value());
         }
-        let geotransform = ds.geo_transform().ok().map(GeoTransform).filter(|g| *g != GeoTransform([0.0, 1.0, 0.0, 0.0, 0.0, 1.0]));
+        let geotransform = ds
+            .geo_transform()
+            .ok()
+            .map(GeoTransform)
+            .filter(|g| *g != GeoTransform([0.0, 1.0, 0.0, 0.0, 0.0, 1.0]));
         if geotransform.is_none() {
             warnings.push("not georeferenced (no geotransform)".into());
         }
@@ -124,7 +148,13 @@ impl Raster {
             }
         };
         let extent = geotransform.map(|g| {
-            let corners = [(0.0, 0.0), (width as f64, 0.0), (0.0, height as f64), (width as f64, height as f64)].map(|(c, r)| g.pixel_to_world(c, r));
+            let corners = [
+                (0.0, 0.0),
+                (width as f64, 0.0),
+                (0.0, height as f64),
+                (width as f64, height as f64),
+            ]
+            .map(|(c, r)| g.pixel_to_world(c, r));
             let xs = corners.map(|p| p[0]);
             let ys = corners.map(|p| p[1]);
             [
@@ -152,24 +182,65 @@ impl Raster {
         Ok(Raster { info, ds })
     }
 
-    fn check_window(&self, x: usize, y: usize, w: usize, h: usize, out: (usize, usize), bytes_per: usize) -> Result<()> {
+    fn check_window(
+        &self,
+        x: usize,
+        y: usize,
+        w: usize,
+        h: usize,
+        out: (usize, usize),
+        bytes_per: usize,
+    ) -> Result<()> {
         let p = &self.info.path;
-        if w == 0 || h == 0 || x.checked_add(w).is_none_or(|e| e > self.info.width) || y.checked_add(h).is_none_or(|e| e > self.info.height) {
-            return Err(rerr(p, format!("window {x},{y} {w}x{h} outside the {}x{} raster", self.info.width, self.info.height)));
+        if w == 0
+            || h == 0
+            || x.checked_add(w).is_none_or(|e| e > self.info.width)
+            || y.checked_add(h).is_none_or(|e| e > self.info.height)
+        {
+            return Err(rerr(
+                p,
+                format!(
+                    "window {x},{y} {w}x{h} outside the {}x{} raster",
+                    self.info.width, self.info.height
+                ),
+            ));
         }
-        if out.0.checked_mul(out.1).and_then(|n| n.checked_mul(bytes_per)).is_none_or(|n| n > MAX_READ_BYTES) {
-            return Err(rerr(p, format!("a {}x{} read is too large; read smaller windows", out.0, out.1)));
+        if out
+            .0
+            .checked_mul(out.1)
+            .and_then(|n| n.checked_mul(bytes_per))
+            .is_none_or(|n| n > MAX_READ_BYTES)
+        {
+            return Err(rerr(
+                p,
+                format!(
+                    "a {}x{} read is too large; read smaller windows",
+                    out.0, out.1
+                ),
+            ));
         }
         Ok(())
     }
 
     /// Reads band `band` (1-based) in the pixel window (x, y, w, h), resampled to `out` size,
     /// as f32 with no-data (and NaN) as NaN.
-    pub fn read_f32(&self, band: usize, x: usize, y: usize, w: usize, h: usize, out: (usize, usize)) -> Result<Vec<f32>> {
+    pub fn read_f32(
+        &self,
+        band: usize,
+        x: usize,
+        y: usize,
+        w: usize,
+        h: usize,
+        out: (usize, usize),
+    ) -> Result<Vec<f32>> {
         self.check_window(x, y, w, h, out, 4)?;
         let p = &self.info.path;
         let b = self.ds.rasterband(band).map_err(|e| rerr(p, e))?;
-        let alg = if out == (w, h) { None } else { Some(ResampleAlg::Average) };
+        let alg = if out == (w, h) {
+            None
+        } else {
+            Some(ResampleAlg::Average)
+        };
         let buf: Buffer<f32> = b
             .read_as::<f32>((x as isize, y as isize), (w, h), out, alg)
             .map_err(|e| rerr(p, format!("cannot read pixels ({})", gdal_msg(&e))))?;
@@ -194,11 +265,26 @@ impl Raster {
 
     /// Reads a window as 8-bit RGB (one band: grey; two: grey + alpha ignored). 16-bit or float
     /// imagery is stretched from the band's min/max.
-    pub fn read_rgb(&self, x: usize, y: usize, w: usize, h: usize, out: (usize, usize)) -> Result<image::RgbImage> {
+    pub fn read_rgb(
+        &self,
+        x: usize,
+        y: usize,
+        w: usize,
+        h: usize,
+        out: (usize, usize),
+    ) -> Result<image::RgbImage> {
         self.check_window(x, y, w, h, out, 3)?;
         let p = &self.info.path;
-        let bands: Vec<usize> = if self.info.band_count >= 3 { vec![1, 2, 3] } else { vec![1, 1, 1] };
-        let alg = if out == (w, h) { None } else { Some(ResampleAlg::Average) };
+        let bands: Vec<usize> = if self.info.band_count >= 3 {
+            vec![1, 2, 3]
+        } else {
+            vec![1, 1, 1]
+        };
+        let alg = if out == (w, h) {
+            None
+        } else {
+            Some(ResampleAlg::Average)
+        };
         let mut planes: Vec<Vec<u8>> = Vec::with_capacity(3);
         for &bi in &bands {
             let b = self.ds.rasterband(bi).map_err(|e| rerr(p, e))?;
@@ -213,9 +299,22 @@ impl Raster {
                     .map_err(|e| rerr(p, format!("cannot read pixels ({})", gdal_msg(&e))))?
                     .into_shape_and_vec()
                     .1;
-                let (lo, hi) = v.iter().filter(|f| f.is_finite()).fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &f| (a.min(f), b.max(f)));
+                let (lo, hi) = v
+                    .iter()
+                    .filter(|f| f.is_finite())
+                    .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &f| {
+                        (a.min(f), b.max(f))
+                    });
                 let span = if hi > lo { hi - lo } else { 1.0 };
-                v.iter().map(|f| if f.is_finite() { (((f - lo) / span) * 255.0).round().clamp(0.0, 255.0) as u8 } else { 0 }).collect()
+                v.iter()
+                    .map(|f| {
+                        if f.is_finite() {
+                            (((f - lo) / span) * 255.0).round().clamp(0.0, 255.0) as u8
+                        } else {
+                            0
+                        }
+                    })
+                    .collect()
             };
             planes.push(plane);
         }
@@ -231,7 +330,10 @@ impl Raster {
     pub fn preview(&self, max_side: usize) -> Result<image::RgbImage> {
         let (w, h) = (self.info.width, self.info.height);
         let s = (max_side as f64 / w.max(h) as f64).min(1.0);
-        let out = (((w as f64) * s).round().max(1.0) as usize, ((h as f64) * s).round().max(1.0) as usize);
+        let out = (
+            ((w as f64) * s).round().max(1.0) as usize,
+            ((h as f64) * s).round().max(1.0) as usize,
+        );
         self.read_rgb(0, 0, w, h, out)
     }
 
@@ -244,17 +346,28 @@ impl Raster {
             return Ok(false);
         }
         for b in 1..=self.info.band_count {
-            let band = self.ds.rasterband(b).map_err(|e| rerr(&self.info.path, e))?;
-            band.checksum((0, 0), (w, h))
-                .map_err(|e| rerr(&self.info.path, format!("band {b}: pixels cannot be decoded ({})", gdal_msg(&e))))?;
+            let band = self
+                .ds
+                .rasterband(b)
+                .map_err(|e| rerr(&self.info.path, e))?;
+            band.checksum((0, 0), (w, h)).map_err(|e| {
+                rerr(
+                    &self.info.path,
+                    format!("band {b}: pixels cannot be decoded ({})", gdal_msg(&e)),
+                )
+            })?;
         }
         Ok(true)
     }
 
     /// Samples band 1 at world coordinates (nearest pixel); NaN outside or on no-data.
     pub fn sample_nearest(&self, band_values: &[f32], x: f64, y: f64) -> f32 {
-        let Some(g) = self.info.geotransform else { return f32::NAN };
-        let Some([c, r]) = g.world_to_pixel(x, y) else { return f32::NAN };
+        let Some(g) = self.info.geotransform else {
+            return f32::NAN;
+        };
+        let Some([c, r]) = g.world_to_pixel(x, y) else {
+            return f32::NAN;
+        };
         if c < 0.0 || r < 0.0 {
             return f32::NAN;
         }
@@ -262,68 +375,121 @@ impl Raster {
         if c >= self.info.width || r >= self.info.height {
             return f32::NAN;
         }
-        band_values.get(r * self.info.width + c).copied().unwrap_or(f32::NAN)
+        band_values
+            .get(r * self.info.width + c)
+            .copied()
+            .unwrap_or(f32::NAN)
     }
 }
 
 /// Writes a single-band f32 GeoTIFF (deflate-compressed, tiled) with CRS and no-data.
 /// NaN values are written as `nodata`.
-pub fn write_f32(path: &Path, width: usize, height: usize, gt: GeoTransform, crs: Option<&Crs>, nodata: f32, values: &[f32]) -> Result<()> {
+pub fn write_f32(
+    path: &Path,
+    width: usize,
+    height: usize,
+    gt: GeoTransform,
+    crs: Option<&Crs>,
+    nodata: f32,
+    values: &[f32],
+) -> Result<()> {
     write_f32_bands(path, width, height, gt, crs, nodata, &[("", values)])
 }
 
 /// As `write_f32` with several bands, each with a description (GDAL band description).
-pub fn write_f32_bands(path: &Path, width: usize, height: usize, gt: GeoTransform, crs: Option<&Crs>, nodata: f32, bands: &[(&str, &[f32])]) -> Result<()> {
+pub fn write_f32_bands(
+    path: &Path,
+    width: usize,
+    height: usize,
+    gt: GeoTransform,
+    crs: Option<&Crs>,
+    nodata: f32,
+    bands: &[(&str, &[f32])],
+) -> Result<()> {
     use gdal::Metadata;
     crs::quiet_gdal();
-    let werr = |reason: String| IoError::Write { path: path.to_path_buf(), reason };
-    if width == 0 || height == 0 || bands.is_empty() || bands.iter().any(|b| b.1.len() != width * height) {
-        return Err(werr(format!("band sizes do not match a {width}x{height} raster")));
+    let werr = |reason: String| IoError::Write {
+        path: path.to_path_buf(),
+        reason,
+    };
+    if width == 0
+        || height == 0
+        || bands.is_empty()
+        || bands.iter().any(|b| b.1.len() != width * height)
+    {
+        return Err(werr(format!(
+            "band sizes do not match a {width}x{height} raster"
+        )));
     }
     let driver = DriverManager::get_driver_by_name("GTiff").map_err(|e| werr(e.to_string()))?;
-    let opts: gdal::raster::RasterCreationOptions = ["COMPRESS=DEFLATE", "TILED=YES", "PREDICTOR=3"].into_iter().collect();
+    let opts: gdal::raster::RasterCreationOptions =
+        ["COMPRESS=DEFLATE", "TILED=YES", "PREDICTOR=3"]
+            .into_iter()
+            .collect();
     super::safe::write_file(path, |tmp| {
-    let mut ds = driver
-        .create_with_band_type_with_options::<f32, _>(tmp, width, height, bands.len(), &opts)
-        .map_err(|e| werr(e.to_string()))?;
-    ds.set_geo_transform(&gt.0).map_err(|e| werr(e.to_string()))?;
-    if let Some(c) = crs {
-        ds.set_projection(&c.wkt).map_err(|e| werr(e.to_string()))?;
-    }
-    for (k, (name, values)) in bands.iter().enumerate() {
-        let mut band = ds.rasterband(k + 1).map_err(|e| werr(e.to_string()))?;
-        band.set_no_data_value(Some(f64::from(nodata))).map_err(|e| werr(e.to_string()))?;
-        if !name.is_empty() {
-            band.set_description(name).map_err(|e| werr(e.to_string()))?;
+        let mut ds = driver
+            .create_with_band_type_with_options::<f32, _>(tmp, width, height, bands.len(), &opts)
+            .map_err(|e| werr(e.to_string()))?;
+        ds.set_geo_transform(&gt.0)
+            .map_err(|e| werr(e.to_string()))?;
+        if let Some(c) = crs {
+            ds.set_projection(&c.wkt).map_err(|e| werr(e.to_string()))?;
         }
-        let data: Vec<f32> = values.iter().map(|v| if v.is_nan() { nodata } else { *v }).collect();
-        let mut buf = Buffer::new((width, height), data);
-        band.write((0, 0), (width, height), &mut buf).map_err(|e| werr(e.to_string()))?;
-    }
-    ds.close().map_err(|e| werr(e.to_string()))
+        for (k, (name, values)) in bands.iter().enumerate() {
+            let mut band = ds.rasterband(k + 1).map_err(|e| werr(e.to_string()))?;
+            band.set_no_data_value(Some(f64::from(nodata)))
+                .map_err(|e| werr(e.to_string()))?;
+            if !name.is_empty() {
+                band.set_description(name)
+                    .map_err(|e| werr(e.to_string()))?;
+            }
+            let data: Vec<f32> = values
+                .iter()
+                .map(|v| if v.is_nan() { nodata } else { *v })
+                .collect();
+            let mut buf = Buffer::new((width, height), data);
+            band.write((0, 0), (width, height), &mut buf)
+                .map_err(|e| werr(e.to_string()))?;
+        }
+        ds.close().map_err(|e| werr(e.to_string()))
     })
 }
 
 /// Writes an 8-bit RGB GeoTIFF (the generated sample orthophoto).
-pub fn write_rgb(path: &Path, img: &image::RgbImage, gt: GeoTransform, crs: Option<&Crs>) -> Result<()> {
+pub fn write_rgb(
+    path: &Path,
+    img: &image::RgbImage,
+    gt: GeoTransform,
+    crs: Option<&Crs>,
+) -> Result<()> {
     crs::quiet_gdal();
-    let werr = |reason: String| IoError::Write { path: path.to_path_buf(), reason };
+    let werr = |reason: String| IoError::Write {
+        path: path.to_path_buf(),
+        reason,
+    };
     let (w, h) = (img.width() as usize, img.height() as usize);
     let driver = DriverManager::get_driver_by_name("GTiff").map_err(|e| werr(e.to_string()))?;
-    let opts: gdal::raster::RasterCreationOptions = ["COMPRESS=DEFLATE", "TILED=YES", "PHOTOMETRIC=RGB"].into_iter().collect();
+    let opts: gdal::raster::RasterCreationOptions =
+        ["COMPRESS=DEFLATE", "TILED=YES", "PHOTOMETRIC=RGB"]
+            .into_iter()
+            .collect();
     super::safe::write_file(path, |tmp| {
-    let mut ds = driver.create_with_band_type_with_options::<u8, _>(tmp, w, h, 3, &opts).map_err(|e| werr(e.to_string()))?;
-    ds.set_geo_transform(&gt.0).map_err(|e| werr(e.to_string()))?;
-    if let Some(c) = crs {
-        ds.set_projection(&c.wkt).map_err(|e| werr(e.to_string()))?;
-    }
-    for k in 0..3 {
-        let plane: Vec<u8> = img.pixels().map(|p| p.0[k]).collect();
-        let mut band = ds.rasterband(k + 1).map_err(|e| werr(e.to_string()))?;
-        let mut buf = Buffer::new((w, h), plane);
-        band.write((0, 0), (w, h), &mut buf).map_err(|e| werr(e.to_string()))?;
-    }
-    ds.close().map_err(|e| werr(e.to_string()))
+        let mut ds = driver
+            .create_with_band_type_with_options::<u8, _>(tmp, w, h, 3, &opts)
+            .map_err(|e| werr(e.to_string()))?;
+        ds.set_geo_transform(&gt.0)
+            .map_err(|e| werr(e.to_string()))?;
+        if let Some(c) = crs {
+            ds.set_projection(&c.wkt).map_err(|e| werr(e.to_string()))?;
+        }
+        for k in 0..3 {
+            let plane: Vec<u8> = img.pixels().map(|p| p.0[k]).collect();
+            let mut band = ds.rasterband(k + 1).map_err(|e| werr(e.to_string()))?;
+            let mut buf = Buffer::new((w, h), plane);
+            band.write((0, 0), (w, h), &mut buf)
+                .map_err(|e| werr(e.to_string()))?;
+        }
+        ds.close().map_err(|e| werr(e.to_string()))
     })
 }
 

@@ -22,7 +22,8 @@ fn same_file(a: &Path, b: &Path) -> bool {
         (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
         _ => match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
             (Ok(x), Ok(y)) => x == y,
-            _ => false,
+            // Neither exists (yet): the same path is still the same file.
+            _ => a == b,
         },
     }
 }
@@ -36,7 +37,10 @@ pub fn refuse_inputs(output: &Path, inputs: &[&Path]) -> Result<()> {
             .zip(std::fs::canonicalize(output).ok())
             .is_some_and(|(i, o)| o.is_dir() && i.starts_with(&o));
         if same_file(output, input) || inside {
-            return Err(IoError::OutputIsInput { output: output.to_path_buf(), input: input.to_path_buf() });
+            return Err(IoError::OutputIsInput {
+                output: output.to_path_buf(),
+                input: input.to_path_buf(),
+            });
         }
     }
     Ok(())
@@ -47,21 +51,34 @@ fn split(target: &Path) -> (PathBuf, String) {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let name = target.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "out".into());
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_else(|| "out".into());
     (dir, name)
 }
 
 /// Writes `target` through `write`, which gets a temporary path in the same folder with the
 /// same extension and must create the file there. Only a complete file is renamed into place.
-pub fn write_file<T, E>(target: &Path, write: impl FnOnce(&Path) -> std::result::Result<T, E>) -> std::result::Result<T, E>
+pub fn write_file<T, E>(
+    target: &Path,
+    write: impl FnOnce(&Path) -> std::result::Result<T, E>,
+) -> std::result::Result<T, E>
 where
     E: From<IoError>,
 {
     let (dir, name) = split(target);
     if !dir.is_dir() {
-        return Err(IoError::Write { path: target.to_path_buf(), reason: format!("folder {} does not exist", dir.display()) }.into());
+        return Err(IoError::Write {
+            path: target.to_path_buf(),
+            reason: format!("folder {} does not exist", dir.display()),
+        }
+        .into());
     }
-    let ext = target.extension().map(|e| format!(".{}", e.to_string_lossy())).unwrap_or_default();
+    let ext = target
+        .extension()
+        .map(|e| format!(".{}", e.to_string_lossy()))
+        .unwrap_or_default();
     let tmp = tempfile::Builder::new()
         .prefix(&format!(".{name}.kizashi-"))
         .suffix(&ext)
@@ -79,14 +96,29 @@ where
 }
 
 /// Bytes to `target`, atomically.
+///
+/// ```
+/// let dir = tempfile::tempdir().unwrap();
+/// let survey = dir.path().join("e1.laz");
+/// kizashi::io::safe::write_bytes(&survey, b"LASF...").unwrap();
+/// // Writing over an input, even through a link, is refused.
+/// let link = dir.path().join("link.laz");
+/// std::os::unix::fs::symlink(&survey, &link).unwrap();
+/// assert!(kizashi::io::safe::refuse_inputs(&link, &[survey.as_path()]).is_err());
+/// ```
 pub fn write_bytes(target: &Path, bytes: &[u8]) -> Result<()> {
-    write_file(target, |tmp| std::fs::write(tmp, bytes).map_err(|e| IoError::io(target, e)))
+    write_file(target, |tmp| {
+        std::fs::write(tmp, bytes).map_err(|e| IoError::io(target, e))
+    })
 }
 
 /// fsync the file, rename it over the target, fsync the folder (so the rename survives a
 /// power cut as well as a kill).
 fn persist(tmp: &Path, target: &Path) -> Result<()> {
-    let f = std::fs::File::open(tmp).map_err(|e| IoError::Write { path: target.to_path_buf(), reason: format!("the writer left no file ({e})") })?;
+    let f = std::fs::File::open(tmp).map_err(|e| IoError::Write {
+        path: target.to_path_buf(),
+        reason: format!("the writer left no file ({e})"),
+    })?;
     f.sync_all().map_err(|e| IoError::io(target, e))?;
     std::fs::rename(tmp, target).map_err(|e| IoError::io(target, e))?;
     if let Ok(d) = std::fs::File::open(split(target).0) {
@@ -98,16 +130,27 @@ fn persist(tmp: &Path, target: &Path) -> Result<()> {
 /// Writes the folder `target` through `write`, which fills an empty temporary folder beside
 /// it. An existing non-empty `target` is refused unless `overwrite`, which replaces it whole
 /// (nothing of the old export stays beside the new one).
-pub fn write_dir<T, E>(target: &Path, overwrite: bool, write: impl FnOnce(&Path) -> std::result::Result<T, E>) -> std::result::Result<T, E>
+pub fn write_dir<T, E>(
+    target: &Path,
+    overwrite: bool,
+    write: impl FnOnce(&Path) -> std::result::Result<T, E>,
+) -> std::result::Result<T, E>
 where
     E: From<IoError>,
 {
     let (dir, name) = split(target);
     if target.exists() {
         if !target.is_dir() {
-            return Err(IoError::Write { path: target.to_path_buf(), reason: "exists and is not a folder".into() }.into());
+            return Err(IoError::Write {
+                path: target.to_path_buf(),
+                reason: "exists and is not a folder".into(),
+            }
+            .into());
         }
-        let empty = std::fs::read_dir(target).map_err(|e| IoError::io(target, e))?.next().is_none();
+        let empty = std::fs::read_dir(target)
+            .map_err(|e| IoError::io(target, e))?
+            .next()
+            .is_none();
         if !empty && !overwrite {
             return Err(IoError::Write {
                 path: target.to_path_buf(),
@@ -117,11 +160,18 @@ where
         }
     }
     std::fs::create_dir_all(&dir).map_err(|e| IoError::io(&dir, e))?;
-    let tmp = tempfile::Builder::new().prefix(&format!(".{name}.kizashi-")).tempdir_in(&dir).map_err(|e| IoError::io(target, e))?;
+    let tmp = tempfile::Builder::new()
+        .prefix(&format!(".{name}.kizashi-"))
+        .tempdir_in(&dir)
+        .map_err(|e| IoError::io(target, e))?;
     let value = write(tmp.path())?;
     sync_tree(tmp.path());
     let tmp = tmp.keep();
-    let swapped = if target.exists() { exchange(&tmp, target) } else { std::fs::rename(&tmp, target) };
+    let swapped = if target.exists() {
+        exchange(&tmp, target)
+    } else {
+        std::fs::rename(&tmp, target)
+    };
     if let Err(e) = swapped {
         let _ = std::fs::remove_dir_all(&tmp);
         return Err(IoError::io(target, e).into());
@@ -158,7 +208,15 @@ fn exchange(a: &Path, b: &Path) -> std::io::Result<()> {
     let ca = CString::new(a.as_os_str().as_bytes())?;
     let cb = CString::new(b.as_os_str().as_bytes())?;
     // SAFETY: two valid NUL-terminated paths, relative to the current directory.
-    let r = unsafe { libc::renameat2(libc::AT_FDCWD, ca.as_ptr(), libc::AT_FDCWD, cb.as_ptr(), libc::RENAME_EXCHANGE) };
+    let r = unsafe {
+        libc::renameat2(
+            libc::AT_FDCWD,
+            ca.as_ptr(),
+            libc::AT_FDCWD,
+            cb.as_ptr(),
+            libc::RENAME_EXCHANGE,
+        )
+    };
     if r == 0 {
         return Ok(());
     }
@@ -205,7 +263,11 @@ mod tests {
         });
         assert!(r.is_err());
         assert_eq!(std::fs::read(&target).unwrap(), b"old");
-        assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 1, "temporary removed");
+        assert_eq!(
+            std::fs::read_dir(d.path()).unwrap().count(),
+            1,
+            "temporary removed"
+        );
         write_bytes(&target, b"new").unwrap();
         assert_eq!(std::fs::read(&target).unwrap(), b"new");
         assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 1);
@@ -217,12 +279,24 @@ mod tests {
         let target = d.path().join("tiles");
         std::fs::create_dir(&target).unwrap();
         std::fs::write(target.join("unrelated.txt"), b"keep").unwrap();
-        let fill = |dir: &Path| -> Result<()> { std::fs::write(dir.join("tileset.json"), b"{}").map_err(|e| IoError::io(dir, e)) };
-        assert!(write_dir(&target, false, fill).unwrap_err().to_string().contains("not empty"));
+        let fill = |dir: &Path| -> Result<()> {
+            std::fs::write(dir.join("tileset.json"), b"{}").map_err(|e| IoError::io(dir, e))
+        };
+        assert!(write_dir(&target, false, fill)
+            .unwrap_err()
+            .to_string()
+            .contains("not empty"));
         assert!(target.join("unrelated.txt").exists());
         write_dir(&target, true, fill).unwrap();
-        let names: Vec<_> = std::fs::read_dir(&target).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let names: Vec<_> = std::fs::read_dir(&target)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(names, vec![std::ffi::OsString::from("tileset.json")]);
-        assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 1, "no temporary or old folder left");
+        assert_eq!(
+            std::fs::read_dir(d.path()).unwrap().count(),
+            1,
+            "no temporary or old folder left"
+        );
     }
 }

@@ -7,7 +7,9 @@ use crate::analysis::objects::ChangeObject;
 use crate::cloud::{Crs, CrsSource};
 use gdal::raster::Buffer;
 use gdal::spatial_ref::{AxisMappingStrategy, SpatialRef};
-use gdal::vector::{Feature, FieldValue, LayerAccess, LayerOptions, OGRFieldType, OGRwkbGeometryType};
+use gdal::vector::{
+    Feature, FieldValue, LayerAccess, LayerOptions, OGRFieldType, OGRwkbGeometryType,
+};
 use gdal::DriverManager;
 use std::path::Path;
 
@@ -26,7 +28,10 @@ pub fn write_objects_geojson(
     wgs84: bool,
 ) -> Result<usize> {
     crs::quiet_gdal();
-    let werr = |reason: String| IoError::Write { path: path.to_path_buf(), reason };
+    let werr = |reason: String| IoError::Write {
+        path: path.to_path_buf(),
+        reason,
+    };
     if labels.len() != width * height {
         return Err(werr("label grid size mismatch".into()));
     }
@@ -38,22 +43,45 @@ pub fn write_objects_geojson(
     let data_srs = data_crs.map(srs_of).transpose()?;
     // Labels as an in-memory raster, polygonized into an in-memory layer.
     let mem = DriverManager::get_driver_by_name("MEM").map_err(|e| werr(e.to_string()))?;
-    let mut ds = mem.create_with_band_type::<i32, _>("", width, height, 1).map_err(|e| werr(e.to_string()))?;
-    ds.set_geo_transform(&geotransform).map_err(|e| werr(e.to_string()))?;
+    let mut ds = mem
+        .create_with_band_type::<i32, _>("", width, height, 1)
+        .map_err(|e| werr(e.to_string()))?;
+    ds.set_geo_transform(&geotransform)
+        .map_err(|e| werr(e.to_string()))?;
     let mut band = ds.rasterband(1).map_err(|e| werr(e.to_string()))?;
     let mut buf = Buffer::new((width, height), labels.to_vec());
-    band.write((0, 0), (width, height), &mut buf).map_err(|e| werr(e.to_string()))?;
-    let vmem = DriverManager::get_driver_by_name("Memory").map_err(|e| werr(e.to_string()))?;
-    let mut vds = vmem.create_vector_only("").map_err(|e| werr(e.to_string()))?;
-    let mut poly_layer = vds
-        .create_layer(LayerOptions { name: "cells", srs: data_srs.as_ref(), ty: OGRwkbGeometryType::wkbPolygon, options: None })
+    band.write((0, 0), (width, height), &mut buf)
         .map_err(|e| werr(e.to_string()))?;
-    poly_layer.create_defn_fields(&[("id", OGRFieldType::OFTInteger)]).map_err(|e| werr(e.to_string()))?;
+    let vmem = DriverManager::get_driver_by_name("Memory").map_err(|e| werr(e.to_string()))?;
+    let mut vds = vmem
+        .create_vector_only("")
+        .map_err(|e| werr(e.to_string()))?;
+    let mut poly_layer = vds
+        .create_layer(LayerOptions {
+            name: "cells",
+            srs: data_srs.as_ref(),
+            ty: OGRwkbGeometryType::wkbPolygon,
+            options: None,
+        })
+        .map_err(|e| werr(e.to_string()))?;
+    poly_layer
+        .create_defn_fields(&[("id", OGRFieldType::OFTInteger)])
+        .map_err(|e| werr(e.to_string()))?;
     let opt = std::ffi::CString::new("8CONNECTED=8").map_err(|e| werr(e.to_string()))?;
     let mut opts = [opt.as_ptr() as *mut std::ffi::c_char, std::ptr::null_mut()];
     // SAFETY: the band and layer handles live for the call (ds, vds and poly_layer outlive
     // it); the band is its own mask, so label 0 (no object) is left out; no progress callback.
-    let rv = unsafe { gdal_sys::GDALPolygonize(band.c_rasterband(), band.c_rasterband(), poly_layer.c_layer(), 0, opts.as_mut_ptr(), None, std::ptr::null_mut()) };
+    let rv = unsafe {
+        gdal_sys::GDALPolygonize(
+            band.c_rasterband(),
+            band.c_rasterband(),
+            poly_layer.c_layer(),
+            0,
+            opts.as_mut_ptr(),
+            None,
+            std::ptr::null_mut(),
+        )
+    };
     if rv != gdal_sys::CPLErr::CE_None {
         return Err(werr("GDAL could not polygonize the change objects".into()));
     }
@@ -65,71 +93,104 @@ pub fn write_objects_geojson(
         (data_srs.clone(), false)
     };
     if transform && data_srs.is_none() {
-        return Err(werr("--wgs84 needs the data's CRS, and the epochs have none".into()));
+        return Err(werr(
+            "--wgs84 needs the data's CRS, and the epochs have none".into(),
+        ));
     }
     let gj = DriverManager::get_driver_by_name("GeoJSON").map_err(|e| werr(e.to_string()))?;
     super::safe::write_file(path, |tmp| {
-    let mut out = gj.create_vector_only(tmp).map_err(|e| werr(e.to_string()))?;
-    let layer = out
-        .create_layer(LayerOptions { name: "change_objects", srs: out_srs.as_ref(), ty: OGRwkbGeometryType::wkbPolygon, options: None })
-        .map_err(|e| werr(e.to_string()))?;
-    let fields = [
-        ("id", OGRFieldType::OFTInteger),
-        ("sign", OGRFieldType::OFTString),
-        ("cells", OGRFieldType::OFTInteger),
-        ("area_m2", OGRFieldType::OFTReal),
-        ("volume_m3", OGRFieldType::OFTReal),
-        ("volume_sigma_m3", OGRFieldType::OFTReal),
-        ("mean_m", OGRFieldType::OFTReal),
-        ("max_m", OGRFieldType::OFTReal),
-        ("centre_x", OGRFieldType::OFTReal),
-        ("centre_y", OGRFieldType::OFTReal),
-    ];
-    layer.create_defn_fields(&fields).map_err(|e| werr(e.to_string()))?;
-    let mut written = 0;
-    let mut polys: Vec<(i32, gdal::vector::Geometry)> = Vec::new();
-    for f in poly_layer.features() {
-        let id = match f.field(0).map_err(|e| werr(e.to_string()))? {
-            Some(FieldValue::IntegerValue(v)) => v,
-            _ => continue,
-        };
-        if let Some(g) = f.geometry() {
-            polys.push((id, g.clone()));
+        let mut out = gj
+            .create_vector_only(tmp)
+            .map_err(|e| werr(e.to_string()))?;
+        let layer = out
+            .create_layer(LayerOptions {
+                name: "change_objects",
+                srs: out_srs.as_ref(),
+                ty: OGRwkbGeometryType::wkbPolygon,
+                options: None,
+            })
+            .map_err(|e| werr(e.to_string()))?;
+        let fields = [
+            ("id", OGRFieldType::OFTInteger),
+            ("sign", OGRFieldType::OFTString),
+            ("cells", OGRFieldType::OFTInteger),
+            ("area_m2", OGRFieldType::OFTReal),
+            ("volume_m3", OGRFieldType::OFTReal),
+            ("volume_sigma_m3", OGRFieldType::OFTReal),
+            ("mean_m", OGRFieldType::OFTReal),
+            ("max_m", OGRFieldType::OFTReal),
+            ("centre_x", OGRFieldType::OFTReal),
+            ("centre_y", OGRFieldType::OFTReal),
+        ];
+        layer
+            .create_defn_fields(&fields)
+            .map_err(|e| werr(e.to_string()))?;
+        let mut written = 0;
+        let mut polys: Vec<(i32, gdal::vector::Geometry)> = Vec::new();
+        for f in poly_layer.features() {
+            let id = match f.field(0).map_err(|e| werr(e.to_string()))? {
+                Some(FieldValue::IntegerValue(v)) => v,
+                _ => continue,
+            };
+            if let Some(g) = f.geometry() {
+                polys.push((id, g.clone()));
+            }
         }
-    }
-    polys.sort_by_key(|p| p.0);
-    for (id, g) in polys {
-        let Some(o) = objects.iter().find(|o| o.id == id) else { continue };
-        let g = match (&out_srs, transform) {
-            (Some(s), true) => g.transform_to(s).map_err(|e| werr(e.to_string()))?,
-            _ => g,
-        };
-        let mut feat = Feature::new(layer.defn()).map_err(|e| werr(e.to_string()))?;
-        let e = |r: gdal::errors::Result<()>| r.map_err(|e| werr(e.to_string()));
-        e(feat.set_field_integer(0, o.id))?;
-        e(feat.set_field_string(1, &o.sign))?;
-        e(feat.set_field_integer(2, o.cells as i32))?;
-        for (k, v) in [o.area_m2, o.volume_m3, o.volume_sigma_m3, o.mean_m, o.max_m, o.centre[0], o.centre[1]].into_iter().enumerate() {
-            e(feat.set_field_double(3 + k, v))?;
+        polys.sort_by_key(|p| p.0);
+        for (id, g) in polys {
+            let Some(o) = objects.iter().find(|o| o.id == id) else {
+                continue;
+            };
+            let g = match (&out_srs, transform) {
+                (Some(s), true) => g.transform_to(s).map_err(|e| werr(e.to_string()))?,
+                _ => g,
+            };
+            let mut feat = Feature::new(layer.defn()).map_err(|e| werr(e.to_string()))?;
+            let e = |r: gdal::errors::Result<()>| r.map_err(|e| werr(e.to_string()));
+            e(feat.set_field_integer(0, o.id))?;
+            e(feat.set_field_string(1, &o.sign))?;
+            e(feat.set_field_integer(2, o.cells as i32))?;
+            for (k, v) in [
+                o.area_m2,
+                o.volume_m3,
+                o.volume_sigma_m3,
+                o.mean_m,
+                o.max_m,
+                o.centre[0],
+                o.centre[1],
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                e(feat.set_field_double(3 + k, v))?;
+            }
+            e(feat.set_geometry(g))?;
+            e(feat.create(&layer))?;
+            written += 1;
         }
-        e(feat.set_geometry(g))?;
-        e(feat.create(&layer))?;
-        written += 1;
-    }
-    drop(layer);
-    out.close().map_err(|e| werr(e.to_string()))?;
-    Ok(written)
+        out.close().map_err(|e| werr(e.to_string()))?;
+        Ok(written)
     })
 }
+
+/// A change object and its outline rings (data CRS or the file's).
+pub type ObjectOutline = (ChangeObject, Vec<Vec<[f64; 2]>>);
 
 /// A vector file GDAL opens, with at least one layer.
 fn open_vector(path: &Path) -> Result<gdal::Dataset> {
     crs::quiet_gdal();
-    let rerr = |reason: String| IoError::Vector { path: path.to_path_buf(), reason };
+    let rerr = |reason: String| IoError::Vector {
+        path: path.to_path_buf(),
+        reason,
+    };
     if !path.is_file() {
-        return Err(IoError::io(path, std::io::Error::new(std::io::ErrorKind::NotFound, "no such file")));
+        return Err(IoError::io(
+            path,
+            std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
+        ));
     }
-    let ds = gdal::Dataset::open(path).map_err(|e| rerr(format!("GDAL cannot open it as vector data ({e})")))?;
+    let ds = gdal::Dataset::open(path)
+        .map_err(|e| rerr(format!("GDAL cannot open it as vector data ({e})")))?;
     if ds.layer_count() == 0 {
         return Err(rerr("no layer".into()));
     }
@@ -138,17 +199,39 @@ fn open_vector(path: &Path) -> Result<gdal::Dataset> {
 
 /// Reads change objects written by `write_objects_geojson` (or any polygon GeoJSON with the
 /// same attributes): each object with its outline rings, and the file's CRS.
-pub fn read_objects_geojson(path: &Path) -> Result<(Vec<(ChangeObject, Vec<Vec<[f64; 2]>>)>, Option<Crs>)> {
-    let rerr = |reason: String| IoError::Vector { path: path.to_path_buf(), reason };
+pub fn read_objects_geojson(path: &Path) -> Result<(Vec<ObjectOutline>, Option<Crs>)> {
+    let rerr = |reason: String| IoError::Vector {
+        path: path.to_path_buf(),
+        reason,
+    };
     let ds = open_vector(path)?;
     let mut layer = ds.layer(0).map_err(|e| rerr(e.to_string()))?;
-    let file_crs = layer.spatial_ref().and_then(|s| crs::describe(&s, CrsSource::Wkt).ok());
+    let file_crs = layer
+        .spatial_ref()
+        .and_then(|s| crs::describe(&s, CrsSource::Wkt).ok());
     let mut out = Vec::new();
     for f in layer.features() {
-        let idx = |name: &str| f.field_index(name).map_err(|_| rerr(format!("features have no \"{name}\" attribute: not change objects of Kizashi")));
-        let dbl = |name: &str| -> Result<f64> { Ok(f.field_as_double(idx(name)?).map_err(|e| rerr(e.to_string()))?.unwrap_or(f64::NAN)) };
-        let id = f.field_as_integer(idx("id")?).map_err(|e| rerr(e.to_string()))?.unwrap_or(0);
-        let sign = match f.field_as_string(idx("sign")?).map_err(|e| rerr(e.to_string()))?.as_deref() {
+        let idx = |name: &str| {
+            f.field_index(name).map_err(|_| {
+                rerr(format!(
+                    "features have no \"{name}\" attribute: not change objects of Kizashi"
+                ))
+            })
+        };
+        let dbl = |name: &str| -> Result<f64> {
+            Ok(f.field_as_double(idx(name)?)
+                .map_err(|e| rerr(e.to_string()))?
+                .unwrap_or(f64::NAN))
+        };
+        let id = f
+            .field_as_integer(idx("id")?)
+            .map_err(|e| rerr(e.to_string()))?
+            .unwrap_or(0);
+        let sign = match f
+            .field_as_string(idx("sign")?)
+            .map_err(|e| rerr(e.to_string()))?
+            .as_deref()
+        {
             Some("cut") => "cut",
             _ => "fill",
         }
@@ -156,7 +239,11 @@ pub fn read_objects_geojson(path: &Path) -> Result<(Vec<(ChangeObject, Vec<Vec<[
         let obj = ChangeObject {
             id,
             sign,
-            cells: f.field_as_integer(idx("cells")?).map_err(|e| rerr(e.to_string()))?.unwrap_or(0).max(0) as usize,
+            cells: f
+                .field_as_integer(idx("cells")?)
+                .map_err(|e| rerr(e.to_string()))?
+                .unwrap_or(0)
+                .max(0) as usize,
             area_m2: dbl("area_m2")?,
             volume_m3: dbl("volume_m3")?,
             volume_sigma_m3: dbl("volume_sigma_m3")?,
@@ -177,10 +264,14 @@ pub fn read_objects_geojson(path: &Path) -> Result<(Vec<(ChangeObject, Vec<Vec<[
 fn collect_rings(g: &gdal::vector::Geometry, out: &mut Vec<Vec<[f64; 2]>>) {
     if g.geometry_count() == 0 {
         if g.point_count() > 1 {
-            out.push((0..g.point_count() as i32).map(|i| {
-                let p = g.get_point(i);
-                [p.0, p.1]
-            }).collect());
+            out.push(
+                (0..g.point_count() as i32)
+                    .map(|i| {
+                        let p = g.get_point(i);
+                        [p.0, p.1]
+                    })
+                    .collect(),
+            );
         }
         return;
     }
@@ -193,16 +284,31 @@ fn collect_rings(g: &gdal::vector::Geometry, out: &mut Vec<Vec<[f64; 2]>>) {
 /// feature as its rings (outer and holes), in `into` when the file states another CRS (a
 /// GeoJSON drawn on a web map is in longitude/latitude), else as stored.
 pub fn read_polygons(path: &Path, into: Option<&Crs>) -> Result<Vec<Vec<Vec<[f64; 2]>>>> {
-    let rerr = |reason: String| IoError::Vector { path: path.to_path_buf(), reason };
+    let rerr = |reason: String| IoError::Vector {
+        path: path.to_path_buf(),
+        reason,
+    };
     let ds = open_vector(path)?;
     let mut layer = ds.layer(0).map_err(|e| rerr(e.to_string()))?;
-    let file_crs = layer.spatial_ref().and_then(|s| crs::describe(&s, CrsSource::Wkt).ok());
+    let file_crs = layer
+        .spatial_ref()
+        .and_then(|s| crs::describe(&s, CrsSource::Wkt).ok());
     let mut features = Vec::new();
     for f in layer.features() {
         let mut rings = Vec::new();
         if let Some(g) = f.geometry() {
-            if !matches!(g.geometry_type(), OGRwkbGeometryType::wkbPolygon | OGRwkbGeometryType::wkbMultiPolygon | OGRwkbGeometryType::wkbPolygon25D | OGRwkbGeometryType::wkbMultiPolygon25D) {
-                return Err(rerr(format!("feature {} is a {}, not a polygon", features.len() + 1, g.geometry_name())));
+            if !matches!(
+                g.geometry_type(),
+                OGRwkbGeometryType::wkbPolygon
+                    | OGRwkbGeometryType::wkbMultiPolygon
+                    | OGRwkbGeometryType::wkbPolygon25D
+                    | OGRwkbGeometryType::wkbMultiPolygon25D
+            ) {
+                return Err(rerr(format!(
+                    "feature {} is a {}, not a polygon",
+                    features.len() + 1,
+                    g.geometry_name()
+                )));
             }
             collect_rings(g, &mut rings);
         }
@@ -239,7 +345,9 @@ pub fn inside_polygons(features: &[Vec<Vec<[f64; 2]>>], p: [f64; 2]) -> bool {
             let mut j = ring.len() - 1;
             for i in 0..ring.len() {
                 let (a, b) = (ring[i], ring[j]);
-                if (a[1] > p[1]) != (b[1] > p[1]) && p[0] < (b[0] - a[0]) * (p[1] - a[1]) / (b[1] - a[1]) + a[0] {
+                if (a[1] > p[1]) != (b[1] > p[1])
+                    && p[0] < (b[0] - a[0]) * (p[1] - a[1]) / (b[1] - a[1]) + a[0]
+                {
                     inside = !inside;
                 }
                 j = i;

@@ -36,10 +36,16 @@ pub fn parse(text: &str) -> Result<CcParams> {
     let num = |k: &str| -> Result<Option<f64>> {
         match kv.get(k) {
             None => Ok(None),
-            Some(v) => v.parse::<f64>().map(Some).map_err(|_| bad(format!("{k}={v} is not a number"))),
+            Some(v) => v
+                .parse::<f64>()
+                .map(Some)
+                .map_err(|_| bad(format!("{k}={v} is not a number"))),
         }
     };
-    let flag = |k: &str| kv.get(k).map(|v| matches!(v.to_ascii_lowercase().as_str(), "true" | "1"));
+    let flag = |k: &str| {
+        kv.get(k)
+            .map(|v| matches!(v.to_ascii_lowercase().as_str(), "true" | "1"))
+    };
     let mut p = m3c2::Params::default();
     let mut warnings = Vec::new();
     if let Some(d) = num("SearchScale")? {
@@ -87,17 +93,30 @@ pub fn parse(text: &str) -> Result<CcParams> {
         p.robust = true;
     }
     if flag("UseMin") == Some(true) || flag("UsePrctile") == Some(true) {
-        return Err(bad("distance by minimum or percentiles is not supported (UseMean or UseMedian)"));
+        return Err(bad(
+            "distance by minimum or percentiles is not supported (UseMean or UseMedian)",
+        ));
     }
     if flag("PositiveSearchOnly") == Some(true) {
         warnings.push("PositiveSearchOnly is ignored: the cylinder extends both ways".into());
     }
     if flag("UseMinPoints4Stat") == Some(true) {
-        warnings.push(format!("MinPoints4Stat={} is ignored: statistics use every point in the cylinder, as py4dgeo", kv.get("MinPoints4Stat").map(String::as_str).unwrap_or("?")));
+        warnings.push(format!(
+            "MinPoints4Stat={} is ignored: statistics use every point in the cylinder, as py4dgeo",
+            kv.get("MinPoints4Stat").map(String::as_str).unwrap_or("?")
+        ));
     }
-    let cores = if flag("SubsampleEnabled") == Some(true) { num("SubsampleRadius")?.map(Cores::Spacing) } else { None };
+    let cores = if flag("SubsampleEnabled") == Some(true) {
+        num("SubsampleRadius")?.map(Cores::Spacing)
+    } else {
+        None
+    };
     p.validate().map_err(|e| bad(e.to_string()))?;
-    Ok(CcParams { params: p, cores, warnings })
+    Ok(CcParams {
+        params: p,
+        cores,
+        warnings,
+    })
 }
 
 #[cfg(test)]
@@ -120,17 +139,30 @@ UseMedian=true\nUseMin=false\nUsePrctile=false\nUseMinPoints4Stat=false\nMinPoin
         assert!(matches!(c.params.orientation, Orientation::Vector(v) if v == [0.0, 0.0, 1.0]));
         assert_eq!(c.cores, Some(Cores::Spacing(0.5)));
         assert!(c.warnings.is_empty());
-        let single = parse(&FILE.replace("NormalMode=2", "NormalMode=0").replace("NormalPreferedOri=4", "NormalPreferedOri=1")).unwrap();
+        let single = parse(
+            &FILE
+                .replace("NormalMode=2", "NormalMode=0")
+                .replace("NormalPreferedOri=4", "NormalPreferedOri=1"),
+        )
+        .unwrap();
         assert_eq!(single.params.normal_radii, vec![1.0]);
-        assert!(matches!(single.params.orientation, Orientation::Vector(v) if v == [-1.0, 0.0, 0.0]));
+        assert!(
+            matches!(single.params.orientation, Orientation::Vector(v) if v == [-1.0, 0.0, 0.0])
+        );
     }
 
     #[test]
     fn unsupported_or_broken_files_are_refused() {
-        assert!(parse("[General]\nNormalScale=1\n").unwrap_err().to_string().contains("M3C2VER"));
+        assert!(parse("[General]\nNormalScale=1\n")
+            .unwrap_err()
+            .to_string()
+            .contains("M3C2VER"));
         assert!(parse(&FILE.replace("NormalMode=2", "NormalMode=3")).is_err());
         assert!(parse(&FILE.replace("UseMin=false", "UseMin=true")).is_err());
-        assert!(parse(&FILE.replace("SearchScale=2", "SearchScale=abc")).unwrap_err().to_string().contains("SearchScale=abc"));
+        assert!(parse(&FILE.replace("SearchScale=2", "SearchScale=abc"))
+            .unwrap_err()
+            .to_string()
+            .contains("SearchScale=abc"));
         assert!(parse(&FILE.replace("NormalPreferedOri=4", "NormalPreferedOri=7")).is_err());
         assert!(parse(&FILE.replace("SearchScale=2", "SearchScale=-2")).is_err());
         let w = parse(&FILE.replace("UseMinPoints4Stat=false", "UseMinPoints4Stat=true")).unwrap();

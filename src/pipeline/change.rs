@@ -1,14 +1,15 @@
 //! The change-detection job: read two epochs -> shared local frame -> core points -> index ->
 //! M3C2 or C2C -> LAZ (+ CSV, + sidecar JSON with inputs and parameters).
 
-use super::{load_epoch, Cancel, PipelineError, Progress, Result};
+use super::cores::select_cores;
+pub use super::cores::{parse_core_text, read_xyz_text};
+pub use super::register::{register_loaded, run_register, RegisterJob, RegisterSummary};
+use super::{load_epoch, write_sidecar, Cancel, PipelineError, Progress, Result};
 use crate::analysis::columns::Columns;
-use crate::analysis::index::{morton_sorted, Index};
 use crate::analysis::normals::Orientation;
 use crate::analysis::{c2c, m3c2, AnalysisError};
 use crate::cloud::PointCloud;
 use crate::io::{las, IoError};
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -73,7 +74,10 @@ impl M3c2Settings {
     pub fn resolve(&self, d: &super::params::Derived) -> m3c2::Params {
         m3c2::Params {
             cyl_radius: self.cyl_radius.unwrap_or(d.cyl_radius),
-            normal_radii: self.normal_radii.clone().unwrap_or_else(|| d.normal_radii.clone()),
+            normal_radii: self
+                .normal_radii
+                .clone()
+                .unwrap_or_else(|| d.normal_radii.clone()),
             max_distance: self.max_distance.unwrap_or(d.max_distance),
             registration_error: self.registration_error,
             robust: self.robust,
@@ -107,7 +111,11 @@ impl super::Files for ChangeJob {
         v
     }
     fn outputs(&self) -> Vec<PathBuf> {
-        let mut v: Vec<PathBuf> = self.output.iter().flat_map(|o| [o.clone(), super::sidecar_path(o)]).collect();
+        let mut v: Vec<PathBuf> = self
+            .output
+            .iter()
+            .flat_map(|o| [o.clone(), super::sidecar_path(o)])
+            .collect();
         v.extend(self.csv.clone());
         v
     }
@@ -172,7 +180,13 @@ fn crs_compatible(a: &PointCloud, b: &PointCloud, warnings: &mut Vec<String>) ->
     match (&a.crs, &b.crs) {
         (Some(x), Some(y)) => {
             if !x.same_as(y) {
-                let name = |c: &crate::cloud::Crs| format!("{}{}", c.name, c.epsg.map(|e| format!(" (EPSG:{e})")).unwrap_or_default());
+                let name = |c: &crate::cloud::Crs| {
+                    format!(
+                        "{}{}",
+                        c.name,
+                        c.epsg.map(|e| format!(" (EPSG:{e})")).unwrap_or_default()
+                    )
+                };
                 return Err(PipelineError::Invalid(format!(
                     "the epochs are in different CRSs: epoch 1 {}, epoch 2 {}; reproject one first",
                     name(x),
@@ -180,148 +194,28 @@ fn crs_compatible(a: &PointCloud, b: &PointCloud, warnings: &mut Vec<String>) ->
                 )));
             }
         }
-        (None, None) => warnings.push("neither epoch names a CRS; assuming both are in the same one".into()),
+        (None, None) => {
+            warnings.push("neither epoch names a CRS; assuming both are in the same one".into())
+        }
         (None, Some(_)) => warnings.push("epoch 1 has no CRS; assuming it is epoch 2's".into()),
         (Some(_), None) => warnings.push("epoch 2 has no CRS; assuming it is epoch 1's".into()),
     }
     Ok(())
 }
 
-/// Core points in epoch 1's local frame, and their normals when the user supplies them.
-fn select_cores(e1: &PointCloud, cores: &Cores) -> Result<(Vec<[f32; 3]>, Option<Vec<[f32; 3]>>)> {
-    let local = |world: &[[f64; 3]]| world.iter().map(|w| [0, 1, 2].map(|k| (w[k] - e1.origin[k]) as f32)).collect::<Vec<_>>();
-    match cores {
-        Cores::All => Ok((e1.positions.clone(), None)),
-        Cores::Step(n) => {
-            if *n == 0 {
-                return Err(AnalysisError::InvalidParameter("core step must be at least 1".into()).into());
-            }
-            Ok((e1.positions.iter().step_by(*n).copied().collect(), None))
-        }
-        Cores::Spacing(s) => {
-            if !(s.is_finite() && *s > 0.0) {
-                return Err(AnalysisError::InvalidParameter(format!("core spacing must be positive, got {s}")).into());
-            }
-            let mut seen = std::collections::HashSet::new();
-            let picked = e1
-                .positions
-                .iter()
-                .filter(|p| p.iter().all(|v| v.is_finite()))
-                .filter(|p| seen.insert(p.map(|v| (f64::from(v) / s).floor() as i64)))
-                .copied()
-                .collect();
-            Ok((picked, None))
-        }
-        Cores::File(path) | Cores::FileWithNormals(path) => {
-            let with_normals = matches!(cores, Cores::FileWithNormals(_));
-            let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
-            let (world, normals) = if ext == "las" || ext == "laz" {
-                let fields = if with_normals { las::Fields::ALL } else { las::Fields::POSITIONS };
-                let c = las::read_with(path, fields, |_, _| true)?.cloud;
-                let normals = if with_normals {
-                    let names: Vec<&str> = c.scalars.iter().map(|f| f.name.as_str()).collect();
-                    let k = normal_columns(&names).ok_or_else(|| no_normals(path, &names))?;
-                    let [x, y, z] = k.map(|i| &c.scalars[i].values);
-                    Some((0..c.len()).map(|i| [x[i], y[i], z[i]]).collect())
-                } else {
-                    None
-                };
-                ((0..c.len()).map(|i| c.world(i)).collect(), normals)
-            } else {
-                let (xyz, normals) = read_text_columns(path, with_normals)?;
-                (xyz, normals.map(|n| n.iter().map(|v| v.map(|x| x as f32)).collect()))
-            };
-            if world.is_empty() {
-                return Err(PipelineError::Invalid(format!("{}: no core points", path.display())));
-            }
-            Ok((local(&world), normals))
-        }
-    }
-}
-
-/// Indices of the normal's three components among `names`: nx/ny/nz, normal_x.., NormalX..,
-/// "normal x".. (any case, separators ignored).
-fn normal_columns(names: &[&str]) -> Option<[usize; 3]> {
-    let key = |n: &str| n.chars().filter(|c| c.is_ascii_alphanumeric()).collect::<String>().to_ascii_lowercase();
-    let find = |axis: char| names.iter().position(|n| matches!(key(n).as_str(), k if k == format!("n{axis}") || k == format!("normal{axis}")));
-    Some([find('x')?, find('y')?, find('z')?])
-}
-
-fn no_normals(path: &Path, names: &[&str]) -> PipelineError {
-    PipelineError::Invalid(format!(
-        "{}: no normal columns (nx, ny, nz or NormalX, NormalY, NormalZ) for --core-normals; it has: {}",
-        path.display(),
-        if names.is_empty() { "no extra fields".to_string() } else { names.join(", ") }
-    ))
-}
-
-/// X, Y, Z from a CSV or whitespace-separated text file. A header row (possibly quoted) is
-/// recognised by its non-numeric fields; columns named x, y, z (any case) are used when
-/// present, else the first three.
-pub fn read_xyz_text(path: &Path) -> Result<Vec<[f64; 3]>> {
-    Ok(read_text_columns(path, false)?.0)
-}
-
-/// `read_xyz_text`, and with `normals` the nx, ny, nz columns too (a header must name them).
-fn read_text_columns(path: &Path, normals: bool) -> Result<(Vec<[f64; 3]>, Option<Vec<[f64; 3]>>)> {
-    let text = std::fs::read_to_string(path).map_err(|e| IoError::io(path, e))?;
-    parse_core_text(path, &text, normals)
-}
-
-/// Core points (and with `normals` their nx, ny, nz) from CSV or whitespace-separated text;
-/// `path` only names the file in errors.
-pub fn parse_core_text(path: &Path, text: &str, normals: bool) -> Result<(Vec<[f64; 3]>, Option<Vec<[f64; 3]>>)> {
-    let split = |l: &str| -> Vec<String> {
-        let sep: &[char] = if l.contains(',') { &[','] } else if l.contains(';') { &[';'] } else { &[' ', '\t'] };
-        l.split(sep).map(|t| t.trim().trim_matches(|c| c == '"' || c == '\'').to_string()).filter(|t| !t.is_empty()).collect()
-    };
-    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).peekable();
-    let mut cols = vec![0usize, 1, 2];
-    let mut header = Vec::new();
-    if let Some(first) = lines.peek() {
-        // CloudCompare's ASCII export starts its header with "//".
-        let fields = split(first.trim_start_matches("//"));
-        if fields.iter().any(|f| f.parse::<f64>().is_err()) {
-            let find = |n: &str| fields.iter().position(|f| f.eq_ignore_ascii_case(n) || f.to_ascii_lowercase().starts_with(&format!("{n}_")));
-            match (find("x"), find("y"), find("z")) {
-                (Some(x), Some(y), Some(z)) => cols = vec![x, y, z],
-                _ => {
-                    return Err(PipelineError::Invalid(format!("{}: header has no X, Y and Z columns ({})", path.display(), fields.join(", "))));
-                }
-            }
-            header = fields;
-            lines.next();
-        }
-    }
-    if normals {
-        let names: Vec<&str> = header.iter().map(String::as_str).collect();
-        cols.extend(normal_columns(&names).ok_or_else(|| no_normals(path, &names))?);
-    }
-    let (mut xyz, mut nrm) = (Vec::new(), Vec::new());
-    for (n, l) in lines.enumerate() {
-        let f = split(l);
-        let v: Option<Vec<f64>> = cols.iter().map(|&c| f.get(c).and_then(|t| t.parse::<f64>().ok()).filter(|v| v.is_finite())).collect();
-        match v {
-            Some(v) => {
-                xyz.push([v[0], v[1], v[2]]);
-                if normals {
-                    nrm.push([v[3], v[4], v[5]]);
-                }
-            }
-            None => {
-                let what = if normals { "X, Y, Z, nx, ny, nz" } else { "X, Y, Z" };
-                return Err(PipelineError::Invalid(format!("{}: row {} has no numeric {what}: {l}", path.display(), n + 1)));
-            }
-        }
-    }
-    Ok((xyz, normals.then_some(nrm)))
-}
-
 fn overlap(a: &PointCloud, b: &PointCloud) -> Result<()> {
     let (p, q) = (a.bounds(), b.bounds());
-    let xy = p.min[0] <= q.max[0] && q.min[0] <= p.max[0] && p.min[1] <= q.max[1] && q.min[1] <= p.max[1];
+    let xy = p.min[0] <= q.max[0]
+        && q.min[0] <= p.max[0]
+        && p.min[1] <= q.max[1]
+        && q.min[1] <= p.max[1];
     if !xy {
-        let f = |b: crate::cloud::Bounds| format!("{:.2} {:.2} .. {:.2} {:.2}", b.min[0], b.min[1], b.max[0], b.max[1]);
+        let f = |b: crate::cloud::Bounds| {
+            format!(
+                "{:.2} {:.2} .. {:.2} {:.2}",
+                b.min[0], b.min[1], b.max[0], b.max[1]
+            )
+        };
         return Err(AnalysisError::NoOverlap(f(p), f(q)).into());
     }
     Ok(())
@@ -329,7 +223,7 @@ fn overlap(a: &PointCloud, b: &PointCloud) -> Result<()> {
 
 /// Reads both epochs (epoch 2 with `fields2`), checks them, and puts epoch 2 in epoch 1's
 /// local frame.
-fn load_pair(
+pub(crate) fn load_pair(
     p1: &Path,
     p2: &Path,
     fields2: las::Fields,
@@ -345,7 +239,11 @@ fn load_pair(
 
 /// Two epochs fit to compare: neither empty, same CRS (or a warning), overlapping; epoch 2 is
 /// moved into epoch 1's local frame.
-pub(crate) fn check_pair(e1: &PointCloud, e2: &mut PointCloud, warnings: &mut Vec<String>) -> Result<()> {
+pub(crate) fn check_pair(
+    e1: &PointCloud,
+    e2: &mut PointCloud,
+    warnings: &mut Vec<String>,
+) -> Result<()> {
     if e1.is_empty() {
         return Err(AnalysisError::EmptyEpoch("epoch 1").into());
     }
@@ -357,20 +255,56 @@ pub(crate) fn check_pair(e1: &PointCloud, e2: &mut PointCloud, warnings: &mut Ve
     overlap(e1, e2)
 }
 
-/// Runs the job. The CLI and the GUI both call this.
-pub fn run_change(job: &ChangeJob, progress: &dyn Progress, cancel: &Cancel) -> Result<ChangeOutcome> {
+/// Runs the job. The CLI and the GUI both call this. Parameters left `None` are derived from
+/// epoch 1's density ([`super::params`]); an output that is an input is refused first.
+///
+/// ```
+/// use kizashi::pipeline::change::{run_change, ChangeJob, Method};
+/// use kizashi::pipeline::{Cancel, Silent};
+/// let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sample_data");
+/// let job = ChangeJob {
+///     epoch1: dir.join("epoch1_2025.laz"),
+///     epoch2: dir.join("epoch2_2026.laz"),
+///     method: Method::M3c2,
+///     cores: None,
+///     m3c2: Default::default(),
+///     output: None,
+///     csv: None,
+/// };
+/// let s = run_change(&job, &Silent, &Cancel::default()).unwrap().summary;
+/// assert_eq!(s.parameters.m3c2.unwrap().cyl_radius, 1.0); // from 5 points/m2
+/// assert!(s.distance_min.unwrap() < -0.25); // the slump's head
+/// ```
+pub fn run_change(
+    job: &ChangeJob,
+    progress: &dyn Progress,
+    cancel: &Cancel,
+) -> Result<ChangeOutcome> {
     super::refuse_overwriting_inputs(job)?;
     validate_declared(job)?;
     let mut warnings = super::same_epochs_warning(&job.epoch1, &job.epoch2);
     let t_read = Instant::now();
-    let (e1, e2) = load_pair(&job.epoch1, &job.epoch2, las::Fields::POSITIONS, &mut warnings, progress, cancel)?;
+    let (e1, e2) = load_pair(
+        &job.epoch1,
+        &job.epoch2,
+        las::Fields::POSITIONS,
+        &mut warnings,
+        progress,
+        cancel,
+    )?;
     let read_s = t_read.elapsed().as_secs_f64();
     change_between(job, e1, e2, read_s, warnings, progress, cancel)
 }
 
 /// The same job on epochs already in memory (the viewer's): only positions, origin and CRS
 /// are used; epoch 2 is put into epoch 1's frame here. `job.epoch1/2` only name the inputs.
-pub fn run_change_loaded(job: &ChangeJob, e1: &PointCloud, e2: &PointCloud, progress: &dyn Progress, cancel: &Cancel) -> Result<ChangeOutcome> {
+pub fn run_change_loaded(
+    job: &ChangeJob,
+    e1: &PointCloud,
+    e2: &PointCloud,
+    progress: &dyn Progress,
+    cancel: &Cancel,
+) -> Result<ChangeOutcome> {
     validate_declared(job)?;
     let positions_only = |c: &PointCloud| {
         let mut p = PointCloud::with_origin(c.origin);
@@ -389,8 +323,15 @@ fn validate_declared(job: &ChangeJob) -> Result<()> {
     if job.method == Method::M3c2 {
         job.m3c2.resolve(&super::params::derive(1.0)).validate()?;
     }
-    if let Some(d) = job.m3c2.max_distance.filter(|d| !(d.is_finite() && *d > 0.0)) {
-        return Err(AnalysisError::InvalidParameter(format!("max distance must be positive, got {d}")).into());
+    if let Some(d) = job
+        .m3c2
+        .max_distance
+        .filter(|d| !(d.is_finite() && *d > 0.0))
+    {
+        return Err(AnalysisError::InvalidParameter(format!(
+            "max distance must be positive, got {d}"
+        ))
+        .into());
     }
     Ok(())
 }
@@ -407,7 +348,9 @@ fn change_between(
     // Parameters not declared come from epoch 1's density (the one rule, also the viewer's).
     let needs_rule = job.method == Method::M3c2 && (job.cores.is_none() || !job.m3c2.is_complete());
     let derived = needs_rule.then(|| super::params::derive_for(&e1));
-    let rule = derived.clone().unwrap_or_else(|| super::params::derive(1.0));
+    let rule = derived
+        .clone()
+        .unwrap_or_else(|| super::params::derive(1.0));
     let params = job.m3c2.resolve(&rule);
     let core_rule = match job.method {
         Method::M3c2 => Cores::Spacing(rule.core_spacing),
@@ -416,7 +359,9 @@ fn change_between(
     let cores_used = job.cores.clone().unwrap_or(core_rule);
     let (cores, user_normals) = select_cores(&e1, &cores_used)?;
     if user_normals.is_some() && job.method != Method::M3c2 {
-        return Err(PipelineError::Invalid("core normals are for M3C2; C2C has no normals".into()));
+        return Err(PipelineError::Invalid(
+            "core normals are for M3C2; C2C has no normals".into(),
+        ));
     }
 
     let t_index = Instant::now();
@@ -430,16 +375,29 @@ fn change_between(
     match job.method {
         Method::M3c2 => {
             let cell = m3c2::column_size(&params);
-            let (p1, p2) = (std::mem::take(&mut e1.positions), std::mem::take(&mut e2.positions));
-            let (a, b) = rayon::join(move || Columns::build(&p1, cell), move || Columns::build(&p2, cell));
+            let (p1, p2) = (
+                std::mem::take(&mut e1.positions),
+                std::mem::take(&mut e2.positions),
+            );
+            let (a, b) = rayon::join(
+                move || Columns::build(&p1, cell),
+                move || Columns::build(&p2, cell),
+            );
             (c1, c2) = (Some(a), Some(b));
         }
         Method::C2c => {
             let cell = c2c::column_size(&e2.positions);
-            (c1, c2) = (None, Some(Columns::build(&std::mem::take(&mut e2.positions), cell)));
+            (c1, c2) = (
+                None,
+                Some(Columns::build(&std::mem::take(&mut e2.positions), cell)),
+            );
         }
     }
-    let mut timings = ChangeTimings { read_s, index_s: t_index.elapsed().as_secs_f64(), ..Default::default() };
+    let mut timings = ChangeTimings {
+        read_s,
+        index_s: t_index.elapsed().as_secs_f64(),
+        ..Default::default()
+    };
     if cancel.is_cancelled() {
         return Err(PipelineError::Cancelled);
     }
@@ -453,45 +411,114 @@ fn change_between(
         Method::M3c2 => {
             let total = n as u64;
             let report = |d: usize, _t: usize| progress.update("M3C2", d as u64, total);
-            let (Some(c1), Some(c2)) = (&c1, &c2) else { unreachable!("columns built for M3C2") };
+            let (Some(c1), Some(c2)) = (&c1, &c2) else {
+                unreachable!("columns built for M3C2")
+            };
             // A sensor position comes in the data CRS; the analysis works in epoch 1's frame.
             let mut local = params.clone();
             if let Orientation::Sensor(s) = local.orientation {
-                local.orientation = Orientation::Sensor([s[0] - e1.origin[0], s[1] - e1.origin[1], s[2] - e1.origin[2]]);
+                local.orientation = Orientation::Sensor([
+                    s[0] - e1.origin[0],
+                    s[1] - e1.origin[1],
+                    s[2] - e1.origin[2],
+                ]);
             }
-            let (r, t) = m3c2::compute(c1, c2, &cores, user_normals.as_deref(), &local, &report, &cancel.flag()).map_err(PipelineError::from)?;
+            let (r, t) = m3c2::compute(
+                c1,
+                c2,
+                &cores,
+                user_normals.as_deref(),
+                &local,
+                &report,
+                &cancel.flag(),
+            )
+            .map_err(PipelineError::from)?;
             timings.index_s += t.index_s;
             timings.normals_s = t.normals_s;
             timings.distances_s = t.distances_s;
             nan = r.nan_count();
             significant = r.significant_count();
             let f = |v: &[f64]| v.iter().map(|x| *x as f32).collect::<Vec<f32>>();
-            result.set_scalar(crate::fields::M3C2_DISTANCE, f(&r.distance), "M3C2 distance (m)");
-            result.set_scalar(crate::fields::M3C2_LOD, f(&r.lod), "level of detection 95% (m)");
-            result.set_scalar(crate::fields::M3C2_SIGNIFICANT, (0..n).map(|i| if r.significant(i) { 1.0 } else { 0.0 }).collect(), "|distance| > LoD");
-            result.set_scalar(crate::fields::M3C2_SPREAD1, f(&r.spread1), "epoch 1 spread along n (m)");
-            result.set_scalar(crate::fields::M3C2_SPREAD2, f(&r.spread2), "epoch 2 spread along n (m)");
-            result.set_scalar(crate::fields::M3C2_N1, r.n1.iter().map(|&v| v as f32).collect(), "epoch 1 points in cylinder");
-            result.set_scalar(crate::fields::M3C2_N2, r.n2.iter().map(|&v| v as f32).collect(), "epoch 2 points in cylinder");
+            result.set_scalar(
+                crate::fields::M3C2_DISTANCE,
+                f(&r.distance),
+                "M3C2 distance (m)",
+            );
+            result.set_scalar(
+                crate::fields::M3C2_LOD,
+                f(&r.lod),
+                "level of detection 95% (m)",
+            );
+            result.set_scalar(
+                crate::fields::M3C2_SIGNIFICANT,
+                (0..n)
+                    .map(|i| if r.significant(i) { 1.0 } else { 0.0 })
+                    .collect(),
+                "|distance| > LoD",
+            );
+            result.set_scalar(
+                crate::fields::M3C2_SPREAD1,
+                f(&r.spread1),
+                "epoch 1 spread along n (m)",
+            );
+            result.set_scalar(
+                crate::fields::M3C2_SPREAD2,
+                f(&r.spread2),
+                "epoch 2 spread along n (m)",
+            );
+            result.set_scalar(
+                crate::fields::M3C2_N1,
+                r.n1.iter().map(|&v| v as f32).collect(),
+                "epoch 1 points in cylinder",
+            );
+            result.set_scalar(
+                crate::fields::M3C2_N2,
+                r.n2.iter().map(|&v| v as f32).collect(),
+                "epoch 2 points in cylinder",
+            );
             for (k, name) in crate::fields::NORMAL.iter().enumerate() {
                 result.set_scalar(name, r.normal.iter().map(|v| v[k]).collect(), "M3C2 normal");
             }
-            result.set_scalar(crate::fields::M3C2_NORMAL_RADIUS, r.normal_radius.clone(), "normal radius used (m)");
+            result.set_scalar(
+                crate::fields::M3C2_NORMAL_RADIUS,
+                r.normal_radius.clone(),
+                "normal radius used (m)",
+            );
             dist = r.distance.clone();
-            parameters = ChangeParameters { m3c2: Some(params.clone()), c2c_max_distance: None, normals_from_file: user_normals.is_some(), derived: derived.clone() };
+            parameters = ChangeParameters {
+                m3c2: Some(params.clone()),
+                c2c_max_distance: None,
+                normals_from_file: user_normals.is_some(),
+                derived: derived.clone(),
+            };
         }
         Method::C2c => {
             let t = Instant::now();
-            let Some(c2) = &c2 else { unreachable!("columns built for C2C") };
-            let r = c2c::compute_with(|q| c2.nearest(q), &cores, job.m3c2.max_distance.map(|m| m as f32));
+            let Some(c2) = &c2 else {
+                unreachable!("columns built for C2C")
+            };
+            let r = c2c::compute_with(
+                |q| c2.nearest(q),
+                &cores,
+                job.m3c2.max_distance.map(|m| m as f32),
+            );
             timings.distances_s = t.elapsed().as_secs_f64();
             nan = r.distance.iter().filter(|d| d.is_nan()).count();
             significant = 0;
             dist = r.distance.iter().map(|&v| f64::from(v)).collect();
-            result.set_scalar(crate::fields::C2C_DISTANCE, r.distance, "distance to nearest epoch-2 point (m)");
+            result.set_scalar(
+                crate::fields::C2C_DISTANCE,
+                r.distance,
+                "distance to nearest epoch-2 point (m)",
+            );
             result.set_scalar(crate::fields::C2C_DZ, r.dz, "vertical component (m)");
             result.set_scalar(crate::fields::C2C_DH, r.dh, "horizontal component (m)");
-            parameters = ChangeParameters { m3c2: None, c2c_max_distance: job.m3c2.max_distance, normals_from_file: false, derived: derived.clone() };
+            parameters = ChangeParameters {
+                m3c2: None,
+                c2c_max_distance: job.m3c2.max_distance,
+                normals_from_file: false,
+                derived: derived.clone(),
+            };
         }
     }
     timings.m3c2_s = timings.index_s + timings.normals_s + timings.distances_s;
@@ -514,7 +541,8 @@ fn change_between(
         warnings,
         distance_min: finite.iter().cloned().reduce(f64::min),
         distance_max: finite.iter().cloned().reduce(f64::max),
-        distance_mean: (!finite.is_empty()).then(|| finite.iter().sum::<f64>() / finite.len() as f64),
+        distance_mean: (!finite.is_empty())
+            .then(|| finite.iter().sum::<f64>() / finite.len() as f64),
     };
     let t_write = Instant::now();
     if let Some(out) = &job.output {
@@ -530,7 +558,14 @@ fn change_between(
 /// Writes a change result: LAZ/LAS with the result fields, and beside it `OUT.json` with the
 /// job's inputs and parameters, so a report can name them later.
 pub fn write_result(out: &Path, result: &PointCloud, summary: &ChangeSummary) -> Result<()> {
-    las::write(out, result, &las::WriteOptions { system_identifier: "Kizashi change".into(), ..Default::default() })?;
+    las::write(
+        out,
+        result,
+        &las::WriteOptions {
+            system_identifier: "Kizashi change".into(),
+            ..Default::default()
+        },
+    )?;
     let mut summary = summary.clone();
     summary.output = Some(out.display().to_string());
     write_sidecar(out, &summary)
@@ -554,186 +589,58 @@ fn write_csv_to(tmp: &Path, path: &Path, r: &PointCloud, method: Method) -> Resu
     let werr = |e: std::io::Error| PipelineError::from(IoError::io(path, e));
     match method {
         Method::M3c2 => {
-            writeln!(w, "x,y,z,nx,ny,nz,distance,lod,spread1,n1,spread2,n2,significant").map_err(werr)?;
-            let names = [crate::fields::NORMAL[0], crate::fields::NORMAL[1], crate::fields::NORMAL[2], crate::fields::M3C2_DISTANCE, crate::fields::M3C2_LOD, crate::fields::M3C2_SPREAD1, crate::fields::M3C2_N1, crate::fields::M3C2_SPREAD2, crate::fields::M3C2_N2, crate::fields::M3C2_SIGNIFICANT];
+            writeln!(
+                w,
+                "x,y,z,nx,ny,nz,distance,lod,spread1,n1,spread2,n2,significant"
+            )
+            .map_err(werr)?;
+            let names = [
+                crate::fields::NORMAL[0],
+                crate::fields::NORMAL[1],
+                crate::fields::NORMAL[2],
+                crate::fields::M3C2_DISTANCE,
+                crate::fields::M3C2_LOD,
+                crate::fields::M3C2_SPREAD1,
+                crate::fields::M3C2_N1,
+                crate::fields::M3C2_SPREAD2,
+                crate::fields::M3C2_N2,
+                crate::fields::M3C2_SIGNIFICANT,
+            ];
             let cols: Vec<&[f32]> = names.iter().map(|n| col(n)).collect();
             for i in 0..r.len() {
                 let p = r.world(i);
                 let rest: Vec<String> = cols.iter().map(|c| v(c, i)).collect();
-                writeln!(w, "{:.3},{:.3},{:.3},{}", p[0], p[1], p[2], rest.join(",")).map_err(werr)?;
+                writeln!(w, "{:.3},{:.3},{:.3},{}", p[0], p[1], p[2], rest.join(","))
+                    .map_err(werr)?;
             }
         }
         Method::C2c => {
             writeln!(w, "x,y,z,c2c_distance,c2c_dz,c2c_dh").map_err(werr)?;
-            let cols: Vec<&[f32]> = [crate::fields::C2C_DISTANCE, crate::fields::C2C_DZ, crate::fields::C2C_DH].iter().map(|n| col(n)).collect();
+            let cols: Vec<&[f32]> = [
+                crate::fields::C2C_DISTANCE,
+                crate::fields::C2C_DZ,
+                crate::fields::C2C_DH,
+            ]
+            .iter()
+            .map(|n| col(n))
+            .collect();
             for i in 0..r.len() {
                 let p = r.world(i);
-                writeln!(w, "{:.3},{:.3},{:.3},{},{},{}", p[0], p[1], p[2], v(cols[0], i), v(cols[1], i), v(cols[2], i)).map_err(werr)?;
+                writeln!(
+                    w,
+                    "{:.3},{:.3},{:.3},{},{},{}",
+                    p[0],
+                    p[1],
+                    p[2],
+                    v(cols[0], i),
+                    v(cols[1], i),
+                    v(cols[2], i)
+                )
+                .map_err(werr)?;
             }
         }
     }
     w.flush().map_err(werr)?;
-    Ok(())
-}
-
-/// Registration of epoch 2 onto epoch 1 (`kizashi register`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct RegisterJob {
-    pub epoch1: PathBuf,
-    pub epoch2: PathBuf,
-    /// Only epoch-2 points inside this XY box (data CRS: xmin, ymin, xmax, ymax) are used.
-    pub stable_box: Option<[f64; 4]>,
-    /// Only epoch-2 points inside these polygons (any vector file GDAL reads; reprojected into
-    /// the epochs' CRS when the file states another).
-    pub stable_polygon: Option<PathBuf>,
-    /// Two passes: after the first, only points whose C2C distance to epoch 1 is below this
-    /// (m) are used (ground that moved more than this is left out).
-    pub stable_c2c: Option<f64>,
-    /// `plane_radius` None: derived from epoch 1's density (the one rule).
-    pub plane_radius: Option<f64>,
-    pub params: crate::analysis::icp::IcpParams,
-    /// Epoch 2 with the transform applied, all its attributes kept.
-    pub output: Option<PathBuf>,
-}
-
-impl super::Files for RegisterJob {
-    fn inputs(&self) -> Vec<PathBuf> {
-        let mut v = vec![self.epoch1.clone(), self.epoch2.clone()];
-        v.extend(self.stable_polygon.clone());
-        v
-    }
-    fn outputs(&self) -> Vec<PathBuf> {
-        self.output.iter().flat_map(|o| [o.clone(), super::sidecar_path(o)]).collect()
-    }
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct RegisterSummary {
-    pub epoch1: String,
-    pub epoch2: String,
-    /// Row-major 4x4 transform in data-CRS coordinates (epoch 2 -> epoch 1).
-    pub matrix: [[f64; 4]; 4],
-    pub rms: f64,
-    pub pairs: usize,
-    pub iterations: usize,
-    pub registration_error: f64,
-    pub rotation: crate::analysis::icp::Rotation,
-    pub plane_radius: f64,
-    /// How the stable area was chosen ("all", "box", "polygon FILE", "c2c < T"; joined by " + ").
-    pub stable: String,
-    /// Epoch-2 points in the stable area (the last pass's candidates).
-    pub stable_points: usize,
-    pub output: Option<String>,
-    pub warnings: Vec<String>,
-    pub seconds: f64,
-}
-
-pub fn run_register(job: &RegisterJob, progress: &dyn Progress, cancel: &Cancel) -> Result<RegisterSummary> {
-    let t0 = Instant::now();
-    super::refuse_overwriting_inputs(job)?;
-    if let Some(r) = job.plane_radius.filter(|r| !(r.is_finite() && *r > 0.0)) {
-        return Err(PipelineError::Invalid(format!("plane radius must be positive, got {r}")));
-    }
-    let mut warnings = super::same_epochs_warning(&job.epoch1, &job.epoch2);
-    let (e1, mut e2) = load_pair(&job.epoch1, &job.epoch2, las::Fields::ALL, &mut warnings, progress, cancel)?;
-    let mut params = job.params.clone();
-    params.plane_radius = job.plane_radius.unwrap_or_else(|| super::params::derive_for(&e1).plane_radius);
-    let sorted = morton_sorted(&e1.positions);
-    let index = Index::build(&sorted);
-    let o = e1.origin;
-    let mut stable = Vec::new();
-    if let Some(b) = job.stable_box {
-        if !(b[0] < b[2] && b[1] < b[3]) || b.iter().any(|v| !v.is_finite()) {
-            return Err(PipelineError::Invalid(format!("--stable-box {b:?}: needs xmin < xmax and ymin < ymax")));
-        }
-        stable.push(format!("box {},{},{},{}", b[0], b[1], b[2], b[3]));
-    }
-    let polygons = match &job.stable_polygon {
-        Some(path) => {
-            stable.push(format!("polygon {}", path.display()));
-            Some(crate::io::vector::read_polygons(path, e1.crs.as_ref())?)
-        }
-        None => None,
-    };
-    let keep = |p: [f64; 3]| {
-        let (x, y) = (p[0] + o[0], p[1] + o[1]);
-        job.stable_box.is_none_or(|b| x >= b[0] && x <= b[2] && y >= b[1] && y <= b[3])
-            && polygons.as_ref().is_none_or(|f| crate::io::vector::inside_polygons(f, [x, y]))
-    };
-    let mut candidates: Vec<[f32; 3]> = e2.positions.iter().copied().filter(|p| keep(p.map(f64::from))).collect();
-    if candidates.is_empty() {
-        return Err(PipelineError::Invalid(format!("no point of epoch 2 lies in the stable area ({})", stable.join(" + "))));
-    }
-    if let Some(t) = job.stable_c2c.filter(|t| !(*t > 0.0 && t.is_finite())) {
-        return Err(PipelineError::Invalid(format!("--stable-c2c {t}: must be a positive distance")));
-    }
-    let mut r = crate::analysis::icp::register(&index, &candidates, &params)?;
-    if let Some(t) = job.stable_c2c {
-        stable.push(format!("c2c < {t}"));
-        if cancel.is_cancelled() {
-            return Err(PipelineError::Cancelled);
-        }
-        // Second pass from scratch on the points that the first pass found on stable ground.
-        let t2 = (t * t) as f32;
-        candidates = candidates
-            .into_par_iter()
-            .filter(|p| index.nearest(&r.apply(p.map(f64::from)).map(|v| v as f32)).is_some_and(|(d2, _)| d2 < t2))
-            .collect();
-        if candidates.len() < 100 {
-            return Err(PipelineError::Invalid(format!(
-                "only {} points of epoch 2 are within {t} m of epoch 1 after a first registration: raise --stable-c2c",
-                candidates.len()
-            )));
-        }
-        r = crate::analysis::icp::register(&index, &candidates, &params)?;
-    }
-    if stable.is_empty() {
-        stable.push("all".into());
-    }
-    for p in &mut e2.positions {
-        let q = r.apply(p.map(f64::from));
-        *p = q.map(|v| v as f32);
-    }
-    // Local -> data CRS: x' = R (x - o) + t + o.
-    let mut m = r.matrix;
-    for row in 0..3 {
-        let ro: f64 = (0..3).map(|c| r.matrix[row][c] * o[c]).sum();
-        m[row][3] = r.matrix[row][3] + o[row] - ro;
-    }
-    if let Some(out) = &job.output {
-        // The aligned file is still epoch 2's survey: it keeps its date.
-        let date = las::read_header(&job.epoch2).ok().and_then(|h| h.creation_date);
-        las::write(out, &e2, &las::WriteOptions { system_identifier: "Kizashi register".into(), date, ..Default::default() })?;
-    }
-    let summary = RegisterSummary {
-        epoch1: job.epoch1.display().to_string(),
-        epoch2: job.epoch2.display().to_string(),
-        matrix: m,
-        rms: r.rms,
-        pairs: r.pairs,
-        iterations: r.iterations,
-        registration_error: r.registration_error,
-        rotation: params.rotation,
-        plane_radius: params.plane_radius,
-        stable: stable.join(" + "),
-        stable_points: candidates.len(),
-        output: job.output.as_ref().map(|p| p.display().to_string()),
-        warnings,
-        seconds: t0.elapsed().as_secs_f64(),
-    };
-    // Beside the aligned epoch, as for change results: a report on a change computed from it
-    // finds the registration there.
-    if let Some(out) = &job.output {
-        write_sidecar(out, &summary)?;
-    }
-    Ok(summary)
-}
-
-/// `OUT.json` beside an output file: what made it (inputs, parameters, results).
-fn write_sidecar<T: Serialize>(out: &Path, what: &T) -> Result<()> {
-    let side = super::sidecar_path(out);
-    let json = serde_json::to_string_pretty(what).map_err(|e| PipelineError::Invalid(e.to_string()))?;
-    crate::io::safe::write_bytes(&side, (json + "\n").as_bytes())?;
     Ok(())
 }
 
@@ -761,7 +668,15 @@ impl Panel {
             robust: self.robust,
             ..Default::default()
         };
-        let mut job = ChangeJob { epoch1, epoch2, method: self.method, cores: Some(Cores::Spacing(self.core_spacing)), m3c2: m3c2.into(), output: None, csv: None };
+        let mut job = ChangeJob {
+            epoch1,
+            epoch2,
+            method: self.method,
+            cores: Some(Cores::Spacing(self.core_spacing)),
+            m3c2: m3c2.into(),
+            output: None,
+            csv: None,
+        };
         if self.method == Method::C2c {
             job.cores = Some(Cores::All);
             job.m3c2.max_distance = None;
@@ -785,35 +700,19 @@ pub fn run_change_registered(
     progress: &dyn Progress,
     cancel: &Cancel,
 ) -> Result<(ChangeOutcome, Option<crate::analysis::icp::IcpResult>)> {
-    let Some(rotation) = register else { return Ok((run_change_loaded(job, e1, e2, progress, cancel)?, None)) };
-    let icp = crate::analysis::icp::IcpParams { plane_radius: super::params::derive_for(e1).plane_radius, rotation, ..Default::default() };
+    let Some(rotation) = register else {
+        return Ok((run_change_loaded(job, e1, e2, progress, cancel)?, None));
+    };
+    let icp = crate::analysis::icp::IcpParams {
+        plane_radius: super::params::derive_for(e1).plane_radius,
+        rotation,
+        ..Default::default()
+    };
     let (r, moved) = register_loaded(e1, e2, &icp, cancel)?;
     let mut job = job.clone();
     job.m3c2.registration_error = job.m3c2.registration_error.max(r.registration_error);
-    Ok((run_change_loaded(&job, e1, &moved, progress, cancel)?, Some(r)))
-}
-
-/// Registration of epochs already in memory (the viewer's): returns the ICP result (in
-/// epoch 1's local frame) and a positions-only copy of epoch 2 moved onto epoch 1, in epoch 1's
-/// frame, ready for `run_change_loaded`.
-pub fn register_loaded(
-    e1: &PointCloud,
-    e2: &PointCloud,
-    params: &crate::analysis::icp::IcpParams,
-    cancel: &Cancel,
-) -> Result<(crate::analysis::icp::IcpResult, PointCloud)> {
-    let mut moved = PointCloud::with_origin(e2.origin);
-    moved.positions = e2.positions.clone();
-    moved.crs = e2.crs.clone();
-    check_pair(e1, &mut moved, &mut Vec::new())?;
-    let sorted = morton_sorted(&e1.positions);
-    let index = Index::build(&sorted);
-    if cancel.is_cancelled() {
-        return Err(PipelineError::Cancelled);
-    }
-    let r = crate::analysis::icp::register(&index, &moved.positions, params)?;
-    for p in &mut moved.positions {
-        *p = r.apply(p.map(f64::from)).map(|v| v as f32);
-    }
-    Ok((r, moved))
+    Ok((
+        run_change_loaded(&job, e1, &moved, progress, cancel)?,
+        Some(r),
+    ))
 }

@@ -67,18 +67,33 @@ pub fn run_dod(job: &DodJob, progress: &dyn Progress, cancel: &Cancel) -> Result
     let t0 = Instant::now();
     super::refuse_overwriting_inputs(job)?;
     if !(job.cell.is_finite() && job.cell > 0.0) {
-        return Err(AnalysisError::InvalidParameter(format!("cell size must be positive, got {}", job.cell)).into());
+        return Err(AnalysisError::InvalidParameter(format!(
+            "cell size must be positive, got {}",
+            job.cell
+        ))
+        .into());
     }
     if !(job.registration_error.is_finite() && job.registration_error >= 0.0) {
-        return Err(AnalysisError::InvalidParameter("registration error must be >= 0".into()).into());
+        return Err(
+            AnalysisError::InvalidParameter("registration error must be >= 0".into()).into(),
+        );
     }
-    let fields = if job.ground { las::Fields::ALL } else { las::Fields::POSITIONS };
+    let fields = if job.ground {
+        las::Fields::ALL
+    } else {
+        las::Fields::POSITIONS
+    };
     let e1 = load_epoch(&job.epoch1, fields, progress, cancel)?.cloud;
     let mut e2 = load_epoch(&job.epoch2, fields, progress, cancel)?.cloud;
     let mut warnings = Vec::new();
     check_pair(&e1, &mut e2, &mut warnings)?;
     let (b1, b2) = (e1.bounds(), e2.bounds());
-    let b = [b1.min[0].min(b2.min[0]), b1.min[1].min(b2.min[1]), b1.max[0].max(b2.max[0]), b1.max[1].max(b2.max[1])];
+    let b = [
+        b1.min[0].min(b2.min[0]),
+        b1.min[1].min(b2.min[1]),
+        b1.max[0].max(b2.max[0]),
+        b1.max[1].max(b2.max[1]),
+    ];
     let grid = Grid::covering(b, job.cell);
     if grid.width.saturating_mul(grid.height) > MAX_CELLS {
         return Err(PipelineError::Invalid(format!(
@@ -92,19 +107,30 @@ pub fn run_dod(job: &DodJob, progress: &dyn Progress, cancel: &Cancel) -> Result
         }
         match &c.classification {
             Some(cl) => Ok(Some(cl.iter().map(|&k| k == 2).collect())),
-            None => Err(PipelineError::Invalid(format!("{name} has no classification: --ground needs ground points (class 2)"))),
+            None => Err(PipelineError::Invalid(format!(
+                "{name} has no classification: --ground needs ground points (class 2)"
+            ))),
         }
     };
     let (m1, m2) = (ground_mask(&e1, "epoch 1")?, ground_mask(&e2, "epoch 2")?);
-    let used = |m: &Option<Vec<bool>>, n: usize| m.as_ref().map(|m| m.iter().filter(|&&x| x).count()).unwrap_or(n);
+    let used = |m: &Option<Vec<bool>>, n: usize| {
+        m.as_ref()
+            .map(|m| m.iter().filter(|&&x| x).count())
+            .unwrap_or(n)
+    };
     let points_used = [used(&m1, e1.len()), used(&m2, e2.len())];
     if points_used.contains(&0) {
-        return Err(PipelineError::Invalid("no ground points in one of the epochs".into()));
+        return Err(PipelineError::Invalid(
+            "no ground points in one of the epochs".into(),
+        ));
     }
     progress.update("grid", 0, 2);
     let keep1 = |i: usize| m1.as_ref().is_none_or(|m| m[i]);
     let keep2 = |i: usize| m2.as_ref().is_none_or(|m| m[i]);
-    let (s1, s2) = rayon::join(|| dod::surface(&e1, &grid, job.stat, &keep1), || dod::surface(&e2, &grid, job.stat, &keep2));
+    let (s1, s2) = rayon::join(
+        || dod::surface(&e1, &grid, job.stat, &keep1),
+        || dod::surface(&e2, &grid, job.stat, &keep2),
+    );
     progress.update("grid", 2, 2);
     if cancel.is_cancelled() {
         return Err(PipelineError::Cancelled);
@@ -118,11 +144,34 @@ pub fn run_dod(job: &DodJob, progress: &dyn Progress, cancel: &Cancel) -> Result
         raster::GeoTransform(grid.geotransform()),
         crs.as_ref(),
         -9999.0,
-        &[("dod (epoch2 - epoch1, m)", &d.diff), ("lod95 (m)", &d.lod), ("epoch1 surface (m)", &s1.z), ("epoch2 surface (m)", &s2.z)],
+        &[
+            ("dod (epoch2 - epoch1, m)", &d.diff),
+            ("lod95 (m)", &d.lod),
+            ("epoch1 surface (m)", &s1.z),
+            ("epoch2 surface (m)", &s2.z),
+        ],
     )?;
-    let (labels, objects) = crate::analysis::objects::find(&d.diff, &d.lod, None, grid.width, grid.height, job.cell, job.min_area, |i| grid.centre(i));
+    let (labels, objects) = crate::analysis::objects::find(
+        &d.diff,
+        &d.lod,
+        None,
+        grid.width,
+        grid.height,
+        job.cell,
+        job.min_area,
+        |i| grid.centre(i),
+    );
     if let Some(path) = &job.objects {
-        crate::io::vector::write_objects_geojson(path, &labels, grid.width, grid.height, grid.geotransform(), crs.as_ref(), &objects, job.wgs84)?;
+        crate::io::vector::write_objects_geojson(
+            path,
+            &labels,
+            grid.width,
+            grid.height,
+            grid.geotransform(),
+            crs.as_ref(),
+            &objects,
+            job.wgs84,
+        )?;
     }
     Ok(DodSummary {
         epoch1: job.epoch1.display().to_string(),

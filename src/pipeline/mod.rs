@@ -3,15 +3,18 @@
 
 pub mod ccparams;
 pub mod change;
+mod cores;
 pub mod dod;
+pub mod layers;
 pub mod objects;
 pub mod params;
+mod register;
 pub mod report;
 pub mod site;
 pub mod tiles;
 
-use crate::cloud::PointCloud;
 use crate::analysis::AnalysisError;
+use crate::cloud::PointCloud;
 use crate::io::{info, las, IoError};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -58,7 +61,10 @@ pub fn refuse_overwriting_inputs(step: &dyn Files) -> Result<()> {
     for (k, out) in outputs.iter().enumerate() {
         crate::io::safe::refuse_inputs(out, &refs)?;
         if outputs[..k].iter().any(|o| o == out) {
-            return Err(PipelineError::Invalid(format!("{}: given for two outputs", out.display())));
+            return Err(PipelineError::Invalid(format!(
+                "{}: given for two outputs",
+                out.display()
+            )));
         }
     }
     Ok(())
@@ -73,7 +79,10 @@ pub fn sidecar_path(out: &Path) -> PathBuf {
 pub fn same_epochs_warning(e1: &Path, e2: &Path) -> Vec<String> {
     let same = crate::io::safe::refuse_inputs(e2, &[e1]).is_err();
     if same {
-        vec![format!("both epochs are the same file ({}): every distance will be 0", e1.display())]
+        vec![format!(
+            "both epochs are the same file ({}): every distance will be 0",
+            e1.display()
+        )]
     } else {
         Vec::new()
     }
@@ -108,8 +117,18 @@ impl Progress for Silent {
 }
 
 /// Reads one survey epoch (LAS/LAZ/COPC) with progress; stops between chunks when cancelled.
-pub fn load_epoch(path: &Path, fields: las::Fields, progress: &dyn Progress, cancel: &Cancel) -> Result<las::Loaded> {
-    let step = format!("read {}", path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default());
+pub fn load_epoch(
+    path: &Path,
+    fields: las::Fields,
+    progress: &dyn Progress,
+    cancel: &Cancel,
+) -> Result<las::Loaded> {
+    let step = format!(
+        "read {}",
+        path.file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default()
+    );
     las::read_with(path, fields, |done, total| {
         progress.update(&step, done, total);
         !cancel.is_cancelled()
@@ -155,7 +174,13 @@ fn epoch_summary(path: &Path, c: &PointCloud, warnings: Vec<String>) -> EpochSum
 
 /// The main job on the bundled sample survey: generate it when missing, load both epochs and
 /// the orthophoto through the same steps as user data, and write a summary to `out_dir`.
-pub fn run_demo(sample_dir: &Path, out_dir: &Path, regenerate: bool, progress: &dyn Progress, cancel: &Cancel) -> Result<DemoSummary> {
+pub fn run_demo(
+    sample_dir: &Path,
+    out_dir: &Path,
+    regenerate: bool,
+    progress: &dyn Progress,
+    cancel: &Cancel,
+) -> Result<DemoSummary> {
     use crate::demo;
     let e1 = sample_dir.join(demo::EPOCH1_FILE);
     let e2 = sample_dir.join(demo::EPOCH2_FILE);
@@ -163,10 +188,16 @@ pub fn run_demo(sample_dir: &Path, out_dir: &Path, regenerate: bool, progress: &
     let mut generated = Vec::new();
     if regenerate || !e1.exists() || !e2.exists() || !ortho.exists() {
         progress.update("generate sample survey", 0, 1);
-        generated = demo::generate(sample_dir)?.iter().map(|p| p.display().to_string()).collect();
+        generated = demo::generate(sample_dir)?
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
         progress.update("generate sample survey", 1, 1);
     }
-    let files: Vec<info::FileInfo> = [&e1, &e2, &ortho].iter().map(|p| info::inspect(p)).collect();
+    let files: Vec<info::FileInfo> = [&e1, &e2, &ortho]
+        .iter()
+        .map(|p| info::inspect(p))
+        .collect();
     let mut epochs = Vec::new();
     for p in [&e1, &e2] {
         let l = load_epoch(p, las::Fields::ALL, progress, cancel)?;
@@ -174,7 +205,11 @@ pub fn run_demo(sample_dir: &Path, out_dir: &Path, regenerate: bool, progress: &
     }
     // `info::inspect` above already decoded every block of the orthophoto.
     if let Some(bad) = files.iter().find(|f| !f.ok) {
-        return Err(PipelineError::Invalid(bad.error.clone().unwrap_or_else(|| format!("{}: unreadable", bad.path))));
+        return Err(PipelineError::Invalid(
+            bad.error
+                .clone()
+                .unwrap_or_else(|| format!("{}: unreadable", bad.path)),
+        ));
     }
     std::fs::create_dir_all(out_dir).map_err(|e| IoError::io(out_dir, e))?;
     // Parameters for a 5 pts/m2 drone survey: ~15 points per 1 m cylinder, normals from
@@ -184,7 +219,13 @@ pub fn run_demo(sample_dir: &Path, out_dir: &Path, regenerate: bool, progress: &
         epoch2: e2.clone(),
         method: change::Method::M3c2,
         cores: Some(change::Cores::Spacing(1.0)),
-        m3c2: crate::analysis::m3c2::Params { cyl_radius: 1.0, normal_radii: vec![1.0, 2.0], max_distance: 2.0, ..Default::default() }.into(),
+        m3c2: crate::analysis::m3c2::Params {
+            cyl_radius: 1.0,
+            normal_radii: vec![1.0, 2.0],
+            max_distance: 2.0,
+            ..Default::default()
+        }
+        .into(),
         output: Some(out_dir.join("m3c2.laz")),
         csv: Some(out_dir.join("m3c2.csv")),
     };
@@ -198,7 +239,25 @@ pub fn run_demo(sample_dir: &Path, out_dir: &Path, regenerate: bool, progress: &
         change,
     };
     let sp: PathBuf = out_dir.join("summary.json");
-    let json = serde_json::to_string_pretty(&summary).map_err(|e| PipelineError::Invalid(e.to_string()))?;
+    let json = serde_json::to_string_pretty(&summary)
+        .map_err(|e| PipelineError::Invalid(e.to_string()))?;
     crate::io::safe::write_bytes(&sp, (json + "\n").as_bytes())?;
     Ok(summary)
+}
+
+/// Pretty JSON to `path`, atomically (the viewer's `--stats`, the demo's summary).
+pub fn write_json<T: Serialize>(path: &Path, what: &T) -> Result<()> {
+    let json =
+        serde_json::to_string_pretty(what).map_err(|e| PipelineError::Invalid(e.to_string()))?;
+    crate::io::safe::write_bytes(path, (json + "\n").as_bytes())?;
+    Ok(())
+}
+
+/// `OUT.json` beside an output file: what made it (inputs, parameters, results).
+pub(crate) fn write_sidecar<T: Serialize>(out: &Path, what: &T) -> Result<()> {
+    let side = sidecar_path(out);
+    let json =
+        serde_json::to_string_pretty(what).map_err(|e| PipelineError::Invalid(e.to_string()))?;
+    crate::io::safe::write_bytes(&side, (json + "\n").as_bytes())?;
+    Ok(())
 }

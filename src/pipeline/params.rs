@@ -25,7 +25,10 @@ pub fn nice(x: f64) -> f64 {
     let k = x.log10().floor();
     let base = 10f64.powf(k);
     let m = x / base;
-    let n = [1.0, 2.0, 2.5, 5.0, 10.0].into_iter().min_by(|a, b| (m - a).abs().total_cmp(&(m - b).abs())).unwrap_or(1.0);
+    let n = [1.0, 2.0, 2.5, 5.0, 10.0]
+        .into_iter()
+        .min_by(|a, b| (m - a).abs().total_cmp(&(m - b).abs()))
+        .unwrap_or(1.0);
     n * base
 }
 
@@ -43,6 +46,12 @@ pub struct Derived {
 }
 
 /// The rule (see the module doc).
+///
+/// ```
+/// // A drone survey of 5 points/m2 (0.45 m apart): 1 m cylinders, normals at 1 and 2 m.
+/// let d = kizashi::pipeline::params::derive(0.447);
+/// assert_eq!((d.cyl_radius, d.normal_radii.as_slice(), d.max_distance), (1.0, &[1.0, 2.0][..], 2.0));
+/// ```
 pub fn derive(spacing: f32) -> Derived {
     let s = f64::from(spacing);
     let r = nice((20.0 / std::f64::consts::PI).sqrt() * s);
@@ -79,7 +88,17 @@ mod tests {
     fn rule_for_a_drone_and_an_airborne_survey() {
         // 5 points/m2 (0.45 m spacing): r = 2.52 * 0.447 = 1.13 -> 1 m.
         let d = derive(0.447);
-        assert_eq!((d.cyl_radius, d.normal_radii.clone(), d.max_distance, d.core_spacing, d.dod_cell, d.plane_radius), (1.0, vec![1.0, 2.0], 2.0, 1.0, 2.0, 1.0));
+        assert_eq!(
+            (
+                d.cyl_radius,
+                d.normal_radii.clone(),
+                d.max_distance,
+                d.core_spacing,
+                d.dod_cell,
+                d.plane_radius
+            ),
+            (1.0, vec![1.0, 2.0], 2.0, 1.0, 2.0, 1.0)
+        );
         // Toronto's ~0.5 points/m2 airborne epochs (1.9 m): r = 4.9 -> 5 m.
         let d = derive(1.9);
         assert_eq!((d.cyl_radius, d.max_distance), (5.0, 10.0));

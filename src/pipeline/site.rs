@@ -62,7 +62,9 @@ pub struct Epoch {
 }
 
 /// A number, or the word "auto" (= derived from the point density, as when left out).
-fn auto<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> std::result::Result<Option<T>, D::Error> {
+fn auto<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> std::result::Result<Option<T>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum OrAuto<T> {
@@ -72,7 +74,9 @@ fn auto<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> std::result::Re
     match OrAuto::<T>::deserialize(d)? {
         OrAuto::Value(v) => Ok(Some(v)),
         OrAuto::Word(w) if w == "auto" => Ok(None),
-        OrAuto::Word(w) => Err(serde::de::Error::custom(format!("expected a value or \"auto\", got \"{w}\""))),
+        OrAuto::Word(w) => Err(serde::de::Error::custom(format!(
+            "expected a value or \"auto\", got \"{w}\""
+        ))),
     }
 }
 
@@ -200,14 +204,28 @@ impl StepJob {
     }
     /// Runs the step through the pipeline; its summary as JSON.
     pub fn run(&self, progress: &dyn Progress, cancel: &Cancel) -> Result<serde_json::Value> {
-        let json = |v: std::result::Result<serde_json::Value, serde_json::Error>| v.map_err(|e| PipelineError::Invalid(e.to_string()));
+        let json = |v: std::result::Result<serde_json::Value, serde_json::Error>| {
+            v.map_err(|e| PipelineError::Invalid(e.to_string()))
+        };
         match self {
-            StepJob::Register(j) => json(serde_json::to_value(super::change::run_register(j, progress, cancel)?)),
-            StepJob::Change(j) => json(serde_json::to_value(super::change::run_change(j, progress, cancel)?.summary)),
-            StepJob::Dod(j) => json(serde_json::to_value(super::dod::run_dod(j, progress, cancel)?)),
-            StepJob::Objects(j) => json(serde_json::to_value(super::objects::run_objects(j, progress, cancel)?)),
-            StepJob::Report(j) => json(serde_json::to_value(super::report::run_report(j, progress, cancel)?)),
-            StepJob::Tiles(j) => json(serde_json::to_value(super::tiles::run_tiles(j, progress, cancel)?)),
+            StepJob::Register(j) => json(serde_json::to_value(super::change::run_register(
+                j, progress, cancel,
+            )?)),
+            StepJob::Change(j) => json(serde_json::to_value(
+                super::change::run_change(j, progress, cancel)?.summary,
+            )),
+            StepJob::Dod(j) => json(serde_json::to_value(super::dod::run_dod(
+                j, progress, cancel,
+            )?)),
+            StepJob::Objects(j) => json(serde_json::to_value(super::objects::run_objects(
+                j, progress, cancel,
+            )?)),
+            StepJob::Report(j) => json(serde_json::to_value(super::report::run_report(
+                j, progress, cancel,
+            )?)),
+            StepJob::Tiles(j) => json(serde_json::to_value(super::tiles::run_tiles(
+                j, progress, cancel,
+            )?)),
         }
     }
 }
@@ -226,12 +244,19 @@ fn invalid(file: &Path, msg: impl std::fmt::Display) -> PipelineError {
 
 /// The nearest of `known` to `word` (edit distance at most 3), for "did you mean".
 fn nearest<'a>(word: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    known.into_iter().map(|k| (strsim::levenshtein(word, k), k)).filter(|(d, _)| *d <= 3).min_by_key(|(d, _)| *d).map(|(_, k)| k)
+    known
+        .into_iter()
+        .map(|k| (strsim::levenshtein(word, k), k))
+        .filter(|(d, _)| *d <= 3)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
 }
 
 /// A TOML or schema error as one line: the file, the line, the message, a suggestion.
 fn describe_error(file: &Path, text: &str, e: &toml::de::Error) -> PipelineError {
-    let line = e.span().map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+    let line = e
+        .span()
+        .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
     let msg = e.message().trim().replace('\n', " ");
     let mut out = match line {
         Some(l) => format!("{} line {l}: {msg}", file.display()),
@@ -256,6 +281,18 @@ pub fn read(file: &Path) -> Result<SiteFile> {
 }
 
 /// Parses job-file text (`file` names it in errors).
+///
+/// ```
+/// use std::path::Path;
+/// use kizashi::pipeline::site;
+/// let text = "[[epoch]]\npath = \"a.laz\"\n[[epoch]]\npath = \"b.laz\"\n[change]\ncyl_radius = 2.5\n";
+/// let job = site::parse(Path::new("site.toml"), text).unwrap();
+/// assert_eq!(job.change.unwrap().cyl_radius, Some(2.5));
+/// // A misspelt key names its line and the nearest key.
+/// let e = site::parse(Path::new("site.toml"), "[change]\ncyl_radios = 2\n").unwrap_err();
+/// assert!(e.to_string().starts_with("site.toml line 2: unknown field `cyl_radios`"));
+/// assert!(e.to_string().ends_with("did you mean `cyl_radius`?"));
+/// ```
 pub fn parse(file: &Path, text: &str) -> Result<SiteFile> {
     toml::from_str(text).map_err(|e| describe_error(file, text, &e))
 }
@@ -270,7 +307,13 @@ pub fn plan(file: &Path) -> Result<Plan> {
 pub fn plan_site(file: &Path, site: &SiteFile) -> Result<Plan> {
     let base = std::fs::canonicalize(file).map_err(|e| IoError::io(file, e))?;
     let dir = base.parent().map(Path::to_path_buf).unwrap_or_default();
-    let at = |p: &Path| if p.is_absolute() { p.to_path_buf() } else { dir.join(p) };
+    let at = |p: &Path| {
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            dir.join(p)
+        }
+    };
     let out = at(site.site.output.as_deref().unwrap_or(Path::new("out")));
     let o = |name: &str| out.join(name);
     if site.epochs.len() != 2 {
@@ -280,7 +323,10 @@ pub fn plan_site(file: &Path, site: &SiteFile) -> Result<Plan> {
     let mut e2 = at(&site.epochs[1].path);
     if let (Some(a), Some(b)) = (&site.epochs[0].date, &site.epochs[1].date) {
         if a.to_string() >= b.to_string() {
-            return Err(invalid(file, format!("epoch dates must increase: {a} then {b}")));
+            return Err(invalid(
+                file,
+                format!("epoch dates must increase: {a} then {b}"),
+            ));
         }
     }
     let mut steps = Vec::new();
@@ -293,7 +339,10 @@ pub fn plan_site(file: &Path, site: &SiteFile) -> Result<Plan> {
             stable_polygon: r.stable_polygon.as_deref().map(at),
             stable_c2c: r.stable_c2c,
             plane_radius: r.plane_radius,
-            params: IcpParams { rotation: r.rotation, ..Default::default() },
+            params: IcpParams {
+                rotation: r.rotation,
+                ..Default::default()
+            },
             output: Some(aligned.clone()),
         }));
         e2 = aligned;
@@ -308,7 +357,12 @@ pub fn plan_site(file: &Path, site: &SiteFile) -> Result<Plan> {
             (None, None, None) => None,
         };
         let orientation = match (c.orientation, c.sensor) {
-            (Some(_), Some(_)) => return Err(invalid(file, "[change] takes orientation or sensor, not both")),
+            (Some(_), Some(_)) => {
+                return Err(invalid(
+                    file,
+                    "[change] takes orientation or sensor, not both",
+                ))
+            }
             (Some(v), None) => Orientation::Vector(v),
             (None, Some(s)) => Orientation::Sensor(s),
             (None, None) => Orientation::default(),
@@ -326,7 +380,11 @@ pub fn plan_site(file: &Path, site: &SiteFile) -> Result<Plan> {
                 registration_error: c.registration_error,
                 robust: c.robust,
                 orientation,
-                neighbourhoods: if c.exact_normals { Neighbourhoods::Exact } else { Neighbourhoods::Py4dgeo },
+                neighbourhoods: if c.exact_normals {
+                    Neighbourhoods::Exact
+                } else {
+                    Neighbourhoods::Py4dgeo
+                },
             },
             output: Some(laz.clone()),
             csv: c.csv.unwrap_or(true).then(|| o("change.csv")),
@@ -342,7 +400,10 @@ pub fn plan_site(file: &Path, site: &SiteFile) -> Result<Plan> {
                 let h = crate::io::las::read_header(&e1)?;
                 let b = h.bounds;
                 let area = ((b.max[0] - b.min[0]) * (b.max[1] - b.min[1])).max(1e-6);
-                super::params::derive(((area / h.point_count.max(1) as f64).sqrt() as f32).max(1e-3)).dod_cell
+                super::params::derive(
+                    ((area / h.point_count.max(1) as f64).sqrt() as f32).max(1e-3),
+                )
+                .dod_cell
             }
         };
         let tif = o("dod.tif");
@@ -361,16 +422,30 @@ pub fn plan_site(file: &Path, site: &SiteFile) -> Result<Plan> {
         dod_file = Some(tif);
     }
     let need_result = |what: &str| -> Result<(PathBuf, Method)> {
-        result.clone().ok_or_else(|| invalid(file, format!("[{what}] needs a [change] step (it reads the change result)")))
+        result.clone().ok_or_else(|| {
+            invalid(
+                file,
+                format!("[{what}] needs a [change] step (it reads the change result)"),
+            )
+        })
     };
     let mut objects_file = None;
     if let Some(ob) = &site.objects {
         let (r, method) = need_result("objects")?;
         if method != Method::M3c2 {
-            return Err(invalid(file, "[objects] needs M3C2 (C2C has no level of detection)"));
+            return Err(invalid(
+                file,
+                "[objects] needs M3C2 (C2C has no level of detection)",
+            ));
         }
         let g = o("objects.geojson");
-        steps.push(StepJob::Objects(ObjectsJob { result: r, cell: ob.cell, min_area: ob.min_area, output: g.clone(), wgs84: ob.wgs84 }));
+        steps.push(StepJob::Objects(ObjectsJob {
+            result: r,
+            cell: ob.cell,
+            min_area: ob.min_area,
+            output: g.clone(),
+            wgs84: ob.wgs84,
+        }));
         objects_file = Some(g);
     }
     if let Some(rp) = &site.report {
@@ -394,8 +469,15 @@ pub fn plan_site(file: &Path, site: &SiteFile) -> Result<Plan> {
     if let Some(t) = &site.tiles {
         let (r, method) = need_result("tiles")?;
         let attributes = t.attributes.clone().unwrap_or_else(|| match method {
-            Method::M3c2 => vec![crate::fields::M3C2_DISTANCE.into(), crate::fields::M3C2_LOD.into(), crate::fields::M3C2_SIGNIFICANT.into()],
-            Method::C2c => vec![crate::fields::C2C_DISTANCE.into(), crate::fields::C2C_DZ.into()],
+            Method::M3c2 => vec![
+                crate::fields::M3C2_DISTANCE.into(),
+                crate::fields::M3C2_LOD.into(),
+                crate::fields::M3C2_SIGNIFICANT.into(),
+            ],
+            Method::C2c => vec![
+                crate::fields::C2C_DISTANCE.into(),
+                crate::fields::C2C_DZ.into(),
+            ],
         });
         steps.push(StepJob::Tiles(TilesJob {
             input: r,
@@ -409,9 +491,16 @@ pub fn plan_site(file: &Path, site: &SiteFile) -> Result<Plan> {
         }));
     }
     if steps.is_empty() {
-        return Err(invalid(file, "no steps: add [change], [dod], [objects], [report] or [tiles]"));
+        return Err(invalid(
+            file,
+            "no steps: add [change], [dod], [objects], [report] or [tiles]",
+        ));
     }
-    Ok(Plan { file: base, output: out, steps })
+    Ok(Plan {
+        file: base,
+        output: out,
+        steps,
+    })
 }
 
 /// What happened to one step.
@@ -447,7 +536,10 @@ fn sha256_file(path: &Path, h: &mut sha2::Sha256) -> std::io::Result<()> {
     use sha2::Digest;
     if path.is_dir() {
         // A folder input (none today) hashes by its sorted entries.
-        let mut names: Vec<PathBuf> = std::fs::read_dir(path)?.flatten().map(|e| e.path()).collect();
+        let mut names: Vec<PathBuf> = std::fs::read_dir(path)?
+            .flatten()
+            .map(|e| e.path())
+            .collect();
         names.sort();
         for n in names {
             h.update(n.to_string_lossy().as_bytes());
@@ -482,7 +574,13 @@ fn record_path(out: &Path, step: &str) -> PathBuf {
 }
 
 /// Runs a planned job: each step in order, skipped when its key and outputs are unchanged.
-pub fn run(plan: &Plan, force: bool, dry_run: bool, progress: &dyn Progress, cancel: &Cancel) -> Result<RunSummary> {
+pub fn run(
+    plan: &Plan,
+    force: bool,
+    dry_run: bool,
+    progress: &dyn Progress,
+    cancel: &Cancel,
+) -> Result<RunSummary> {
     let t0 = Instant::now();
     // Every step refuses an output that is one of its inputs (a survey named like a step's
     // output, e.g. OUT/change.laz, is never overwritten).
@@ -490,7 +588,8 @@ pub fn run(plan: &Plan, force: bool, dry_run: bool, progress: &dyn Progress, can
         super::refuse_overwriting_inputs(s.files())?;
     }
     if !dry_run {
-        std::fs::create_dir_all(plan.output.join(".kizashi")).map_err(|e| IoError::io(&plan.output, e))?;
+        std::fs::create_dir_all(plan.output.join(".kizashi"))
+            .map_err(|e| IoError::io(&plan.output, e))?;
     }
     let mut outcomes = Vec::new();
     // Dry run: outputs of steps that would run (their readers would run too).
@@ -504,29 +603,197 @@ pub fn run(plan: &Plan, force: bool, dry_run: bool, progress: &dyn Progress, can
         let outputs = s.files().outputs();
         let key = step_key(s)?;
         let rec_path = record_path(&plan.output, name);
-        let recorded: Option<StepRecord> = std::fs::read_to_string(&rec_path).ok().and_then(|t| serde_json::from_str(&t).ok());
+        let recorded: Option<StepRecord> = std::fs::read_to_string(&rec_path)
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok());
         let upstream_changed = s.files().inputs().iter().any(|i| changing.contains(i));
-        let unchanged = !force && !upstream_changed && recorded.as_ref().is_some_and(|r| r.key == key) && outputs.iter().all(|o| o.exists());
+        let unchanged = !force
+            && !upstream_changed
+            && recorded.as_ref().is_some_and(|r| r.key == key)
+            && outputs.iter().all(|o| o.exists());
         let outs: Vec<String> = outputs.iter().map(|p| p.display().to_string()).collect();
         if unchanged {
             let status = if dry_run { "would skip" } else { "skipped" };
-            outcomes.push(StepOutcome { step: name.into(), status: status.into(), key: Some(key), outputs: outs, seconds: t.elapsed().as_secs_f64(), summary: recorded.map(|r| r.summary) });
+            outcomes.push(StepOutcome {
+                step: name.into(),
+                status: status.into(),
+                key: Some(key),
+                outputs: outs,
+                seconds: t.elapsed().as_secs_f64(),
+                summary: recorded.map(|r| r.summary),
+            });
             continue;
         }
         if dry_run {
             changing.extend(outputs.iter().cloned());
-            outcomes.push(StepOutcome { step: name.into(), status: "would run".into(), key: Some(key), outputs: outs, seconds: 0.0, summary: None });
+            outcomes.push(StepOutcome {
+                step: name.into(),
+                status: "would run".into(),
+                key: Some(key),
+                outputs: outs,
+                seconds: 0.0,
+                summary: None,
+            });
             continue;
         }
         // The old record goes first: a run killed inside the step reruns it next time.
         let _ = std::fs::remove_file(&rec_path);
-        let summary = s.run(progress, cancel).map_err(|e| PipelineError::Invalid(format!("step {name}: {e}")))?;
-        let rec = StepRecord { step: name.into(), key: key.clone(), job: s.clone(), summary: summary.clone() };
-        let text = serde_json::to_string_pretty(&rec).map_err(|e| PipelineError::Invalid(e.to_string()))?;
+        let summary = s
+            .run(progress, cancel)
+            .map_err(|e| PipelineError::Invalid(format!("step {name}: {e}")))?;
+        let rec = StepRecord {
+            step: name.into(),
+            key: key.clone(),
+            job: s.clone(),
+            summary: summary.clone(),
+        };
+        let text = serde_json::to_string_pretty(&rec)
+            .map_err(|e| PipelineError::Invalid(e.to_string()))?;
         crate::io::safe::write_bytes(&rec_path, (text + "\n").as_bytes())?;
-        outcomes.push(StepOutcome { step: name.into(), status: "ran".into(), key: Some(key), outputs: outs, seconds: t.elapsed().as_secs_f64(), summary: Some(summary) });
+        outcomes.push(StepOutcome {
+            step: name.into(),
+            status: "ran".into(),
+            key: Some(key),
+            outputs: outs,
+            seconds: t.elapsed().as_secs_f64(),
+            summary: Some(summary),
+        });
     }
-    Ok(RunSummary { file: plan.file.display().to_string(), output: plan.output.display().to_string(), steps: outcomes, seconds: t0.elapsed().as_secs_f64() })
+    Ok(RunSummary {
+        file: plan.file.display().to_string(),
+        output: plan.output.display().to_string(),
+        steps: outcomes,
+        seconds: t0.elapsed().as_secs_f64(),
+    })
+}
+
+/// What the viewer opens from a job file: its epochs, the report's orthophoto and the change
+/// step as declared (paths resolved against the job file).
+#[derive(Clone, Debug)]
+pub struct Session {
+    pub files: Vec<PathBuf>,
+    pub change: Option<ChangeJob>,
+}
+
+/// A job file as a viewer session.
+pub fn session(file: &Path) -> Result<Session> {
+    let site = read(file)?;
+    let plan = plan_site(file, &site)?;
+    let dir = plan
+        .file
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let at = |p: &Path| {
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            dir.join(p)
+        }
+    };
+    let mut files: Vec<PathBuf> = site.epochs.iter().map(|e| at(&e.path)).collect();
+    files.extend(
+        site.report
+            .as_ref()
+            .and_then(|r| r.ortho.as_deref())
+            .map(at),
+    );
+    let change = plan.steps.iter().find_map(|s| match s {
+        StepJob::Change(j) => Some(j.clone()),
+        _ => None,
+    });
+    Ok(Session { files, change })
+}
+
+fn quoted(s: &str) -> String {
+    toml::Value::String(s.to_string()).to_string()
+}
+
+/// The job file of what the viewer shows: its two epochs, the change panel's job (as the change
+/// step), a DoD at the panel's cell, change objects, the report (over `ortho`) and 3D Tiles.
+/// Reading it back (`plan`) gives the same change job.
+pub fn session_toml(job: &ChangeJob, dod_cell: f64, ortho: Option<&Path>, lang: Lang) -> String {
+    let num = |v: f64| format!("{v:?}");
+    let mut t = String::from("# Saved by the Kizashi viewer: `kizashi run` this file to repeat and extend the session.\n\n[site]\noutput = \"out\"\n");
+    for e in [&job.epoch1, &job.epoch2] {
+        t.push_str(&format!(
+            "\n[[epoch]]\npath = {}\n",
+            quoted(&e.display().to_string())
+        ));
+    }
+    let m = &job.m3c2;
+    t.push_str(&format!(
+        "\n[change]\nmethod = {}\n",
+        quoted(if job.method == Method::M3c2 {
+            "m3c2"
+        } else {
+            "c2c"
+        })
+    ));
+    let opt = |name: &str, v: Option<f64>| {
+        v.map(|v| format!("{name} = {}\n", num(v)))
+            .unwrap_or_default()
+    };
+    t.push_str(&opt("cyl_radius", m.cyl_radius));
+    if let Some(r) = &m.normal_radii {
+        t.push_str(&format!(
+            "normal_radii = [{}]\n",
+            r.iter().map(|v| num(*v)).collect::<Vec<_>>().join(", ")
+        ));
+    }
+    t.push_str(&opt("max_distance", m.max_distance));
+    match &job.cores {
+        Some(Cores::Spacing(s)) => t.push_str(&format!("core_spacing = {}\n", num(*s))),
+        Some(Cores::Step(n)) => t.push_str(&format!("core_step = {n}\n")),
+        Some(Cores::File(p)) => {
+            t.push_str(&format!("cores = {}\n", quoted(&p.display().to_string())))
+        }
+        Some(Cores::FileWithNormals(p)) => t.push_str(&format!(
+            "cores = {}\ncore_normals = true\n",
+            quoted(&p.display().to_string())
+        )),
+        Some(Cores::All) | None => {}
+    }
+    if m.registration_error > 0.0 {
+        t.push_str(&format!(
+            "registration_error = {}\n",
+            num(m.registration_error)
+        ));
+    }
+    if m.robust {
+        t.push_str("robust = true\n");
+    }
+    t.push_str(&format!("\n[dod]\ncell = {}\n", num(dod_cell)));
+    if job.method == Method::M3c2 {
+        t.push_str("\n[objects]\n");
+    }
+    let l = match lang {
+        Lang::En => "en",
+        Lang::Ja => "ja",
+    };
+    t.push_str(&format!("\n[report]\nlang = \"{l}\"\n"));
+    if let Some(o) = ortho {
+        t.push_str(&format!("ortho = {}\n", quoted(&o.display().to_string())));
+    }
+    t.push_str("\n[tiles]\n");
+    t
+}
+
+/// Writes `session_toml` to `path` (atomically; never over one of the session's inputs).
+pub fn save_session(
+    path: &Path,
+    job: &ChangeJob,
+    dod_cell: f64,
+    ortho: Option<&Path>,
+    lang: Lang,
+) -> Result<()> {
+    let inputs: Vec<&Path> = [job.epoch1.as_path(), job.epoch2.as_path()]
+        .into_iter()
+        .chain(ortho)
+        .collect();
+    crate::io::safe::refuse_inputs(path, &inputs)?;
+    crate::io::safe::write_bytes(path, session_toml(job, dod_cell, ortho, lang).as_bytes())?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -540,16 +807,58 @@ mod tests {
     #[test]
     fn misspelt_key_names_its_line_and_the_nearest_key() {
         let e = err("[[epoch]]\npath = \"a.laz\"\n\n[change]\nmethod = \"m3c2\"\ncyl_radiu = 5\n");
-        assert!(e.starts_with("site.toml line 6: unknown field `cyl_radiu`"), "{e}");
+        assert!(
+            e.starts_with("site.toml line 6: unknown field `cyl_radiu`"),
+            "{e}"
+        );
         assert!(e.ends_with("did you mean `cyl_radius`?"), "{e}");
         assert!(!e.contains('\n'));
         let e = err("[chnage]\n");
-        assert!(e.contains("line 1") && e.contains("did you mean `change`?"), "{e}");
+        assert!(
+            e.contains("line 1") && e.contains("did you mean `change`?"),
+            "{e}"
+        );
+    }
+
+    /// The viewer's saved session reads back as the same change job.
+    #[test]
+    fn saved_session_plans_the_same_change_job() {
+        let dir = tempfile::tempdir().unwrap();
+        let (e1, e2) = (dir.path().join("a b.laz"), dir.path().join("e2.laz"));
+        std::fs::write(&e1, b"survey 1").unwrap();
+        std::fs::write(&e2, b"survey 2").unwrap();
+        let panel = super::super::change::Panel {
+            method: Method::M3c2,
+            cyl_radius: 2.5,
+            normal_radii: vec![2.5, 5.0],
+            max_distance: 5.0,
+            registration_error: 0.02,
+            robust: true,
+            core_spacing: 2.5,
+        };
+        let mut job = panel.job(e1, e2);
+        job.output = Some(dir.path().join("out/change.laz"));
+        job.csv = Some(dir.path().join("out/change.csv"));
+        let f = dir.path().join("session.toml");
+        save_session(&f, &job, 5.0, None, Lang::Ja).unwrap();
+        let s = session(&f).unwrap();
+        assert_eq!(s.change.as_ref(), Some(&job));
+        assert_eq!(s.files.len(), 2);
+        let plan = plan(&f).unwrap();
+        let names: Vec<&str> = plan.steps.iter().map(StepJob::name).collect();
+        assert_eq!(names, ["change", "dod", "objects", "report", "tiles"]);
+        // Never over an input.
+        assert!(save_session(&job.epoch1, &job, 5.0, None, Lang::Ja).is_err());
+        assert_eq!(std::fs::read(&job.epoch1).unwrap(), b"survey 1");
     }
 
     #[test]
     fn auto_or_a_value_nothing_else() {
-        let s = parse(Path::new("s.toml"), "[change]\ncyl_radius = \"auto\"\nnormal_radii = [1.0, 2.0]\n").unwrap();
+        let s = parse(
+            Path::new("s.toml"),
+            "[change]\ncyl_radius = \"auto\"\nnormal_radii = [1.0, 2.0]\n",
+        )
+        .unwrap();
         let c = s.change.unwrap();
         assert_eq!((c.cyl_radius, c.normal_radii), (None, Some(vec![1.0, 2.0])));
         let e = err("[change]\ncyl_radius = \"big\"\n");

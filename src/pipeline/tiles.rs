@@ -55,7 +55,8 @@ pub fn run_tiles(job: &TilesJob, progress: &dyn Progress, cancel: &Cancel) -> Re
         overwrite: job.overwrite,
     };
     progress.update("3D Tiles", 0, 1);
-    let tileset = tiles3d::write_tileset(&cloud, &job.output, &opts).map_err(|e| super::PipelineError::Invalid(e.to_string()))?;
+    let tileset = tiles3d::write_tileset(&cloud, &job.output, &opts)
+        .map_err(|e| super::PipelineError::Invalid(e.to_string()))?;
     progress.update("3D Tiles", 1, 1);
     Ok(TilesSummary { tileset, read_s })
 }

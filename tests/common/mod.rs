@@ -8,7 +8,11 @@ pub fn shared() -> PathBuf {
     let p = std::env::var_os("KIZASHI_SHARED")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared"));
-    assert!(p.join("data/MANIFEST.tsv").exists(), "shared data not found at {} (set KIZASHI_SHARED)", p.display());
+    assert!(
+        p.join("data/MANIFEST.tsv").exists(),
+        "shared data not found at {} (set KIZASHI_SHARED)",
+        p.display()
+    );
     p
 }
 
@@ -32,8 +36,19 @@ pub fn manifest() -> Vec<Entry> {
     let text = std::fs::read_to_string(shared().join("data/MANIFEST.tsv")).expect("manifest");
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().expect("header").split('\t').collect();
-    let col = |name: &str| header.iter().position(|h| *h == name).unwrap_or_else(|| panic!("column {name}"));
-    let (ip, ifm, ic, icrs, ib) = (col("local_path"), col("format_version_pf"), col("point_count"), col("crs"), col("bbox"));
+    let col = |name: &str| {
+        header
+            .iter()
+            .position(|h| *h == name)
+            .unwrap_or_else(|| panic!("column {name}"))
+    };
+    let (ip, ifm, ic, icrs, ib) = (
+        col("local_path"),
+        col("format_version_pf"),
+        col("point_count"),
+        col("crs"),
+        col("bbox"),
+    );
     lines
         .filter(|l| !l.trim().is_empty())
         .map(|l| {
@@ -44,7 +59,14 @@ pub fn manifest() -> Vec<Entry> {
                 .split([',', ' '])
                 .filter_map(|t| t.trim().parse::<f64>().ok())
                 .collect();
-            Entry { path: get(ip), format: get(ifm), point_count: get(ic).trim().parse().ok(), crs: get(icrs), bbox, bbox_text }
+            Entry {
+                path: get(ip),
+                format: get(ifm),
+                point_count: get(ic).trim().parse().ok(),
+                crs: get(icrs),
+                bbox,
+                bbox_text,
+            }
         })
         .collect()
 }

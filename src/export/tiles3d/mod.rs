@@ -9,10 +9,13 @@
 //! Written here: no maintained Rust crate writes 3D Tiles; glTF JSON is plain serde_json and
 //! the binary chunk a few aligned buffers.
 
+mod glb;
+
 use super::{ExportError, Result};
 use crate::analysis::octree::{self, Octree};
 use crate::cloud::{Crs, CrsSource, PointCloud};
 use crate::io::crs::{self, Transformer};
+use glb::{colours, glb, property_names, schema};
 use rayon::prelude::*;
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -42,7 +45,14 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Options {
-        Options { attributes: Vec::new(), geoid_offset: 0.0, geoid_grid: None, max_points_per_tile: 50_000, sources: Vec::new(), overwrite: false }
+        Options {
+            attributes: Vec::new(),
+            geoid_offset: 0.0,
+            geoid_grid: None,
+            max_points_per_tile: 50_000,
+            sources: Vec::new(),
+            overwrite: false,
+        }
     }
 }
 
@@ -83,24 +93,57 @@ fn horizontal(c: &Crs) -> Result<Crs> {
 /// The geoid undulation N (metres) under data-CRS positions: orthometric + N = ellipsoidal.
 enum Geoid {
     Constant(f64),
-    Grid { path: PathBuf, values: Vec<f32>, width: usize, height: usize, gt: crate::io::raster::GeoTransform, src: Crs, grid_crs: Crs },
+    Grid {
+        path: PathBuf,
+        values: Vec<f32>,
+        width: usize,
+        height: usize,
+        gt: crate::io::raster::GeoTransform,
+        src: Crs,
+        grid_crs: Crs,
+    },
 }
 
 impl Geoid {
     fn new(opts: &Options, src: &Crs) -> Result<Geoid> {
-        let Some(path) = &opts.geoid_grid else { return Ok(Geoid::Constant(opts.geoid_offset)) };
+        let Some(path) = &opts.geoid_grid else {
+            return Ok(Geoid::Constant(opts.geoid_offset));
+        };
         let r = crate::io::raster::Raster::open(path)?;
         let bad = |why: &str| ExportError::Invalid(format!("{}: {why}", path.display()));
-        let gt = r.info.geotransform.ok_or_else(|| bad("the geoid grid has no georeferencing"))?;
-        let grid_crs = r.info.crs.clone().ok_or_else(|| bad("the geoid grid has no CRS"))?;
-        Ok(Geoid::Grid { path: path.clone(), values: r.read_band_f32(1)?, width: r.info.width, height: r.info.height, gt, src: src.clone(), grid_crs })
+        let gt = r
+            .info
+            .geotransform
+            .ok_or_else(|| bad("the geoid grid has no georeferencing"))?;
+        let grid_crs = r
+            .info
+            .crs
+            .clone()
+            .ok_or_else(|| bad("the geoid grid has no CRS"))?;
+        Ok(Geoid::Grid {
+            path: path.clone(),
+            values: r.read_band_f32(1)?,
+            width: r.info.width,
+            height: r.info.height,
+            gt,
+            src: src.clone(),
+            grid_crs,
+        })
     }
 
     /// N at each (x, y) of the data CRS; a position the grid does not cover is an error.
     fn at(&self, x: &[f64], y: &[f64]) -> Result<Vec<f64>> {
         match self {
             Geoid::Constant(n) => Ok(vec![*n; x.len()]),
-            Geoid::Grid { path, values, width, height, gt, src, grid_crs } => {
+            Geoid::Grid {
+                path,
+                values,
+                width,
+                height,
+                gt,
+                src,
+                grid_crs,
+            } => {
                 let (mut gx, mut gy, mut gz) = (x.to_vec(), y.to_vec(), vec![0.0; x.len()]);
                 // A PROJ transformer is not shareable between threads: one per call.
                 Transformer::new(src, grid_crs)?.apply(&mut gx, &mut gy, &mut gz)?;
@@ -109,19 +152,37 @@ impl Geoid {
                     .zip(&gy)
                     .enumerate()
                     .map(|(k, (&u, &v))| {
-                        let outside = || ExportError::Invalid(format!("{}: the geoid grid has no value at {:.3}, {:.3} (data CRS)", path.display(), x[k], y[k]));
+                        let outside = || {
+                            ExportError::Invalid(format!(
+                                "{}: the geoid grid has no value at {:.3}, {:.3} (data CRS)",
+                                path.display(),
+                                x[k],
+                                y[k]
+                            ))
+                        };
                         // Bilinear between pixel centres, clamped at the border pixels.
                         let [c, r] = gt.world_to_pixel(u, v).ok_or_else(outside)?;
                         if !(c >= 0.0 && r >= 0.0 && c <= w as f64 && r <= h as f64) {
                             return Err(outside());
                         }
-                        let (fc, fr) = ((c - 0.5).clamp(0.0, (w - 1) as f64), (r - 0.5).clamp(0.0, (h - 1) as f64));
-                        let (c0, r0) = ((fc as usize).min(w.saturating_sub(2)), (fr as usize).min(h.saturating_sub(2)));
+                        let (fc, fr) = (
+                            (c - 0.5).clamp(0.0, (w - 1) as f64),
+                            (r - 0.5).clamp(0.0, (h - 1) as f64),
+                        );
+                        let (c0, r0) = (
+                            (fc as usize).min(w.saturating_sub(2)),
+                            (fr as usize).min(h.saturating_sub(2)),
+                        );
                         let (c1, r1) = ((c0 + 1).min(w - 1), (r0 + 1).min(h - 1));
                         let (tc, tr) = (fc - c0 as f64, fr - r0 as f64);
                         let g = |cc: usize, rr: usize| f64::from(values[rr * w + cc]);
-                        let n = (1.0 - tr) * ((1.0 - tc) * g(c0, r0) + tc * g(c1, r0)) + tr * ((1.0 - tc) * g(c0, r1) + tc * g(c1, r1));
-                        if n.is_finite() { Ok(n) } else { Err(outside()) }
+                        let n = (1.0 - tr) * ((1.0 - tc) * g(c0, r0) + tc * g(c1, r0))
+                            + tr * ((1.0 - tc) * g(c0, r1) + tc * g(c1, r1));
+                        if n.is_finite() {
+                            Ok(n)
+                        } else {
+                            Err(outside())
+                        }
                     })
                     .collect()
             }
@@ -130,9 +191,14 @@ impl Geoid {
 
     fn describe(&self) -> String {
         match self {
-            Geoid::Constant(n) if *n == 0.0 => "as in the source (treated as ellipsoidal: no geoid offset given)".into(),
+            Geoid::Constant(n) if *n == 0.0 => {
+                "as in the source (treated as ellipsoidal: no geoid offset given)".into()
+            }
             Geoid::Constant(n) => format!("orthometric + {n} m geoid offset = ellipsoidal"),
-            Geoid::Grid { path, .. } => format!("orthometric + geoid undulation from {} (bilinear) = ellipsoidal", path.display()),
+            Geoid::Grid { path, .. } => format!(
+                "orthometric + geoid undulation from {} (bilinear) = ellipsoidal",
+                path.display()
+            ),
         }
     }
 }
@@ -141,19 +207,33 @@ impl Geoid {
 fn enu_axes(lon: f64, lat: f64) -> [[f64; 3]; 3] {
     let (sl, cl) = lon.to_radians().sin_cos();
     let (sp, cp) = lat.to_radians().sin_cos();
-    [[-sl, cl, 0.0], [-sp * cl, -sp * sl, cp], [cp * cl, cp * sl, sp]]
+    [
+        [-sl, cl, 0.0],
+        [-sp * cl, -sp * sl, cp],
+        [cp * cl, cp * sl, sp],
+    ]
 }
 
 /// Every point in the local ENU frame at `origin` (ECEF), through PROJ in parallel chunks
 /// (the reference `to_enu_grid` is tested against).
 #[cfg_attr(not(test), allow(dead_code))]
-fn to_enu(cloud: &PointCloud, src: &Crs, geoid: &Geoid, origin: [f64; 3], axes: &[[f64; 3]; 3]) -> Result<Vec<[f32; 3]>> {
+fn to_enu(
+    cloud: &PointCloud,
+    src: &Crs,
+    geoid: &Geoid,
+    origin: [f64; 3],
+    axes: &[[f64; 3]; 3],
+) -> Result<Vec<[f32; 3]>> {
     let chunks: Vec<Result<Vec<[f32; 3]>>> = (0..cloud.len())
         .collect::<Vec<_>>()
         .par_chunks(200_000)
         .map(|ids| {
             let t = Transformer::to_epsg(src, 4978)?;
-            let (mut x, mut y, mut z): (Vec<f64>, Vec<f64>, Vec<f64>) = (Vec::with_capacity(ids.len()), Vec::with_capacity(ids.len()), Vec::with_capacity(ids.len()));
+            let (mut x, mut y, mut z): (Vec<f64>, Vec<f64>, Vec<f64>) = (
+                Vec::with_capacity(ids.len()),
+                Vec::with_capacity(ids.len()),
+                Vec::with_capacity(ids.len()),
+            );
             for &i in ids {
                 let w = cloud.world(i);
                 x.push(w[0]);
@@ -183,9 +263,18 @@ fn to_enu(cloud: &PointCloud, src: &Crs, geoid: &Geoid, origin: [f64; 3], axes: 
 /// linear in ellipsoidal height), bilinear between nodes. With cells of at most ~20 m the
 /// interpolation error is below 0.01 mm on sites of a few km (curvature h^2 / 8R); large areas
 /// get up to 513 nodes a side (0.2 mm at 50 km). 5 M points: ~0.3 s instead of ~3 s.
-fn to_enu_grid(cloud: &PointCloud, src: &Crs, geoid: &Geoid, origin: [f64; 3], axes: &[[f64; 3]; 3]) -> Result<Vec<[f32; 3]>> {
+fn to_enu_grid(
+    cloud: &PointCloud,
+    src: &Crs,
+    geoid: &Geoid,
+    origin: [f64; 3],
+    axes: &[[f64; 3]; 3],
+) -> Result<Vec<[f32; 3]>> {
     let b = cloud.bounds();
-    let ext = [(b.max[0] - b.min[0]).max(1e-3), (b.max[1] - b.min[1]).max(1e-3)];
+    let ext = [
+        (b.max[0] - b.min[0]).max(1e-3),
+        (b.max[1] - b.min[1]).max(1e-3),
+    ];
     let n = ((ext[0].max(ext[1]) / 20.0).ceil() as usize + 1).clamp(9, 513);
     // Node heights are orthometric z0 + the node's N: a point's height above its node's is
     // then (z + N) - (z0 + N) = z - z0, with N interpolated like the positions (a geoid
@@ -225,12 +314,21 @@ fn to_enu_grid(cloud: &PointCloud, src: &Crs, geoid: &Geoid, origin: [f64; 3], a
         .positions
         .par_iter()
         .map(|p| {
-            let w = [f64::from(p[0]) + o[0], f64::from(p[1]) + o[1], f64::from(p[2]) + o[2]];
+            let w = [
+                f64::from(p[0]) + o[0],
+                f64::from(p[1]) + o[1],
+                f64::from(p[2]) + o[2],
+            ];
             let fx = ((w[0] - b.min[0]) / ext[0] * (n - 1) as f64).clamp(0.0, (n - 1) as f64);
             let fy = ((w[1] - b.min[1]) / ext[1] * (n - 1) as f64).clamp(0.0, (n - 1) as f64);
             let (i0, j0) = ((fx as usize).min(n - 2), (fy as usize).min(n - 2));
             let (tx, ty) = (fx - i0 as f64, fy - j0 as f64);
-            let wts = [((j0 * n + i0), (1.0 - tx) * (1.0 - ty)), (j0 * n + i0 + 1, tx * (1.0 - ty)), ((j0 + 1) * n + i0, (1.0 - tx) * ty), ((j0 + 1) * n + i0 + 1, tx * ty)];
+            let wts = [
+                ((j0 * n + i0), (1.0 - tx) * (1.0 - ty)),
+                (j0 * n + i0 + 1, tx * (1.0 - ty)),
+                ((j0 + 1) * n + i0, (1.0 - tx) * ty),
+                ((j0 + 1) * n + i0 + 1, tx * ty),
+            ];
             let mut out = [0.0f64; 3];
             for (k, wt) in wts {
                 let (a, d) = &nodes[k];
@@ -243,160 +341,12 @@ fn to_enu_grid(cloud: &PointCloud, src: &Crs, geoid: &Geoid, origin: [f64; 3], a
         .collect())
 }
 
-/// A property name as EXT_structural_metadata wants it, and its glTF attribute semantic.
-fn property_names(field: &str) -> (String, String) {
-    let mut p: String = field.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }).collect();
-    if p.is_empty() || p.starts_with(|c: char| c.is_ascii_digit()) {
-        p.insert(0, '_');
-    }
-    let attr = format!("_{}", p.trim_start_matches('_').to_ascii_uppercase());
-    (p, attr)
-}
-
-fn schema(fields: &[(String, String, String)]) -> Value {
-    let props: serde_json::Map<String, Value> = fields
-        .iter()
-        .map(|(name, _, desc)| (name.clone(), json!({ "type": "SCALAR", "componentType": "FLOAT32", "noData": NO_DATA, "description": desc })))
-        .collect();
-    json!({ "id": "kizashi", "classes": { CLASS: { "name": "Survey point", "properties": props } } })
-}
-
-/// One tile as a binary glTF.
-fn glb(positions: &[[f32; 3]], colours: &[[u8; 4]], attrs: &[(String, Vec<f32>)], fields: &[(String, String, String)], lo: [f32; 3], hi: [f32; 3]) -> Vec<u8> {
-    let n = positions.len();
-    let extent = [0, 1, 2].map(|k| (hi[k] - lo[k]).max(1e-6));
-    let mut bin: Vec<u8> = Vec::with_capacity(n * (12 + 4 * attrs.len()));
-    let mut views = Vec::new();
-    let mut accessors = Vec::new();
-    // Positions: u16 x 3, padded to an 8-byte stride (vertex attributes are 4-byte aligned).
-    let (mut qmin, mut qmax) = ([u16::MAX; 3], [0u16; 3]);
-    let start = bin.len();
-    for p in positions {
-        for k in 0..3 {
-            let q = (((p[k] - lo[k]) / extent[k]) * 65535.0).round().clamp(0.0, 65535.0) as u16;
-            qmin[k] = qmin[k].min(q);
-            qmax[k] = qmax[k].max(q);
-            bin.extend_from_slice(&q.to_le_bytes());
-        }
-        bin.extend_from_slice(&[0, 0]);
-    }
-    views.push(json!({ "buffer": 0, "byteOffset": start, "byteLength": bin.len() - start, "byteStride": 8, "target": 34962 }));
-    accessors.push(json!({ "bufferView": 0, "componentType": 5123, "count": n, "type": "VEC3", "min": qmin, "max": qmax }));
-    let start = bin.len();
-    for c in colours {
-        bin.extend_from_slice(c);
-    }
-    views.push(json!({ "buffer": 0, "byteOffset": start, "byteLength": bin.len() - start, "target": 34962 }));
-    accessors.push(json!({ "bufferView": 1, "componentType": 5121, "normalized": true, "count": n, "type": "VEC4" }));
-    let mut attributes = serde_json::Map::new();
-    attributes.insert("POSITION".into(), json!(0));
-    attributes.insert("COLOR_0".into(), json!(1));
-    let mut prop_attrs = serde_json::Map::new();
-    for (k, (_, values)) in attrs.iter().enumerate() {
-        let start = bin.len();
-        let (mut mn, mut mx) = (f32::MAX, f32::MIN);
-        for v in values {
-            mn = mn.min(*v);
-            mx = mx.max(*v);
-            bin.extend_from_slice(&v.to_le_bytes());
-        }
-        views.push(json!({ "buffer": 0, "byteOffset": start, "byteLength": bin.len() - start, "target": 34962 }));
-        accessors.push(json!({ "bufferView": views.len() - 1, "componentType": 5126, "count": n, "type": "SCALAR", "min": [mn], "max": [mx] }));
-        let (name, attr, _) = &fields[k];
-        attributes.insert(attr.clone(), json!(accessors.len() - 1));
-        prop_attrs.insert(name.clone(), json!({ "attribute": attr }));
-    }
-    let mut primitive = json!({ "attributes": attributes, "mode": 0 });
-    let mut extensions_used = vec!["KHR_mesh_quantization"];
-    let mut gltf_ext = serde_json::Map::new();
-    if !attrs.is_empty() {
-        primitive["extensions"] = json!({ "EXT_structural_metadata": { "propertyAttributes": [0] } });
-        extensions_used.push("EXT_structural_metadata");
-        gltf_ext.insert("EXT_structural_metadata".into(), json!({ "schema": schema(fields), "propertyAttributes": [{ "class": CLASS, "properties": prop_attrs }] }));
-    }
-    let scale = [0, 1, 2].map(|k| f64::from(extent[k]) / 65535.0);
-    let h = std::f64::consts::FRAC_1_SQRT_2;
-    let mut doc = json!({
-        "asset": { "version": "2.0", "generator": concat!("Kizashi ", env!("CARGO_PKG_VERSION")) },
-        "extensionsUsed": extensions_used,
-        "extensionsRequired": ["KHR_mesh_quantization"],
-        "scene": 0,
-        "scenes": [{ "nodes": [0] }],
-        // glTF is y-up: the points stay z-up (ENU) and the root node turns them, so 3D Tiles'
-        // y-up -> z-up brings them back exactly.
-        "nodes": [
-            { "rotation": [-h, 0.0, 0.0, h], "children": [1] },
-            { "mesh": 0, "translation": lo.map(f64::from), "scale": scale },
-        ],
-        "meshes": [{ "primitives": [primitive] }],
-        "accessors": accessors,
-        "bufferViews": views,
-        "buffers": [{ "byteLength": bin.len() }],
-    });
-    if !gltf_ext.is_empty() {
-        doc["extensions"] = Value::Object(gltf_ext);
-    }
-    let mut js = serde_json::to_vec(&doc).unwrap_or_default();
-    while js.len() % 4 != 0 {
-        js.push(b' ');
-    }
-    while bin.len() % 4 != 0 {
-        bin.push(0);
-    }
-    let total = 12 + 8 + js.len() + 8 + bin.len();
-    let mut out = Vec::with_capacity(total);
-    out.extend_from_slice(b"glTF");
-    out.extend_from_slice(&2u32.to_le_bytes());
-    out.extend_from_slice(&(total as u32).to_le_bytes());
-    out.extend_from_slice(&(js.len() as u32).to_le_bytes());
-    out.extend_from_slice(b"JSON");
-    out.extend_from_slice(&js);
-    out.extend_from_slice(&(bin.len() as u32).to_le_bytes());
-    out.extend_from_slice(b"BIN\0");
-    out.extend_from_slice(&bin);
-    out
-}
-
-/// Colours: the file's RGB, else the first attribute on a map (diverging around 0 for
-/// signed change fields), else elevation.
-fn colours(cloud: &PointCloud, attrs: &[String]) -> (Vec<[u8; 4]>, String) {
-    if let Some(rgb) = &cloud.rgb {
-        let c = crate::colourmap::rgb8(rgb).into_par_iter().map(|b| [b[0], b[1], b[2], 255]);
-        return (c.collect(), "rgb".into());
-    }
-    let ramp = |t: f32| crate::colourmap::viridis(t);
-    if let Some(f) = attrs.first().and_then(|a| cloud.scalar(a)) {
-        let signed = f.values.iter().any(|v| *v < 0.0) && f.values.iter().any(|v| *v > 0.0);
-        let mut abs: Vec<f32> = f.values.iter().filter(|v| v.is_finite()).map(|v| v.abs()).collect();
-        let k = ((abs.len().saturating_sub(1)) as f32 * 0.98) as usize;
-        let lim = if abs.is_empty() { 1.0 } else { *abs.select_nth_unstable_by(k, |a, b| a.total_cmp(b)).1 }.max(1e-6);
-        let (lo, hi) = f.values.iter().filter(|v| v.is_finite()).fold((f32::MAX, f32::MIN), |(a, b), &v| (a.min(v), b.max(v)));
-        let c = f.values.par_iter().map(|&v| {
-            if !v.is_finite() {
-                [60, 60, 66, 255]
-            } else if signed {
-                let c = crate::colourmap::diverging(v / lim);
-                [c[0], c[1], c[2], 255]
-            } else {
-                let c = ramp(if hi > lo { (v - lo) / (hi - lo) } else { 0.5 });
-                [c[0], c[1], c[2], 255]
-            }
-        });
-        return (c.collect(), format!("{} ({})", f.name, if signed { "diverging" } else { "viridis" }));
-    }
-    let (lo, hi) = cloud.positions.iter().fold((f32::MAX, f32::MIN), |(a, b), p| (a.min(p[2]), b.max(p[2])));
-    let c = cloud.positions.par_iter().map(|p| {
-        let c = ramp(if hi > lo { (p[2] - lo) / (hi - lo) } else { 0.5 });
-        [c[0], c[1], c[2], 255]
-    });
-    (c.collect(), "elevation (viridis)".into())
-}
-
 /// Writes `dir/tileset.json` and `dir/tiles/*.glb`.
 pub fn write_tileset(cloud: &PointCloud, dir: &Path, opts: &Options) -> Result<Summary> {
     // Into a temporary folder beside `dir`, swapped in whole at the end: never a mix of an old
     // and a new export, never a half-written tileset.
-    let mut summary = crate::io::safe::write_dir(dir, opts.overwrite, |tmp| write_into(cloud, tmp, opts))?;
+    let mut summary =
+        crate::io::safe::write_dir(dir, opts.overwrite, |tmp| write_into(cloud, tmp, opts))?;
     summary.output = dir.display().to_string();
     Ok(summary)
 }
@@ -407,15 +357,26 @@ fn write_into(cloud: &PointCloud, dir: &Path, opts: &Options) -> Result<Summary>
         return Err(ExportError::Invalid("the point cloud is empty".into()));
     }
     let Some(data_crs) = &cloud.crs else {
-        return Err(ExportError::Invalid("the point cloud has no CRS: 3D Tiles need to know where on the globe it is".into()));
+        return Err(ExportError::Invalid(
+            "the point cloud has no CRS: 3D Tiles need to know where on the globe it is".into(),
+        ));
     };
     if !opts.geoid_offset.is_finite() {
-        return Err(ExportError::Invalid("the geoid offset must be a number".into()));
+        return Err(ExportError::Invalid(
+            "the geoid offset must be a number".into(),
+        ));
     }
     for a in &opts.attributes {
         if cloud.scalar(a).is_none() {
             let have: Vec<&str> = cloud.scalars.iter().map(|s| s.name.as_str()).collect();
-            return Err(ExportError::Invalid(format!("no field {a:?} in the point cloud (it has: {})", if have.is_empty() { "none".into() } else { have.join(", ") })));
+            return Err(ExportError::Invalid(format!(
+                "no field {a:?} in the point cloud (it has: {})",
+                if have.is_empty() {
+                    "none".into()
+                } else {
+                    have.join(", ")
+                }
+            )));
         }
     }
     let src = horizontal(data_crs)?;
@@ -432,34 +393,80 @@ fn write_into(cloud: &PointCloud, dir: &Path, opts: &Options) -> Result<Summary>
     let enu = to_enu_grid(cloud, &src, &geoid, origin, &axes)?;
 
     let cap = opts.max_points_per_tile.max(100);
-    let tree = Octree::build(&enu, octree::Params { grid: 128, max_leaf: cap, max_depth: 24, max_node: cap });
+    let tree = Octree::build(
+        &enu,
+        octree::Params {
+            grid: 128,
+            max_leaf: cap,
+            max_depth: 24,
+            max_node: cap,
+        },
+    );
     let (col, colour_desc) = colours(cloud, &opts.attributes);
     let fields: Vec<(String, String, String)> = opts
         .attributes
         .iter()
         .map(|a| {
             let (p, attr) = property_names(a);
-            let desc = cloud.scalar(a).map(|s| s.description.clone()).filter(|d| !d.is_empty()).unwrap_or_else(|| a.clone());
-            (p, attr, format!("{desc}; unit: metre unless the name says otherwise; no data = {NO_DATA}"))
+            let desc = cloud
+                .scalar(a)
+                .map(|s| s.description.clone())
+                .filter(|d| !d.is_empty())
+                .unwrap_or_else(|| a.clone());
+            (
+                p,
+                attr,
+                format!("{desc}; unit: metre unless the name says otherwise; no data = {NO_DATA}"),
+            )
         })
         .collect();
-    let values: Vec<Vec<f32>> = opts.attributes.iter().map(|a| cloud.scalar(a).map(|s| s.values.clone()).unwrap_or_default()).collect();
+    let values: Vec<Vec<f32>> = opts
+        .attributes
+        .iter()
+        .map(|a| {
+            cloud
+                .scalar(a)
+                .map(|s| s.values.clone())
+                .unwrap_or_default()
+        })
+        .collect();
 
     let tiles_dir = dir.join("tiles");
-    std::fs::create_dir_all(&tiles_dir).map_err(|e| ExportError::Write { path: tiles_dir.clone(), reason: e.to_string() })?;
-    tree.nodes.par_iter().enumerate().try_for_each(|(id, node)| -> Result<()> {
-        let idx = tree.points(id);
-        let pos: Vec<[f32; 3]> = idx.iter().map(|&i| enu[i as usize]).collect();
-        let c: Vec<[u8; 4]> = idx.iter().map(|&i| col[i as usize]).collect();
-        let attrs: Vec<(String, Vec<f32>)> = values
-            .iter()
-            .zip(&opts.attributes)
-            .map(|(v, a)| (a.clone(), idx.iter().map(|&i| v.get(i as usize).copied().filter(|x| x.is_finite()).unwrap_or(NO_DATA)).collect()))
-            .collect();
-        let bytes = glb(&pos, &c, &attrs, &fields, node.tight_min, node.tight_max);
-        let path = tiles_dir.join(format!("{id}.glb"));
-        std::fs::write(&path, bytes).map_err(|e| ExportError::Write { path, reason: e.to_string() })
+    std::fs::create_dir_all(&tiles_dir).map_err(|e| ExportError::Write {
+        path: tiles_dir.clone(),
+        reason: e.to_string(),
     })?;
+    tree.nodes
+        .par_iter()
+        .enumerate()
+        .try_for_each(|(id, node)| -> Result<()> {
+            let idx = tree.points(id);
+            let pos: Vec<[f32; 3]> = idx.iter().map(|&i| enu[i as usize]).collect();
+            let c: Vec<[u8; 4]> = idx.iter().map(|&i| col[i as usize]).collect();
+            let attrs: Vec<(String, Vec<f32>)> = values
+                .iter()
+                .zip(&opts.attributes)
+                .map(|(v, a)| {
+                    (
+                        a.clone(),
+                        idx.iter()
+                            .map(|&i| {
+                                v.get(i as usize)
+                                    .copied()
+                                    .filter(|x| x.is_finite())
+                                    .unwrap_or(NO_DATA)
+                            })
+                            .collect(),
+                    )
+                })
+                .collect();
+            let bytes = glb(&pos, &c, &attrs, &fields, node.tight_min, node.tight_max);
+            let path = tiles_dir.join(format!("{id}.glb"));
+            std::fs::write(&path, bytes).map_err(|e| ExportError::Write {
+                path,
+                reason: e.to_string(),
+            })
+        })?;
 
     // Tile tree, children inside their parents (tight bounds include all descendants).
     fn tile(tree: &Octree, id: usize) -> Value {
@@ -467,26 +474,36 @@ fn write_into(cloud: &PointCloud, dir: &Path, opts: &Options) -> Result<Summary>
         let c = [0, 1, 2].map(|k| (f64::from(n.tight_min[k]) + f64::from(n.tight_max[k])) * 0.5);
         // Half sizes get a hair of margin: u16 quantization rounds positions by up to 1/131070
         // of the extent.
-        let h = [0, 1, 2].map(|k| ((f64::from(n.tight_max[k]) - f64::from(n.tight_min[k])) * 0.5 * 1.0001).max(0.005));
+        let h = [0, 1, 2].map(|k| {
+            ((f64::from(n.tight_max[k]) - f64::from(n.tight_min[k])) * 0.5 * 1.0001).max(0.005)
+        });
         // Geometric error: what is missing when the children are not drawn. Their points fill
         // the gaps between this tile's (its grid spacing) and add detail below it; a sixteenth
         // of the node (8 grid spacings) refines a whole site at overview distances in CesiumJS
         // (SSE 16) without loading deep levels of large clouds.
-        let ge = if n.is_leaf() { 0.0 } else { f64::from(n.size) / 16.0 };
+        let ge = if n.is_leaf() {
+            0.0
+        } else {
+            f64::from(n.size) / 16.0
+        };
         let mut t = json!({
             "boundingVolume": { "box": [c[0], c[1], c[2], h[0], 0.0, 0.0, 0.0, h[1], 0.0, 0.0, 0.0, h[2]] },
             "geometricError": ge,
             "content": { "uri": format!("tiles/{id}.glb") },
         });
         if !n.children.is_empty() {
-            t["children"] = Value::Array(n.children.iter().map(|&c| tile(tree, c as usize)).collect());
+            t["children"] =
+                Value::Array(n.children.iter().map(|&c| tile(tree, c as usize)).collect());
         }
         t
     }
     let mut root = tile(&tree, 0);
     root["refine"] = json!("ADD");
     let e = axes;
-    root["transform"] = json!([e[0][0], e[0][1], e[0][2], 0.0, e[1][0], e[1][1], e[1][2], 0.0, e[2][0], e[2][1], e[2][2], 0.0, origin[0], origin[1], origin[2], 1.0]);
+    root["transform"] = json!([
+        e[0][0], e[0][1], e[0][2], 0.0, e[1][0], e[1][1], e[1][2], 0.0, e[2][0], e[2][1], e[2][2],
+        0.0, origin[0], origin[1], origin[2], 1.0
+    ]);
     let root_ge = root["geometricError"].as_f64().unwrap_or(0.0);
     let mut stats = Vec::new();
     let mut stat_props = serde_json::Map::new();
@@ -495,7 +512,12 @@ fn write_into(cloud: &PointCloud, dir: &Path, opts: &Options) -> Result<Summary>
         let mn = finite.iter().cloned().reduce(f32::min).map(f64::from);
         let mx = finite.iter().cloned().reduce(f32::max).map(f64::from);
         stat_props.insert(name.clone(), json!({ "min": mn, "max": mx }));
-        stats.push(AttributeStats { name: field.clone(), min: mn, max: mx, no_data: v.len() - finite.len() });
+        stats.push(AttributeStats {
+            name: field.clone(),
+            min: mn,
+            max: mx,
+            no_data: v.len() - finite.len(),
+        });
     }
     let mut tileset = json!({
         "asset": {
@@ -517,11 +539,16 @@ fn write_into(cloud: &PointCloud, dir: &Path, opts: &Options) -> Result<Summary>
     });
     if !fields.is_empty() {
         tileset["schema"] = schema(&fields);
-        tileset["statistics"] = json!({ "classes": { CLASS: { "count": cloud.len(), "properties": stat_props } } });
+        tileset["statistics"] =
+            json!({ "classes": { CLASS: { "count": cloud.len(), "properties": stat_props } } });
     }
     let path = dir.join("tileset.json");
-    let text = serde_json::to_string_pretty(&tileset).map_err(|e| ExportError::Invalid(e.to_string()))?;
-    std::fs::write(&path, text).map_err(|e| ExportError::Write { path: path.clone(), reason: e.to_string() })?;
+    let text =
+        serde_json::to_string_pretty(&tileset).map_err(|e| ExportError::Invalid(e.to_string()))?;
+    std::fs::write(&path, text).map_err(|e| ExportError::Write {
+        path: path.clone(),
+        reason: e.to_string(),
+    })?;
     Ok(Summary {
         output: dir.display().to_string(),
         tiles: tree.nodes.len(),
@@ -537,25 +564,41 @@ fn write_into(cloud: &PointCloud, dir: &Path, opts: &Options) -> Result<Summary>
     })
 }
 
+/// Where the tileset is, for the CLI's messages.
+pub fn tileset_path(dir: &Path) -> PathBuf {
+    dir.join("tileset.json")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn grid_transform_matches_proj_point_by_point() {
-        let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sample_data/epoch1_2025.laz");
+        let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("sample_data/epoch1_2025.laz");
         let cloud = crate::io::las::read(&dir).expect("sample").cloud;
         let src = horizontal(cloud.crs.as_ref().expect("crs")).expect("crs");
         let c = cloud.bounds().center();
         let (mut x, mut y, mut z) = (vec![c[0]], vec![c[1]], vec![c[2] + 30.0]);
-        Transformer::to_epsg(&src, 4978).unwrap().apply(&mut x, &mut y, &mut z).unwrap();
+        Transformer::to_epsg(&src, 4978)
+            .unwrap()
+            .apply(&mut x, &mut y, &mut z)
+            .unwrap();
         let origin = [x[0], y[0], z[0]];
         let (mut lon, mut lat, mut h) = (vec![c[0]], vec![c[1]], vec![0.0]);
-        Transformer::to_epsg(&src, 4326).unwrap().apply(&mut lon, &mut lat, &mut h).unwrap();
+        Transformer::to_epsg(&src, 4326)
+            .unwrap()
+            .apply(&mut lon, &mut lat, &mut h)
+            .unwrap();
         let axes = enu_axes(lon[0], lat[0]);
         let exact = to_enu(&cloud, &src, &Geoid::Constant(30.0), origin, &axes).unwrap();
         let fast = to_enu_grid(&cloud, &src, &Geoid::Constant(30.0), origin, &axes).unwrap();
-        let worst = exact.iter().zip(&fast).map(|(a, b)| (0..3).map(|k| (a[k] - b[k]).abs()).fold(0.0f32, f32::max)).fold(0.0f32, f32::max);
+        let worst = exact
+            .iter()
+            .zip(&fast)
+            .map(|(a, b)| (0..3).map(|k| (a[k] - b[k]).abs()).fold(0.0f32, f32::max))
+            .fold(0.0f32, f32::max);
         // f32 storage of coordinates up to ~140 m is ~1e-5 m; the interpolation adds less.
         assert!(worst < 1e-4, "worst difference {worst} m");
         // ENU of the centre is the origin; up is up.
@@ -565,7 +608,12 @@ mod tests {
 
     #[test]
     fn geoid_grid_is_sampled_under_every_point() {
-        let cloud = crate::io::las::read(&std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sample_data/epoch1_2025.laz")).expect("sample").cloud;
+        let cloud = crate::io::las::read(
+            &std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("sample_data/epoch1_2025.laz"),
+        )
+        .expect("sample")
+        .cloud;
         let src = horizontal(cloud.crs.as_ref().expect("crs")).expect("crs");
         // A geoid tilted 0.1 m per 0.001 degree of longitude over the site (EPSG:4326 grid).
         let dir = tempfile::tempdir().unwrap();
@@ -573,40 +621,59 @@ mod tests {
         let (w, h) = (40usize, 40usize);
         let gt = crate::io::raster::GeoTransform([131.48, 0.001, 0.0, 34.20, 0.0, -0.001]);
         let n_at = |lon: f64, lat: f64| 30.0 + 100.0 * (lon - 131.5) + 20.0 * (lat - 34.18);
-        let values: Vec<f32> = (0..w * h).map(|k| {
-            let [lon, lat] = gt.pixel_to_world((k % w) as f64 + 0.5, (k / w) as f64 + 0.5);
-            n_at(lon, lat) as f32
-        }).collect();
+        let values: Vec<f32> = (0..w * h)
+            .map(|k| {
+                let [lon, lat] = gt.pixel_to_world((k % w) as f64 + 0.5, (k / w) as f64 + 0.5);
+                n_at(lon, lat) as f32
+            })
+            .collect();
         let wgs84 = crs::from_epsg(4326, CrsSource::User).unwrap();
         crate::io::raster::write_f32(&path, w, h, gt, Some(&wgs84), -9999.0, &values).unwrap();
-        let opts = Options { geoid_grid: Some(path.clone()), ..Default::default() };
+        let opts = Options {
+            geoid_grid: Some(path.clone()),
+            ..Default::default()
+        };
         let geoid = Geoid::new(&opts, &src).unwrap();
         let c = cloud.bounds().center();
         let (mut lon, mut lat, mut z) = (vec![c[0]], vec![c[1]], vec![0.0]);
-        Transformer::to_epsg(&src, 4326).unwrap().apply(&mut lon, &mut lat, &mut z).unwrap();
+        Transformer::to_epsg(&src, 4326)
+            .unwrap()
+            .apply(&mut lon, &mut lat, &mut z)
+            .unwrap();
         let n_c = geoid.at(&[c[0]], &[c[1]]).unwrap()[0];
-        assert!((n_c - n_at(lon[0], lat[0])).abs() < 1e-3, "{n_c} vs {}", n_at(lon[0], lat[0]));
+        assert!(
+            (n_c - n_at(lon[0], lat[0])).abs() < 1e-3,
+            "{n_c} vs {}",
+            n_at(lon[0], lat[0])
+        );
         let (mut x, mut y, mut zz) = (vec![c[0]], vec![c[1]], vec![c[2] + n_c]);
-        Transformer::to_epsg(&src, 4978).unwrap().apply(&mut x, &mut y, &mut zz).unwrap();
+        Transformer::to_epsg(&src, 4978)
+            .unwrap()
+            .apply(&mut x, &mut y, &mut zz)
+            .unwrap();
         let axes = enu_axes(lon[0], lat[0]);
         let origin = [x[0], y[0], zz[0]];
         let exact = to_enu(&cloud, &src, &geoid, origin, &axes).unwrap();
         let fast = to_enu_grid(&cloud, &src, &geoid, origin, &axes).unwrap();
-        let worst = exact.iter().zip(&fast).map(|(a, b)| (0..3).map(|k| (a[k] - b[k]).abs()).fold(0.0f32, f32::max)).fold(0.0f32, f32::max);
+        let worst = exact
+            .iter()
+            .zip(&fast)
+            .map(|(a, b)| (0..3).map(|k| (a[k] - b[k]).abs()).fold(0.0f32, f32::max))
+            .fold(0.0f32, f32::max);
         assert!(worst < 1e-3, "worst difference {worst} m");
         // The tilt is there: against a constant N at the centre, the west and east edges move
         // by about -/+ 0.1 m in height.
         let flat = to_enu_grid(&cloud, &src, &Geoid::Constant(n_c), origin, &axes).unwrap();
         let dz: Vec<f32> = fast.iter().zip(&flat).map(|(a, b)| a[2] - b[2]).collect();
-        let (lo, hi) = dz.iter().fold((f32::MAX, f32::MIN), |(a, b), &v| (a.min(v), b.max(v)));
+        let (lo, hi) = dz
+            .iter()
+            .fold((f32::MAX, f32::MIN), |(a, b), &v| (a.min(v), b.max(v)));
         assert!(lo < -0.08 && hi > 0.08, "{lo} {hi}");
         // Outside the grid: refused with the file named.
-        let far = geoid.at(&[c[0] + 50_000.0], &[c[1]]).unwrap_err().to_string();
+        let far = geoid
+            .at(&[c[0] + 50_000.0], &[c[1]])
+            .unwrap_err()
+            .to_string();
         assert!(far.contains("geoid.tif"), "{far}");
     }
-}
-
-/// Where the tileset is, for the CLI's messages.
-pub fn tileset_path(dir: &Path) -> PathBuf {
-    dir.join("tileset.json")
 }

@@ -1,0 +1,397 @@
+//! The bevy systems that follow the state each frame: finished jobs and dialogs in, layers,
+//! eye-dome lighting and the viewport out.
+
+use super::*;
+
+#[allow(clippy::too_many_arguments)]
+pub(super) fn poll_jobs(
+    mut commands: Commands,
+    mut viewer: ResMut<Viewer>,
+    mut materials: ResMut<Assets<points::PointMaterial>>,
+    mut std_materials: ResMut<Assets<StandardMaterial>>,
+    mut meshes: ResMut<Assets<Mesh>>,
+    mut images: ResMut<Assets<Image>>,
+) {
+    let mut finished = Vec::new();
+    let mut i = 0;
+    while i < viewer.jobs.len() {
+        match viewer.jobs[i].1.poll() {
+            jobs::Poll::Running => i += 1,
+            jobs::Poll::Done(r) => {
+                let (kind, job) = viewer.jobs.remove(i);
+                finished.push((kind, job.label, r));
+            }
+        }
+    }
+    for (kind, label, r) in finished {
+        match r {
+            Err(e) => {
+                let msg = if e == "cancelled" {
+                    format!("{}: {}", label, viewer.t(S::Cancelled))
+                } else if kind == JobKind::Load {
+                    format!("{}: {e}", viewer.t(S::CannotOpen))
+                } else {
+                    format!("{label}: {e}")
+                };
+                viewer.errors.push(msg);
+            }
+            Ok(jobs::Output::Saved { path }) => {
+                let msg = format!("{}: {}", viewer.t(S::Saved), path.display());
+                viewer.notices.push(msg);
+            }
+            Ok(jobs::Output::Cloud {
+                path,
+                cloud,
+                octree,
+                warnings,
+            }) => {
+                let name = path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().to_string())
+                    .unwrap_or_default();
+                add_cloud(
+                    &mut viewer,
+                    &mut commands,
+                    &mut materials,
+                    name,
+                    Some(path),
+                    cloud,
+                    octree,
+                    warnings,
+                    None,
+                );
+                // A photo opened before the clouds moves down to their ground.
+                if let Some(z) = ground_height(&viewer) {
+                    for l in viewer.layers.iter_mut() {
+                        if let LayerKind::Raster(r) = &mut l.kind {
+                            if !r.is_dem && r.drape_z == r.placed_z {
+                                r.drape_z = z - r.origin[2] as f32;
+                            }
+                        }
+                    }
+                }
+            }
+            Ok(jobs::Output::Raster { path, raster }) => add_raster(
+                &mut viewer,
+                &mut commands,
+                &mut meshes,
+                &mut images,
+                &mut std_materials,
+                path,
+                raster,
+            ),
+            Ok(jobs::Output::Change {
+                outcome,
+                registration,
+            }) => {
+                viewer.change.registration = registration;
+                let outcome = *outcome;
+                let name = match outcome.summary.method {
+                    Method::M3c2 => "M3C2".to_string(),
+                    Method::C2c => "C2C".to_string(),
+                };
+                let oct = Octree::build(
+                    &outcome.result.positions,
+                    crate::analysis::octree::Params::default(),
+                );
+                // Replace an earlier result: one result layer at a time keeps the panels simple.
+                let old: Vec<u32> = viewer
+                    .layers
+                    .iter()
+                    .filter(|l| l.cloud().is_some_and(|c| c.summary.is_some()))
+                    .map(|l| l.id)
+                    .collect();
+                for id in old {
+                    viewer.remove_layer(&mut commands, id);
+                }
+                add_cloud(
+                    &mut viewer,
+                    &mut commands,
+                    &mut materials,
+                    name,
+                    None,
+                    outcome.result,
+                    oct,
+                    outcome.summary.warnings.clone(),
+                    Some(outcome.summary),
+                );
+                // The result is what the user asked to see: the epochs step back.
+                for l in viewer.layers.iter_mut() {
+                    if l.is_epoch() {
+                        l.visible = false;
+                    }
+                }
+            }
+            Ok(jobs::Output::Colourised {
+                layer,
+                rgb,
+                covered,
+            }) => {
+                if let Some(l) = viewer.layers.iter_mut().find(|l| l.id == layer) {
+                    if let LayerKind::Cloud(c) = &mut l.kind {
+                        let mut cloud = (*c.cloud).clone();
+                        cloud.rgb = Some(rgb);
+                        c.cloud = Arc::new(cloud);
+                    }
+                    l.warnings
+                        .push(format!("{covered} points coloured from the orthophoto"));
+                }
+                viewer.set_colour(&mut commands, layer, ColourMode::Rgb);
+            }
+        }
+    }
+}
+
+pub(super) fn poll_dialogs(mut viewer: ResMut<Viewer>) {
+    let mut results = Vec::new();
+    viewer.dialogs.retain(|rx| {
+        let Ok(r) = rx.lock() else { return false };
+        match r.try_recv() {
+            Ok(x) => {
+                results.push(x);
+                false
+            }
+            Err(std::sync::mpsc::TryRecvError::Empty) => true,
+            Err(_) => false,
+        }
+    });
+    for r in results {
+        match r {
+            DialogResult::Open(paths) => {
+                for p in paths {
+                    viewer.open(p);
+                }
+            }
+            DialogResult::Save(id, path) => ui::save_result(&mut viewer, id, path),
+            DialogResult::Tiles(id, dir) => ui::export_tiles(&mut viewer, id, dir),
+            DialogResult::Objects(id, path) => ui::export_objects(&mut viewer, id, path),
+            DialogResult::Report(id, path) => ui::export_report(&mut viewer, id, path),
+            DialogResult::Session(path) => {
+                if let Err(e) = ui::save_session(&mut viewer, path) {
+                    viewer.errors.push(e);
+                }
+            }
+            DialogResult::Dod(path) => {
+                if let Err(e) = ui::export_dod(&mut viewer, path) {
+                    viewer.errors.push(e);
+                }
+            }
+        }
+    }
+}
+
+pub(super) fn file_drops(
+    mut drops: MessageReader<bevy::window::FileDragAndDrop>,
+    mut viewer: ResMut<Viewer>,
+) {
+    for d in drops.read() {
+        if let bevy::window::FileDragAndDrop::DroppedFile { path_buf, .. } = d {
+            viewer.open(path_buf.clone());
+        }
+    }
+}
+
+/// Layer transforms (exaggeration), visibility (blink), raster drape height, first framing.
+pub(super) fn sync_layers(
+    mut viewer: ResMut<Viewer>,
+    time: Res<Time<Real>>,
+    mut transforms: Query<&mut Transform, Without<camera::OrbitCamera>>,
+    mut vis: Query<&mut Visibility, Without<points::NodeMesh>>,
+    mut meshes: ResMut<Assets<Mesh>>,
+    mesh_handles: Query<&Mesh3d>,
+    mut cam: Query<(&mut camera::OrbitCamera, &Projection)>,
+) {
+    viewer.frame += 1;
+    let ms = time.delta_secs() * 1000.0;
+    viewer.frame_ms = if viewer.frame_ms > 0.0 {
+        viewer.frame_ms * 0.9 + ms * 0.1
+    } else {
+        ms
+    };
+    let blink_a =
+        ((time.elapsed_secs() / viewer.compare.blink_s.max(0.1)) as u64).is_multiple_of(2);
+    let (mode, a, b) = (viewer.compare.mode, viewer.compare.a, viewer.compare.b);
+    let transforms_now: Vec<(Entity, Transform)> = viewer
+        .layers
+        .iter()
+        .map(|l| match &l.kind {
+            LayerKind::Cloud(c) => (c.root, viewer.layer_transform(c.cloud.origin)),
+            LayerKind::Raster(r) => (r.root, viewer.layer_transform(r.origin)),
+        })
+        .collect();
+    // Photos to re-lay (height or DEM changed) need the DEM's grid: taken out of its layer
+    // only then.
+    let has_dem = viewer
+        .layers
+        .iter()
+        .any(|l| matches!(&l.kind, LayerKind::Raster(r) if r.is_dem));
+    let relay = viewer.layers.iter().any(|l| matches!(&l.kind, LayerKind::Raster(r) if !r.is_dem && (r.drape_z != r.placed_z || (r.on_dem && has_dem) != r.placed_on_dem)));
+    let dem = if relay {
+        viewer.layers.iter().find_map(|l| match &l.kind {
+            LayerKind::Raster(r) if r.is_dem => Some(jobs::RasterLayer {
+                image: image::RgbImage::new(1, 1),
+                corners: r.raster.corners,
+                heights: r.raster.heights.clone(),
+                crs: None,
+                size: r.raster.size,
+            }),
+            _ => None,
+        })
+    } else {
+        None
+    };
+    let ortho_on_dem = has_dem
+        && viewer
+            .layers
+            .iter()
+            .any(|l| l.visible && matches!(&l.kind, LayerKind::Raster(r) if !r.is_dem && r.on_dem));
+    for l in viewer.layers.iter_mut() {
+        let in_pair = Some(l.id) == a || Some(l.id) == b;
+        l.shown = l.visible;
+        l.swipe_side = 0.0;
+        if in_pair && a != b {
+            match mode {
+                CompareMode::Blink => l.shown = (Some(l.id) == a) == blink_a,
+                CompareMode::Swipe => {
+                    l.shown = true;
+                    l.swipe_side = if Some(l.id) == a { 1.0 } else { 2.0 };
+                }
+                CompareMode::Off => {}
+            }
+        }
+        // A photo laid on the DEM textures it: drawing the DEM too would only z-fight.
+        if matches!(&l.kind, LayerKind::Raster(r) if r.is_dem) && ortho_on_dem {
+            l.shown = false;
+        }
+        let root = match &mut l.kind {
+            LayerKind::Cloud(c) => c.root,
+            LayerKind::Raster(r) => {
+                if (r.drape_z != r.placed_z || (r.on_dem && has_dem) != r.placed_on_dem)
+                    && !r.is_dem
+                {
+                    if let Ok(h) = mesh_handles.get(r.entity) {
+                        if let Some(mut m) = meshes.get_mut(&h.0) {
+                            *m = match (&dem, r.on_dem) {
+                                (Some(d), true) => {
+                                    points::ortho_on_dem_mesh(&r.raster, r.origin, d, r.drape_z)
+                                }
+                                _ => points::raster_mesh(&r.raster, r.origin, r.drape_z),
+                            };
+                        }
+                    }
+                    r.placed_z = r.drape_z;
+                    r.placed_on_dem = r.on_dem && dem.is_some();
+                }
+                r.root
+            }
+        };
+        if let Ok(mut v) = vis.get_mut(root) {
+            v.set_if_neq(if l.shown {
+                Visibility::Inherited
+            } else {
+                Visibility::Hidden
+            });
+        }
+    }
+    for (e, t) in transforms_now {
+        if let Ok(mut tf) = transforms.get_mut(e) {
+            if *tf != t {
+                *tf = t;
+            }
+        }
+    }
+    // Frame the data when the first layer arrives, and again when the first cloud does
+    // (a photo opened first is usually much larger than the survey).
+    let has_cloud = viewer.layers.iter().any(|l| l.cloud().is_some());
+    if viewer.framed && has_cloud && !viewer.framed_cloud && !viewer.drag_in_view {
+        viewer.framed = false;
+    }
+    if !viewer.framed {
+        if let Some(b) = viewer.scene_bounds() {
+            if let Ok((mut c, p)) = cam.single_mut() {
+                let fov = if let Projection::Perspective(p) = p {
+                    p.fov
+                } else {
+                    0.8
+                };
+                camera::apply_preset(&mut c, camera::Preset::Reset, Some(b), fov);
+                viewer.framed = true;
+                viewer.framed_cloud = has_cloud;
+            }
+        }
+    }
+}
+
+/// A software renderer (lavapipe, llvmpipe) draws ~1 M points a second: start with a budget
+/// that keeps the view interactive there, unless the user chose one.
+pub(super) fn know_renderer(
+    mut viewer: ResMut<Viewer>,
+    info: Option<Res<bevy::render::renderer::RenderAdapterInfo>>,
+) {
+    if viewer.renderer.is_some() {
+        return;
+    }
+    let Some(info) = info else { return };
+    // wgpu's DeviceType is not re-exported by bevy; its Debug name is stable ("Cpu").
+    let software = format!("{:?}", info.device_type) == "Cpu";
+    viewer.renderer = Some((
+        format!("{} ({:?}, {})", info.name, info.device_type, info.driver),
+        software,
+    ));
+    if software && !viewer.budget_explicit {
+        viewer.settings.budget = 300_000;
+    }
+}
+
+/// Eye-dome lighting on the 3D camera follows the setting.
+pub(super) fn sync_edl(
+    viewer: Res<Viewer>,
+    mut commands: Commands,
+    cams: Query<(Entity, Option<&edl::EyeDome>), With<camera::OrbitCamera>>,
+) {
+    let Ok((e, current)) = cams.single() else {
+        return;
+    };
+    let want = viewer.settings.edl.then(|| edl::EyeDome {
+        strength: viewer.settings.edl_strength,
+        radius: 1.4,
+        ..Default::default()
+    });
+    match (want, current) {
+        (Some(w), Some(c)) if w.strength == c.strength => {}
+        (Some(w), _) => {
+            commands.entity(e).insert(w);
+        }
+        (None, Some(_)) => {
+            commands.entity(e).remove::<edl::EyeDome>();
+        }
+        (None, None) => {}
+    }
+}
+
+/// The 3D view fills what the panels leave.
+pub(super) fn apply_viewport(
+    viewer: Res<Viewer>,
+    mut cams: Query<&mut Camera, With<camera::OrbitCamera>>,
+    windows: Query<&Window>,
+) {
+    let (Some(r), Ok(mut cam), Ok(win)) = (viewer.view_rect, cams.single_mut(), windows.single())
+    else {
+        return;
+    };
+    let (ww, wh) = (win.physical_width(), win.physical_height());
+    let x0 = (r.min.x.max(0.0) as u32).min(ww.saturating_sub(1));
+    let y0 = (r.min.y.max(0.0) as u32).min(wh.saturating_sub(1));
+    let w = ((r.width().max(1.0)) as u32).min(ww - x0).max(1);
+    let h = ((r.height().max(1.0)) as u32).min(wh - y0).max(1);
+    let vp = bevy::camera::Viewport {
+        physical_position: UVec2::new(x0, y0),
+        physical_size: UVec2::new(w, h),
+        ..default()
+    };
+    if cam.viewport.as_ref().is_none_or(|v| {
+        v.physical_position != vp.physical_position || v.physical_size != vp.physical_size
+    }) {
+        cam.viewport = Some(vp);
+    }
+}

@@ -246,6 +246,7 @@ mod tests {
             spacing: 1.0,
             drawn: 0,
             summary: None,
+            histogram: Default::default(),
         };
         v.layers.push(super::super::Layer {
             id: 7,

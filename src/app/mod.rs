@@ -231,6 +231,7 @@ pub fn add_cloud(
         spacing: if is_result { spacing * 1.3 } else { spacing },
         drawn: 0,
         summary,
+        histogram: Default::default(),
     };
     viewer.layers.push(Layer {
         id,

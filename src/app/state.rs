@@ -73,6 +73,33 @@ pub struct CloudLayer {
     pub drawn: usize,
     /// Result of change detection (not an epoch).
     pub summary: Option<ChangeSummary>,
+    /// The result panel's histogram, kept until its field or range changes (not recounted
+    /// over every point each frame).
+    pub histogram: HistogramCache,
+}
+
+/// Histogram bins of one field over one range.
+#[derive(Default)]
+pub struct HistogramCache(std::sync::Mutex<Option<Counted>>);
+
+/// Field, range and the bins counted for them.
+type Counted = (String, (f32, f32), Vec<usize>);
+
+impl HistogramCache {
+    /// The bins of `values` (the field `field`) over `range`, counted once per field and range.
+    pub fn bins(&self, field: &str, values: &[f32], range: (f32, f32), n: usize) -> Vec<usize> {
+        let Ok(mut slot) = self.0.lock() else {
+            return crate::colourmap::histogram(values, range, n);
+        };
+        match slot.as_ref() {
+            Some((f, r, h)) if f == field && *r == range && h.len() == n => h.clone(),
+            _ => {
+                let h = crate::colourmap::histogram(values, range, n);
+                *slot = Some((field.to_string(), range, h.clone()));
+                h
+            }
+        }
+    }
 }
 
 pub struct RasterView {

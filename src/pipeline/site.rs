@@ -297,6 +297,28 @@ pub fn parse(file: &Path, text: &str) -> Result<SiteFile> {
     toml::from_str(text).map_err(|e| describe_error(file, text, &e))
 }
 
+/// `p` relative to the job file's (canonical) folder; leading `..` go up from that folder, so
+/// outputs are named `/site/out`, not `/site/data/../out` (later ones are left to the system:
+/// through a symbolic link they mean something else).
+fn beside(dir: &Path, p: &Path) -> PathBuf {
+    if p.is_absolute() {
+        return p.to_path_buf();
+    }
+    let mut base = dir.to_path_buf();
+    let mut rest = p.components().peekable();
+    while let Some(c) = rest.peek() {
+        match c {
+            std::path::Component::ParentDir if base.parent().is_some() => {
+                base.pop();
+            }
+            std::path::Component::CurDir => {}
+            _ => break,
+        }
+        rest.next();
+    }
+    base.join(rest.collect::<PathBuf>())
+}
+
 /// The steps of a job file, in order, as pipeline jobs with absolute paths.
 pub fn plan(file: &Path) -> Result<Plan> {
     let site = read(file)?;
@@ -307,13 +329,7 @@ pub fn plan(file: &Path) -> Result<Plan> {
 pub fn plan_site(file: &Path, site: &SiteFile) -> Result<Plan> {
     let base = std::fs::canonicalize(file).map_err(|e| IoError::io(file, e))?;
     let dir = base.parent().map(Path::to_path_buf).unwrap_or_default();
-    let at = |p: &Path| {
-        if p.is_absolute() {
-            p.to_path_buf()
-        } else {
-            dir.join(p)
-        }
-    };
+    let at = |p: &Path| beside(&dir, p);
     let out = at(site.site.output.as_deref().unwrap_or(Path::new("out")));
     let o = |name: &str| out.join(name);
     if site.epochs.len() != 2 {
@@ -684,13 +700,7 @@ pub fn session(file: &Path) -> Result<Session> {
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_default();
-    let at = |p: &Path| {
-        if p.is_absolute() {
-            p.to_path_buf()
-        } else {
-            dir.join(p)
-        }
-    };
+    let at = |p: &Path| beside(&dir, p);
     let mut files: Vec<PathBuf> = site.epochs.iter().map(|e| at(&e.path)).collect();
     files.extend(
         site.report

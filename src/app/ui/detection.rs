@@ -183,7 +183,8 @@ pub(super) fn result_panel(ui: &mut egui::Ui, v: &mut Viewer) {
     };
     if let Some(f) = c.cloud.scalar(&field) {
         ui.label(format!("{} ({field})", S::Histogram.t(lang)));
-        histogram(ui, &f.values, c.range, &c.mode);
+        let bins = c.histogram.bins(&field, &f.values, c.range, 40);
+        histogram(ui, &bins, c.range, &c.mode);
     }
     let m3c2 = s.method == Method::M3c2;
     if ui.button(S::SaveResult.t(lang)).clicked() {
@@ -206,9 +207,8 @@ pub(super) fn result_panel(ui: &mut egui::Ui, v: &mut Viewer) {
     });
 }
 
-pub(super) fn histogram(ui: &mut egui::Ui, values: &[f32], range: (f32, f32), mode: &ColourMode) {
-    let bins = 40;
-    let h = colour::histogram(values, range, bins);
+pub(super) fn histogram(ui: &mut egui::Ui, h: &[usize], range: (f32, f32), mode: &ColourMode) {
+    let bins = h.len().max(1);
     let max = h.iter().copied().max().unwrap_or(0).max(1) as f32;
     let (resp, painter) = ui.allocate_painter(
         egui::vec2(ui.available_width().min(280.0), 110.0),

@@ -266,6 +266,18 @@ fn cli_job_file_and_viewer_path_give_byte_identical_results() {
     let viewer = dir.path().join("viewer.laz");
     change::write_result(&viewer, &outcome.result, &outcome.summary).unwrap();
 
+    // The viewer's "save result" never writes over an epoch.
+    let copy = dir.path().join("e1_copy.laz");
+    std::fs::copy(&e1, &copy).unwrap();
+    let mut s = outcome.summary.clone();
+    s.epoch1 = copy.display().to_string();
+    let before = std::fs::read(&copy).unwrap();
+    assert!(change::write_result(&copy, &outcome.result, &s)
+        .unwrap_err()
+        .to_string()
+        .contains("is an input"));
+    assert!(std::fs::read(&copy).unwrap() == before);
+
     let bytes = std::fs::read(&cli).unwrap();
     assert!(bytes.len() > 10_000);
     assert!(

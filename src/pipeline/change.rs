@@ -558,6 +558,14 @@ fn change_between(
 /// Writes a change result: LAZ/LAS with the result fields, and beside it `OUT.json` with the
 /// job's inputs and parameters, so a report can name them later.
 pub fn write_result(out: &Path, result: &PointCloud, summary: &ChangeSummary) -> Result<()> {
+    // The viewer's "save result" comes here directly: never over the epochs it came from.
+    let (e1, e2) = (
+        PathBuf::from(&summary.epoch1),
+        PathBuf::from(&summary.epoch2),
+    );
+    for o in [out.to_path_buf(), super::sidecar_path(out)] {
+        crate::io::safe::refuse_inputs(&o, &[e1.as_path(), e2.as_path()])?;
+    }
     las::write(
         out,
         result,

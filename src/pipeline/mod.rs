@@ -7,6 +7,7 @@ mod cores;
 pub mod dod;
 pub mod layers;
 pub mod objects;
+mod panel;
 pub mod params;
 mod register;
 pub mod report;

@@ -1,0 +1,168 @@
+//! Running a planned job file: step keys (job + input contents), records beside the outputs,
+//! make-like skipping.
+
+use super::*;
+
+/// What happened to one step.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct StepOutcome {
+    pub step: String,
+    /// "ran", "skipped" (unchanged), "would run", "would skip" (dry run).
+    pub status: String,
+    pub key: Option<String>,
+    pub outputs: Vec<String>,
+    pub seconds: f64,
+    pub summary: Option<serde_json::Value>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RunSummary {
+    pub file: String,
+    pub output: String,
+    pub steps: Vec<StepOutcome>,
+    pub seconds: f64,
+}
+
+/// The record beside a step's outputs (`OUT/.kizashi/STEP.json`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct StepRecord {
+    pub step: String,
+    pub key: String,
+    pub job: StepJob,
+    pub summary: serde_json::Value,
+}
+
+fn sha256_file(path: &Path, h: &mut sha2::Sha256) -> std::io::Result<()> {
+    use sha2::Digest;
+    if path.is_dir() {
+        // A folder input (none today) hashes by its sorted entries.
+        let mut names: Vec<PathBuf> = std::fs::read_dir(path)?
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        names.sort();
+        for n in names {
+            h.update(n.to_string_lossy().as_bytes());
+            sha256_file(&n, h)?;
+        }
+        return Ok(());
+    }
+    let mut f = std::fs::File::open(path)?;
+    std::io::copy(&mut f, h)?;
+    Ok(())
+}
+
+/// The step's key: its job and the content of every file it reads. A missing input is part of
+/// the key too (the step will then fail and say so).
+pub fn step_key(job: &StepJob) -> Result<String> {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(concat!("kizashi ", env!("CARGO_PKG_VERSION"), "\n").as_bytes());
+    h.update(serde_json::to_vec(job).map_err(|e| PipelineError::Invalid(e.to_string()))?);
+    for input in job.files().inputs() {
+        h.update(b"\n");
+        h.update(input.to_string_lossy().as_bytes());
+        if sha256_file(&input, &mut h).is_err() {
+            h.update(b"(missing)");
+        }
+    }
+    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+fn record_path(out: &Path, step: &str) -> PathBuf {
+    out.join(".kizashi").join(format!("{step}.json"))
+}
+
+/// Runs a planned job: each step in order, skipped when its key and outputs are unchanged.
+pub fn run(
+    plan: &Plan,
+    force: bool,
+    dry_run: bool,
+    progress: &dyn Progress,
+    cancel: &Cancel,
+) -> Result<RunSummary> {
+    let t0 = Instant::now();
+    // Every step refuses an output that is one of its inputs (a survey named like a step's
+    // output, e.g. OUT/change.laz, is never overwritten).
+    for s in &plan.steps {
+        crate::pipeline::refuse_overwriting_inputs(s.files())?;
+    }
+    if !dry_run {
+        std::fs::create_dir_all(plan.output.join(".kizashi"))
+            .map_err(|e| IoError::io(&plan.output, e))?;
+    }
+    let mut outcomes = Vec::new();
+    // Dry run: outputs of steps that would run (their readers would run too).
+    let mut changing: Vec<PathBuf> = Vec::new();
+    for s in &plan.steps {
+        if cancel.is_cancelled() {
+            return Err(PipelineError::Cancelled);
+        }
+        let t = Instant::now();
+        let name = s.name();
+        let outputs = s.files().outputs();
+        let key = step_key(s)?;
+        let rec_path = record_path(&plan.output, name);
+        let recorded: Option<StepRecord> = std::fs::read_to_string(&rec_path)
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok());
+        let upstream_changed = s.files().inputs().iter().any(|i| changing.contains(i));
+        let unchanged = !force
+            && !upstream_changed
+            && recorded.as_ref().is_some_and(|r| r.key == key)
+            && outputs.iter().all(|o| o.exists());
+        let outs: Vec<String> = outputs.iter().map(|p| p.display().to_string()).collect();
+        if unchanged {
+            let status = if dry_run { "would skip" } else { "skipped" };
+            outcomes.push(StepOutcome {
+                step: name.into(),
+                status: status.into(),
+                key: Some(key),
+                outputs: outs,
+                seconds: t.elapsed().as_secs_f64(),
+                summary: recorded.map(|r| r.summary),
+            });
+            continue;
+        }
+        if dry_run {
+            changing.extend(outputs.iter().cloned());
+            outcomes.push(StepOutcome {
+                step: name.into(),
+                status: "would run".into(),
+                key: Some(key),
+                outputs: outs,
+                seconds: 0.0,
+                summary: None,
+            });
+            continue;
+        }
+        // The old record goes first: a run killed inside the step reruns it next time.
+        let _ = std::fs::remove_file(&rec_path);
+        let summary = s
+            .run(progress, cancel)
+            .map_err(|e| PipelineError::Invalid(format!("step {name}: {e}")))?;
+        let rec = StepRecord {
+            step: name.into(),
+            key: key.clone(),
+            job: s.clone(),
+            summary: summary.clone(),
+        };
+        let text = serde_json::to_string_pretty(&rec)
+            .map_err(|e| PipelineError::Invalid(e.to_string()))?;
+        crate::io::safe::write_bytes(&rec_path, (text + "\n").as_bytes())?;
+        outcomes.push(StepOutcome {
+            step: name.into(),
+            status: "ran".into(),
+            key: Some(key),
+            outputs: outs,
+            seconds: t.elapsed().as_secs_f64(),
+            summary: Some(summary),
+        });
+    }
+    Ok(RunSummary {
+        file: plan.file.display().to_string(),
+        output: plan.output.display().to_string(),
+        steps: outcomes,
+        seconds: t0.elapsed().as_secs_f64(),
+    })
+}

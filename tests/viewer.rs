@@ -204,6 +204,17 @@ fn sample_survey_m3c2_in_japanese() {
     // Same numbers as the CLI on the same files (core spacing 1 m, cyl 1, radii 1,2, L 2).
     let c = &s["change"];
     assert_eq!(c["method"], "m3c2");
+    // Epochs 1 and 2 as the files were given, whichever read finished first.
+    assert!(
+        c["epoch1"].as_str().unwrap().ends_with("epoch1_2025.laz"),
+        "{}",
+        c["epoch1"]
+    );
+    assert!(
+        c["epoch2"].as_str().unwrap().ends_with("epoch2_2026.laz"),
+        "{}",
+        c["epoch2"]
+    );
     assert_eq!(c["parameters"]["m3c2"]["cyl_radius"], 1.0);
     assert_eq!(c["parameters"]["m3c2"]["max_distance"], 2.0);
     let cores = c["core_points"].as_u64().unwrap();
@@ -510,6 +521,14 @@ fn job_file_session_opens_and_saves() {
         "{layers:?}"
     );
     assert_eq!(s["change"]["parameters"]["m3c2"]["cyl_radius"], 2.5);
+    assert!(
+        s["change"]["epoch1"]
+            .as_str()
+            .unwrap()
+            .ends_with("epoch1_2025.laz"),
+        "{}",
+        s["change"]["epoch1"]
+    );
     assert_eq!(
         s["change"]["parameters"]["m3c2"]["normal_radii"],
         serde_json::json!([2.5, 5.0])

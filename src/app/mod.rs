@@ -244,12 +244,26 @@ pub fn add_cloud(
         warnings,
     });
     if !is_result {
-        let epochs: Vec<u32> = viewer
+        // In the order the files were opened (then loaded), whichever read finished first.
+        let rank = |l: &Layer| {
+            let k = l
+                .path
+                .as_ref()
+                .and_then(|p| viewer.opened.iter().position(|o| o == p));
+            (k.unwrap_or(usize::MAX), l.id)
+        };
+        let mut epochs: Vec<(usize, u32)> = viewer
             .layers
             .iter()
             .filter(|l| l.is_epoch())
-            .map(|l| l.id)
+            .map(|l| (rank(l).0, l.id))
             .collect();
+        epochs.sort();
+        let epochs: Vec<u32> = epochs.into_iter().map(|(_, id)| id).collect();
+        if !viewer.change.epochs_chosen {
+            viewer.change.e1 = None;
+            viewer.change.e2 = None;
+        }
         if viewer.change.e1.is_none() {
             viewer.change.e1 = epochs.first().copied();
         }

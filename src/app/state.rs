@@ -181,6 +181,8 @@ pub struct ChangePanel {
     pub registration: Option<crate::analysis::icp::IcpResult>,
     /// The change step of an opened job file: its declared values win over the density rule.
     pub session: Option<crate::pipeline::change::ChangeJob>,
+    /// The user picked the epochs: loading more files no longer reorders them.
+    pub epochs_chosen: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -208,6 +210,9 @@ pub struct Viewer {
     pub scene_origin: Option<[f64; 3]>,
     pub errors: Vec<String>,
     pub notices: Vec<String>,
+    /// Files in the order they were opened: epochs 1 and 2 follow it, not the order in which
+    /// their background reads finish.
+    pub(crate) opened: Vec<PathBuf>,
     pub jobs: Vec<(JobKind, jobs::Job)>,
     pub settings: Settings,
     pub compare: Compare,
@@ -256,6 +261,7 @@ impl Viewer {
             scene_origin: None,
             errors: Vec::new(),
             notices: Vec::new(),
+            opened: Vec::new(),
             jobs: Vec::new(),
             settings,
             compare: Compare {
@@ -281,6 +287,7 @@ impl Viewer {
                 defaults_for: None,
                 registration: None,
                 session: None,
+                epochs_chosen: false,
             },
             tool: Tool::Inspect,
             picks: Vec::new(),
@@ -332,6 +339,7 @@ impl Viewer {
             }
             return;
         }
+        self.opened.push(path.clone());
         let label = format!(
             "{} {}",
             self.t(S::Loading),

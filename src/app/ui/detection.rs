@@ -40,8 +40,12 @@ pub(super) fn change_panel(ui: &mut egui::Ui, v: &mut Viewer) {
         ui.label(S::NeedTwoEpochs.t(lang));
         return;
     }
+    let before = (v.change.e1, v.change.e2);
     epoch_combo(ui, "e1", S::Epoch1.t(lang), &epochs, &mut v.change.e1);
     epoch_combo(ui, "e2", S::Epoch2.t(lang), &epochs, &mut v.change.e2);
+    if (v.change.e1, v.change.e2) != before {
+        v.change.epochs_chosen = true;
+    }
     if v.change.defaults_for != v.change.e1.zip(v.change.e2) {
         defaults_from_density(v);
     }

@@ -35,14 +35,16 @@ pub struct Args {
     json: bool,
 }
 
+/// A `--lang` value.
+pub fn parse_lang(l: &str) -> Result<Lang> {
+    Lang::parse(l).ok_or_else(|| anyhow::anyhow!("unknown language {l:?}: use ja or en"))
+}
+
 /// `--lang`, or the locale's language.
 pub fn lang(l: &Option<String>) -> Result<Lang> {
-    match l {
-        Some(l) => {
-            Lang::parse(l).ok_or_else(|| anyhow::anyhow!("unknown language {l:?}: use ja or en"))
-        }
-        None => Ok(Lang::from_env()),
-    }
+    l.as_deref()
+        .map(parse_lang)
+        .unwrap_or_else(|| Ok(Lang::from_env()))
 }
 
 impl TryFrom<&Args> for ReportJob {

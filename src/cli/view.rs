@@ -58,8 +58,8 @@ pub fn run(a: Args) -> Result<i32> {
     use kizashi::app::ViewOptions;
     let lang = a
         .lang
-        .as_ref()
-        .map(|_| super::report::lang(&a.lang))
+        .as_deref()
+        .map(super::report::parse_lang)
         .transpose()?;
     let size = a
         .size

@@ -16,7 +16,7 @@ use super::{IoError, Result};
 use std::path::{Path, PathBuf};
 
 /// Same file: same device and inode (follows links, so a symlink to an input is the input).
-fn same_file(a: &Path, b: &Path) -> bool {
+pub fn same_file(a: &Path, b: &Path) -> bool {
     use std::os::unix::fs::MetadataExt;
     match (std::fs::metadata(a), std::fs::metadata(b)) {
         (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),

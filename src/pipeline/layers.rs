@@ -1,4 +1,4 @@
-//! What the viewer shows, prepared below it (so the CLI and tests reach the same code): rasters
+//! What the viewer shows, prepared below it (so `app/` reads no file itself): rasters
 //! as layers (DEM hillshade, image previews within texture limits) and point colours from an
 //! orthophoto.
 

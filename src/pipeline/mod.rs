@@ -78,8 +78,7 @@ pub fn sidecar_path(out: &Path) -> PathBuf {
 
 /// A warning when both epochs are one file (comparing a survey with itself finds nothing).
 pub fn same_epochs_warning(e1: &Path, e2: &Path) -> Vec<String> {
-    let same = crate::io::safe::refuse_inputs(e2, &[e1]).is_err();
-    if same {
+    if crate::io::safe::same_file(e1, e2) {
         vec![format!(
             "both epochs are the same file ({}): every distance will be 0",
             e1.display()
@@ -246,6 +245,16 @@ pub fn run_demo(
     Ok(summary)
 }
 
+/// Size and SHA-256 (hex) of a file's content; None when it cannot be read. The report's input
+/// hashes and the job runner's step keys.
+pub fn sha256_file(path: &Path) -> Option<(u64, String)> {
+    use sha2::{Digest, Sha256};
+    let mut f = std::fs::File::open(path).ok()?;
+    let mut h = Sha256::new();
+    let n = std::io::copy(&mut f, &mut h).ok()?;
+    Some((n, h.finalize().iter().map(|b| format!("{b:02x}")).collect()))
+}
+
 /// Pretty JSON to `path`, atomically (the viewer's `--stats`, the demo's summary).
 pub fn write_json<T: Serialize>(path: &Path, what: &T) -> Result<()> {
     let json =
@@ -256,9 +265,5 @@ pub fn write_json<T: Serialize>(path: &Path, what: &T) -> Result<()> {
 
 /// `OUT.json` beside an output file: what made it (inputs, parameters, results).
 pub(crate) fn write_sidecar<T: Serialize>(out: &Path, what: &T) -> Result<()> {
-    let side = sidecar_path(out);
-    let json =
-        serde_json::to_string_pretty(what).map_err(|e| PipelineError::Invalid(e.to_string()))?;
-    crate::io::safe::write_bytes(&side, (json + "\n").as_bytes())?;
-    Ok(())
+    write_json(&sidecar_path(out), what)
 }

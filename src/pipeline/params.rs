@@ -12,9 +12,13 @@ use serde::{Deserialize, Serialize};
 
 /// Mean spacing between points (m): sqrt(XY area / n) over the cloud's extent.
 pub fn mean_spacing(c: &PointCloud) -> f32 {
-    let b = c.bounds();
+    spacing_of(&c.bounds(), c.len() as u64)
+}
+
+/// `mean_spacing` of `n` points within `b` (a header's bounds and count: no point read).
+pub fn spacing_of(b: &crate::cloud::Bounds, n: u64) -> f32 {
     let area = ((b.max[0] - b.min[0]) * (b.max[1] - b.min[1])).max(1e-6);
-    ((area / c.len().max(1) as f64).sqrt() as f32).max(1e-3)
+    ((area / n.max(1) as f64).sqrt() as f32).max(1e-3)
 }
 
 /// A round number near x (1, 2, 2.5, 5 x 10^k), for defaults people can read.

@@ -68,30 +68,35 @@ fn panel(v: &Viewer) -> Result<change::Panel, String> {
     })
 }
 
-/// The change panel's job for the two chosen epochs (None when they are not two epochs).
-fn panel_job(v: &Viewer) -> Result<crate::pipeline::change::ChangeJob, String> {
-    let lang = v.lang;
+/// The files of the two chosen epochs (jobs that read them again: DoD, saved sessions).
+fn saved_epochs(v: &Viewer) -> Result<(std::path::PathBuf, std::path::PathBuf), String> {
     let (Some(a), Some(b)) = (v.change.e1, v.change.e2) else {
-        return Err(S::NeedTwoEpochs.t(lang).into());
+        return Err(S::NeedTwoEpochs.t(v.lang).into());
     };
     let file = |id: u32| {
         v.layer(id)
             .and_then(|l| l.path.clone())
             .filter(|p| p.is_file())
     };
-    let (Some(e1), Some(e2)) = (file(a), file(b)) else {
-        return Err(S::NeedSavedEpochs.t(lang).into());
-    };
-    Ok(panel(v)?.job(e1, e2))
+    match (file(a), file(b)) {
+        (Some(e1), Some(e2)) => Ok((e1, e2)),
+        _ => Err(S::NeedSavedEpochs.t(v.lang).into()),
+    }
+}
+
+/// The first orthophoto layer's file (under the report's map, in a saved session).
+fn first_ortho(v: &Viewer) -> Option<std::path::PathBuf> {
+    v.layers.iter().find_map(|l| match &l.kind {
+        LayerKind::Raster(r) if !r.is_dem => l.path.clone(),
+        _ => None,
+    })
 }
 
 /// "Save session as job file": the panel's job, its DoD cell, the first orthophoto layer.
 pub fn save_session(v: &mut Viewer, path: std::path::PathBuf) -> Result<(), String> {
-    let job = panel_job(v)?;
-    let ortho = v.layers.iter().find_map(|l| match &l.kind {
-        LayerKind::Raster(r) if !r.is_dem => l.path.clone(),
-        _ => None,
-    });
+    let (e1, e2) = saved_epochs(v)?;
+    let job = panel(v)?.job(e1, e2);
+    let ortho = first_ortho(v);
     crate::pipeline::site::save_session(&path, &job, v.change.dod_cell, ortho.as_deref(), v.lang)
         .map_err(|e| e.to_string())?;
     v.notices
@@ -236,10 +241,7 @@ pub fn export_report(v: &mut Viewer, id: u32, path: std::path::PathBuf) {
         c.summary.clone(),
         l.path.clone().filter(|p| p.is_file()),
     );
-    let ortho = v.layers.iter().find_map(|l| match &l.kind {
-        LayerKind::Raster(r) if !r.is_dem => l.path.clone(),
-        _ => None,
-    });
+    let ortho = first_ortho(v);
     let lang = v.lang;
     let label = format!("{} {}", S::ExportReport.t(lang), path.display());
     let not_a_result = S::NotAResult.t(lang);
@@ -275,17 +277,7 @@ pub fn export_report(v: &mut Viewer, id: u32, path: std::path::PathBuf) {
 /// beside it (`DOD.geojson`); the epochs are read again from their files.
 pub fn export_dod(v: &mut Viewer, path: std::path::PathBuf) -> Result<(), String> {
     let lang = v.lang;
-    let (Some(a), Some(b)) = (v.change.e1, v.change.e2) else {
-        return Err(S::NeedTwoEpochs.t(lang).into());
-    };
-    let file = |id: u32| {
-        v.layer(id)
-            .and_then(|l| l.path.clone())
-            .filter(|p| p.is_file())
-    };
-    let (Some(e1), Some(e2)) = (file(a), file(b)) else {
-        return Err(S::NeedSavedEpochs.t(lang).into());
-    };
+    let (e1, e2) = saved_epochs(v)?;
     let job = crate::pipeline::dod::DodJob {
         epoch1: e1,
         epoch2: e2,

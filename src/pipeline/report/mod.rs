@@ -459,7 +459,7 @@ pub fn run_report(
         if cancel.is_cancelled() {
             return Err(PipelineError::Cancelled);
         }
-        if let Some((n, h)) = sha256(Path::new(&f.path)) {
+        if let Some((n, h)) = super::sha256_file(Path::new(&f.path)) {
             f.size = Some(n);
             f.sha256 = Some(h);
         }

@@ -13,14 +13,6 @@ use crate::pipeline::change::{ChangeParameters, Cores, RegisterSummary};
 use crate::pipeline::{PipelineError, Result};
 use std::path::{Path, PathBuf};
 
-pub(super) fn sha256(path: &Path) -> Option<(u64, String)> {
-    use sha2::{Digest, Sha256};
-    let mut f = std::fs::File::open(path).ok()?;
-    let mut h = Sha256::new();
-    let n = std::io::copy(&mut f, &mut h).ok()?;
-    Some((n, h.finalize().iter().map(|b| format!("{b:02x}")).collect()))
-}
-
 /// A path recorded in a sidecar: as written (relative to where the run was), else relative to
 /// the sidecar's folder, else the bare file name in that folder.
 pub(super) fn resolve(recorded: &str, beside: &Path) -> Option<PathBuf> {

@@ -25,7 +25,7 @@ use crate::analysis::icp::{IcpParams, Rotation};
 use crate::analysis::normals::{Neighbourhoods, Orientation};
 use crate::io::IoError;
 use crate::lang::Lang;
-pub use run::{run, step_key, RunSummary, StepOutcome, StepRecord};
+pub use run::{run, RunSummary, StepOutcome, StepRecord};
 use serde::{Deserialize, Deserializer, Serialize};
 pub use session::{save_session, session, session_toml, Session};
 use std::path::{Path, PathBuf};
@@ -419,12 +419,7 @@ pub fn plan_site(file: &Path, site: &SiteFile) -> Result<Plan> {
             // The one rule, from epoch 1's header (bounds and count): no need to read points.
             None => {
                 let h = crate::io::las::read_header(&e1)?;
-                let b = h.bounds;
-                let area = ((b.max[0] - b.min[0]) * (b.max[1] - b.min[1])).max(1e-6);
-                super::params::derive(
-                    ((area / h.point_count.max(1) as f64).sqrt() as f32).max(1e-3),
-                )
-                .dod_cell
+                super::params::derive(super::params::spacing_of(&h.bounds, h.point_count)).dod_cell
             }
         };
         let tif = o("dod.tif");

@@ -32,39 +32,24 @@ pub struct StepRecord {
     pub summary: serde_json::Value,
 }
 
-fn sha256_file(path: &Path, h: &mut sha2::Sha256) -> std::io::Result<()> {
-    use sha2::Digest;
-    if path.is_dir() {
-        // A folder input (none today) hashes by its sorted entries.
-        let mut names: Vec<PathBuf> = std::fs::read_dir(path)?
-            .flatten()
-            .map(|e| e.path())
-            .collect();
-        names.sort();
-        for n in names {
-            h.update(n.to_string_lossy().as_bytes());
-            sha256_file(&n, h)?;
-        }
-        return Ok(());
-    }
-    let mut f = std::fs::File::open(path)?;
-    std::io::copy(&mut f, h)?;
-    Ok(())
-}
+/// File hashes of one run: an input read by several steps (both epochs: change, DoD) is hashed
+/// once; a step's outputs are dropped from it when the step runs.
+type FileHashes = std::collections::HashMap<PathBuf, Option<String>>;
 
 /// The step's key: its job and the content of every file it reads. A missing input is part of
 /// the key too (the step will then fail and say so).
-pub fn step_key(job: &StepJob) -> Result<String> {
+fn step_key(job: &StepJob, hashes: &mut FileHashes) -> Result<String> {
     use sha2::{Digest, Sha256};
     let mut h = Sha256::new();
     h.update(concat!("kizashi ", env!("CARGO_PKG_VERSION"), "\n").as_bytes());
     h.update(serde_json::to_vec(job).map_err(|e| PipelineError::Invalid(e.to_string()))?);
     for input in job.files().inputs() {
+        let digest = hashes
+            .entry(input.clone())
+            .or_insert_with(|| crate::pipeline::sha256_file(&input).map(|(_, d)| d));
         h.update(b"\n");
         h.update(input.to_string_lossy().as_bytes());
-        if sha256_file(&input, &mut h).is_err() {
-            h.update(b"(missing)");
-        }
+        h.update(digest.as_deref().unwrap_or("(missing)").as_bytes());
     }
     Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }
@@ -94,6 +79,7 @@ pub fn run(
     let mut outcomes = Vec::new();
     // Dry run: outputs of steps that would run (their readers would run too).
     let mut changing: Vec<PathBuf> = Vec::new();
+    let mut hashes = FileHashes::new();
     for s in &plan.steps {
         if cancel.is_cancelled() {
             return Err(PipelineError::Cancelled);
@@ -101,7 +87,7 @@ pub fn run(
         let t = Instant::now();
         let name = s.name();
         let outputs = s.files().outputs();
-        let key = step_key(s)?;
+        let key = step_key(s, &mut hashes)?;
         let rec_path = record_path(&plan.output, name);
         let recorded: Option<StepRecord> = std::fs::read_to_string(&rec_path)
             .ok()
@@ -141,6 +127,10 @@ pub fn run(
         let summary = s
             .run(progress, cancel)
             .map_err(|e| PipelineError::Invalid(format!("step {name}: {e}")))?;
+        // Its outputs are new: later steps that read them hash them afresh.
+        for o in &outputs {
+            hashes.remove(o);
+        }
         let rec = StepRecord {
             step: name.into(),
             key: key.clone(),

@@ -238,10 +238,7 @@ pub fn run_demo(
         epochs,
         change,
     };
-    let sp: PathBuf = out_dir.join("summary.json");
-    let json = serde_json::to_string_pretty(&summary)
-        .map_err(|e| PipelineError::Invalid(e.to_string()))?;
-    crate::io::safe::write_bytes(&sp, (json + "\n").as_bytes())?;
+    write_json(&out_dir.join("summary.json"), &summary)?;
     Ok(summary)
 }
 

@@ -137,9 +137,7 @@ pub fn run(
             job: s.clone(),
             summary: summary.clone(),
         };
-        let text = serde_json::to_string_pretty(&rec)
-            .map_err(|e| PipelineError::Invalid(e.to_string()))?;
-        crate::io::safe::write_bytes(&rec_path, (text + "\n").as_bytes())?;
+        crate::pipeline::write_json(&rec_path, &rec)?;
         outcomes.push(StepOutcome {
             step: name.into(),
             status: "ran".into(),

@@ -19,3 +19,24 @@ pub const NORMAL: [&str; 3] = ["normal_x", "normal_y", "normal_z"];
 pub const C2C_DISTANCE: &str = "c2c_distance";
 pub const C2C_DZ: &str = "c2c_dz";
 pub const C2C_DH: &str = "c2c_dh";
+/// Series: velocity along the normal (m/year) and its standard error.
+pub const VELOCITY: &str = "velocity";
+pub const VELOCITY_SE: &str = "velocity_se";
+/// Series: acceleration along the normal (m/year^2, twice the quadratic term) and its error.
+pub const ACCELERATION: &str = "acceleration";
+pub const ACCELERATION_SE: &str = "acceleration_se";
+/// Series: the first epoch of the movement, -1 = none.
+pub const ONSET_INDEX: &str = "onset_index";
+/// Series: that epoch's date as a decimal year, NaN = none.
+pub const ONSET_YEAR: &str = "onset_year";
+/// Series: `analysis::series::MotionClass` code.
+pub const MOTION_CLASS: &str = "motion_class";
+
+/// Series: displacement of epoch `k` against the reference along the normal (m).
+pub fn displacement(k: usize) -> String {
+    format!("d_{k}")
+}
+/// Series: level of detection (95 %) of epoch `k`'s displacement (m).
+pub fn lod(k: usize) -> String {
+    format!("lod_{k}")
+}

@@ -207,18 +207,39 @@ pub fn column_size(p: &Params) -> f32 {
     (p.cyl_radius * 0.5) as f32
 }
 
-/// Runs M3C2. `epoch1` and `epoch2` are the indexes of both epochs (same local frame);
-/// `cores` are the core points; `normals` optionally gives a normal per core point (user
-/// normals: no PCA). `progress(done, total)` is called from worker threads.
-pub fn compute(
+/// What M3C2 needs of the reference epoch, computed once for any number of compared epochs
+/// (a monitoring series): the core points' Morton order, their normals, and per core point
+/// the reference's position along the normal, spread and count in the cylinder.
+pub struct Reference {
+    order: Vec<u32>,
+    normals: Vec<Option<([f64; 3], f32)>>,
+    /// (mean or median, spread, count), in Morton order.
+    stats: Vec<(f64, f64, u32)>,
+    cores: usize,
+}
+
+impl Reference {
+    /// The normal per core point (NaN without one), in core-point order.
+    pub fn normals(&self) -> Vec<[f32; 3]> {
+        let mut out = vec![[f32::NAN; 3]; self.cores];
+        for (j, &i) in self.order.iter().enumerate() {
+            if let Some((n, _)) = self.normals[j] {
+                out[i as usize] = n.map(|v| v as f32);
+            }
+        }
+        out
+    }
+}
+
+/// The reference half of M3C2 (see [`Reference`]); `user_normals` optionally gives a normal
+/// per core point (no PCA).
+pub fn prepare(
     epoch1: &Columns,
-    epoch2: &Columns,
     cores: &[[f32; 3]],
     user_normals: Option<&[[f32; 3]]>,
     p: &Params,
-    progress: &(dyn Fn(usize, usize) + Sync),
     cancel: &AtomicBool,
-) -> Result<(M3c2Result, Timings)> {
+) -> Result<(Reference, Timings)> {
     p.validate()?;
     if let Some(u) = user_normals {
         if u.len() != cores.len() {
@@ -262,24 +283,79 @@ pub fn compute(
     if cancel.load(Ordering::Relaxed) {
         return Err(AnalysisError::Cancelled);
     }
-
-    // Distances.
     let t2 = std::time::Instant::now();
+    let stats = order
+        .par_chunks(CHUNK)
+        .zip(normals.par_chunks(CHUNK))
+        .flat_map_iter(|(idx, nrm)| {
+            let mut buf = Vec::with_capacity(256);
+            idx.iter()
+                .zip(nrm)
+                .map(|(&i, nm)| match nm {
+                    None => (f64::NAN, f64::NAN, 0),
+                    Some((n, _)) => {
+                        let c = cores[i as usize].map(f64::from);
+                        let k = cylinder(epoch1, c, *n, p.cyl_radius, p.max_distance, &mut buf);
+                        let (m, s) = centre_spread(&mut buf[..k], p.robust);
+                        (m, s, k as u32)
+                    }
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    timings.distances_s = t2.elapsed().as_secs_f64();
+    let reference = Reference {
+        order,
+        normals,
+        stats,
+        cores: cores.len(),
+    };
+    Ok((reference, timings))
+}
+
+const CHUNK: usize = 4096;
+
+fn centre_spread(t: &mut [f64], robust: bool) -> (f64, f64) {
+    if robust {
+        median_iqr(t)
+    } else {
+        mean_std(t)
+    }
+}
+
+/// M3C2 of one epoch against a prepared reference. `cores` are the ones `prepare` was given.
+/// `progress(done, total)` is called from worker threads.
+pub fn against(
+    reference: &Reference,
+    epoch2: &Columns,
+    cores: &[[f32; 3]],
+    p: &Params,
+    progress: &(dyn Fn(usize, usize) + Sync),
+    cancel: &AtomicBool,
+) -> Result<M3c2Result> {
+    if cores.len() != reference.cores {
+        return Err(AnalysisError::InvalidParameter(format!(
+            "{} core points for a reference of {}",
+            cores.len(),
+            reference.cores
+        )));
+    }
     let done = AtomicUsize::new(0);
     let total = cores.len();
-    let chunk = 4096;
-    let per_core: Vec<Core> = order
-        .par_chunks(chunk)
-        .zip(normals.par_chunks(chunk))
-        .flat_map_iter(|(idx, nrm)| {
-            let mut t1 = Vec::with_capacity(256);
+    let per_core: Vec<Core> = reference
+        .order
+        .par_chunks(CHUNK)
+        .zip(reference.normals.par_chunks(CHUNK))
+        .zip(reference.stats.par_chunks(CHUNK))
+        .flat_map_iter(|((idx, nrm), st)| {
             let mut t2 = Vec::with_capacity(256);
             let out: Vec<Core> = if cancel.load(Ordering::Relaxed) {
                 Vec::new()
             } else {
                 idx.iter()
                     .zip(nrm)
-                    .map(|(&i, nm)| {
+                    .zip(st)
+                    .map(|((&i, nm), &(m1, s1, k1))| {
                         let mut r = Core {
                             normal: [f32::NAN; 3],
                             radius: f32::NAN,
@@ -294,16 +370,10 @@ pub fn compute(
                         r.normal = n.map(|v| v as f32);
                         r.radius = *rad;
                         let c = cores[i as usize].map(f64::from);
-                        let k1 = cylinder(epoch1, c, *n, p.cyl_radius, p.max_distance, &mut t1);
                         let k2 = cylinder(epoch2, c, *n, p.cyl_radius, p.max_distance, &mut t2);
-                        let (t1, t2) = (&mut t1[..k1], &mut t2[..k2]);
-                        r.n1 = k1 as u32;
+                        let (m2, s2) = centre_spread(&mut t2[..k2], p.robust);
+                        r.n1 = k1;
                         r.n2 = k2 as u32;
-                        let ((m1, s1), (m2, s2)) = if p.robust {
-                            (median_iqr(t1), median_iqr(t2))
-                        } else {
-                            (mean_std(t1), mean_std(t2))
-                        };
                         r.d = m2 - m1;
                         r.s1 = s1;
                         r.s2 = s2;
@@ -319,11 +389,9 @@ pub fn compute(
             out
         })
         .collect();
-    timings.distances_s = t2.elapsed().as_secs_f64();
     if cancel.load(Ordering::Relaxed) || per_core.len() != cores.len() {
         return Err(AnalysisError::Cancelled);
     }
-
     let n = cores.len();
     let mut res = M3c2Result {
         normal: vec![[f32::NAN; 3]; n],
@@ -335,7 +403,7 @@ pub fn compute(
         n1: vec![0; n],
         n2: vec![0; n],
     };
-    for (j, &i) in order.iter().enumerate() {
+    for (j, &i) in reference.order.iter().enumerate() {
         let (i, c) = (i as usize, per_core[j]);
         res.normal[i] = c.normal;
         res.normal_radius[i] = c.radius;
@@ -346,7 +414,26 @@ pub fn compute(
         res.n1[i] = c.n1;
         res.n2[i] = c.n2;
     }
-    Ok((res, timings))
+    Ok(res)
+}
+
+/// Runs M3C2. `epoch1` and `epoch2` are the indexes of both epochs (same local frame);
+/// `cores` are the core points; `normals` optionally gives a normal per core point (user
+/// normals: no PCA). `progress(done, total)` is called from worker threads.
+pub fn compute(
+    epoch1: &Columns,
+    epoch2: &Columns,
+    cores: &[[f32; 3]],
+    user_normals: Option<&[[f32; 3]]>,
+    p: &Params,
+    progress: &(dyn Fn(usize, usize) + Sync),
+    cancel: &AtomicBool,
+) -> Result<(M3c2Result, Timings)> {
+    let (reference, mut timings) = prepare(epoch1, cores, user_normals, p, cancel)?;
+    let t = std::time::Instant::now();
+    let r = against(&reference, epoch2, cores, p, progress, cancel)?;
+    timings.distances_s += t.elapsed().as_secs_f64();
+    Ok((r, timings))
 }
 
 #[cfg(test)]

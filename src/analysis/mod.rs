@@ -11,6 +11,7 @@ pub mod m3c2;
 pub mod normals;
 pub mod objects;
 pub mod octree;
+pub mod series;
 
 /// Why an analysis could not run.
 #[derive(Debug, thiserror::Error)]

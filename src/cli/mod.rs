@@ -9,6 +9,7 @@ mod objects;
 mod register;
 mod report;
 mod run;
+mod series;
 mod view;
 
 use anyhow::Result;
@@ -36,6 +37,10 @@ pub enum Command {
     Info(info::Args),
     /// Change detection between two epochs: M3C2 (with level of detection) or C2C.
     Change(change::Args),
+    /// Monitoring series of N dated epochs: displacement per epoch against a reference,
+    /// velocity, acceleration, onset of movement and motion class per core point, change
+    /// objects in time.
+    Series(series::Args),
     /// Register epoch 2 onto epoch 1 (robust point-to-plane ICP) and write it aligned.
     Register(register::Args),
     /// DEM of difference: both epochs gridded, difference GeoTIFF with a level of detection per
@@ -65,6 +70,7 @@ pub fn run() -> Result<i32> {
         Some(Command::View(a)) => view::run(a),
         Some(Command::Info(a)) => info::run(a),
         Some(Command::Change(a)) => change::run(a),
+        Some(Command::Series(a)) => series::run(a),
         Some(Command::Register(a)) => register::run(a),
         Some(Command::Dod(a)) => dod::run(a),
         Some(Command::Objects(a)) => objects::run(a),

@@ -27,6 +27,80 @@ pub fn write_objects_geojson(
     objects: &[ChangeObject],
     wgs84: bool,
 ) -> Result<usize> {
+    let fields = [
+        ("id", OGRFieldType::OFTInteger),
+        ("sign", OGRFieldType::OFTString),
+        ("cells", OGRFieldType::OFTInteger),
+        ("area_m2", OGRFieldType::OFTReal),
+        ("volume_m3", OGRFieldType::OFTReal),
+        ("volume_sigma_m3", OGRFieldType::OFTReal),
+        ("mean_m", OGRFieldType::OFTReal),
+        ("max_m", OGRFieldType::OFTReal),
+        ("centre_x", OGRFieldType::OFTReal),
+        ("centre_y", OGRFieldType::OFTReal),
+    ];
+    let props = |id: i32| {
+        let o = objects.iter().find(|o| o.id == id)?;
+        let mut v = vec![
+            Some(FieldValue::IntegerValue(o.id)),
+            Some(FieldValue::StringValue(o.sign.clone())),
+            Some(FieldValue::IntegerValue(o.cells as i32)),
+        ];
+        v.extend(
+            [
+                o.area_m2,
+                o.volume_m3,
+                o.volume_sigma_m3,
+                o.mean_m,
+                o.max_m,
+                o.centre[0],
+                o.centre[1],
+            ]
+            .map(|x| Some(FieldValue::RealValue(x))),
+        );
+        Some(v)
+    };
+    let grid = LabelGrid {
+        labels,
+        width,
+        height,
+        geotransform,
+    };
+    write_polygons_geojson(
+        path,
+        &grid,
+        data_crs,
+        "change_objects",
+        &fields,
+        &props,
+        wgs84,
+    )
+}
+
+/// Object labels on a north-up grid (0 = no object).
+pub struct LabelGrid<'a> {
+    pub labels: &'a [i32],
+    pub width: usize,
+    pub height: usize,
+    pub geotransform: [f64; 6],
+}
+
+/// The attributes of the object with a label, one per field (None = null); None: no feature.
+pub type Properties<'a> = dyn Fn(i32) -> Option<Vec<Option<FieldValue>>> + 'a;
+
+/// Writes the outline of every labelled region as a GeoJSON polygon with the attributes
+/// `props` gives, in the data CRS or, with `wgs84`, in EPSG:4326. Returns the features written.
+pub fn write_polygons_geojson(
+    path: &Path,
+    grid: &LabelGrid,
+    data_crs: Option<&Crs>,
+    layer_name: &str,
+    fields: &[(&str, OGRFieldType::Type)],
+    props: &Properties,
+    wgs84: bool,
+) -> Result<usize> {
+    let (labels, width, height, geotransform) =
+        (grid.labels, grid.width, grid.height, grid.geotransform);
     crs::quiet_gdal();
     let werr = |reason: String| IoError::Write {
         path: path.to_path_buf(),
@@ -104,26 +178,14 @@ pub fn write_objects_geojson(
             .map_err(|e| werr(e.to_string()))?;
         let layer = out
             .create_layer(LayerOptions {
-                name: "change_objects",
+                name: layer_name,
                 srs: out_srs.as_ref(),
                 ty: OGRwkbGeometryType::wkbPolygon,
                 options: None,
             })
             .map_err(|e| werr(e.to_string()))?;
-        let fields = [
-            ("id", OGRFieldType::OFTInteger),
-            ("sign", OGRFieldType::OFTString),
-            ("cells", OGRFieldType::OFTInteger),
-            ("area_m2", OGRFieldType::OFTReal),
-            ("volume_m3", OGRFieldType::OFTReal),
-            ("volume_sigma_m3", OGRFieldType::OFTReal),
-            ("mean_m", OGRFieldType::OFTReal),
-            ("max_m", OGRFieldType::OFTReal),
-            ("centre_x", OGRFieldType::OFTReal),
-            ("centre_y", OGRFieldType::OFTReal),
-        ];
         layer
-            .create_defn_fields(&fields)
+            .create_defn_fields(fields)
             .map_err(|e| werr(e.to_string()))?;
         let mut written = 0;
         let mut polys: Vec<(i32, gdal::vector::Geometry)> = Vec::new();
@@ -138,7 +200,7 @@ pub fn write_objects_geojson(
         }
         polys.sort_by_key(|p| p.0);
         for (id, g) in polys {
-            let Some(o) = objects.iter().find(|o| o.id == id) else {
+            let Some(values) = props(id) else {
                 continue;
             };
             let g = match (&out_srs, transform) {
@@ -147,22 +209,11 @@ pub fn write_objects_geojson(
             };
             let mut feat = Feature::new(layer.defn()).map_err(|e| werr(e.to_string()))?;
             let e = |r: gdal::errors::Result<()>| r.map_err(|e| werr(e.to_string()));
-            e(feat.set_field_integer(0, o.id))?;
-            e(feat.set_field_string(1, &o.sign))?;
-            e(feat.set_field_integer(2, o.cells as i32))?;
-            for (k, v) in [
-                o.area_m2,
-                o.volume_m3,
-                o.volume_sigma_m3,
-                o.mean_m,
-                o.max_m,
-                o.centre[0],
-                o.centre[1],
-            ]
-            .into_iter()
-            .enumerate()
-            {
-                e(feat.set_field_double(3 + k, v))?;
+            for (k, v) in values.iter().enumerate() {
+                match v {
+                    Some(v) => e(feat.set_field(k, v))?,
+                    None => e(feat.set_field_null(k))?,
+                }
             }
             e(feat.set_geometry(g))?;
             e(feat.create(&layer))?;

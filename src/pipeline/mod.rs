@@ -11,6 +11,7 @@ mod panel;
 pub mod params;
 mod register;
 pub mod report;
+pub mod series;
 pub mod site;
 pub mod tiles;
 

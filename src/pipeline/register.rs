@@ -94,6 +94,71 @@ pub fn run_register(
         .unwrap_or_else(|| super::params::derive_for(&e1).plane_radius);
     let sorted = morton_sorted(&e1.positions);
     let index = Index::build(&sorted);
+    let aligned = align(job, &e1, &index, &mut e2, &params, cancel)?;
+    let (r, m, stable, candidates) = (
+        aligned.icp,
+        aligned.matrix,
+        aligned.stable,
+        aligned.candidates,
+    );
+    if let Some(out) = &job.output {
+        // The aligned file is still epoch 2's survey: it keeps its date.
+        let date = las::read_header(&job.epoch2)
+            .ok()
+            .and_then(|h| h.creation_date);
+        las::write(
+            out,
+            &e2,
+            &las::WriteOptions {
+                system_identifier: "Kizashi register".into(),
+                date,
+                ..Default::default()
+            },
+        )?;
+    }
+    let summary = RegisterSummary {
+        epoch1: job.epoch1.display().to_string(),
+        epoch2: job.epoch2.display().to_string(),
+        matrix: m,
+        rms: r.rms,
+        pairs: r.pairs,
+        iterations: r.iterations,
+        registration_error: r.registration_error,
+        rotation: params.rotation,
+        plane_radius: params.plane_radius,
+        stable: stable.join(" + "),
+        stable_points: candidates,
+        output: job.output.as_ref().map(|p| p.display().to_string()),
+        warnings,
+        seconds: t0.elapsed().as_secs_f64(),
+    };
+    // Beside the aligned epoch, as for change results: a report on a change computed from it
+    // finds the registration there.
+    if let Some(out) = &job.output {
+        super::write_sidecar(out, &summary)?;
+    }
+    Ok(summary)
+}
+
+/// What aligning one epoch found.
+pub(crate) struct Aligned {
+    pub icp: crate::analysis::icp::IcpResult,
+    /// Row-major 4x4 transform in data-CRS coordinates.
+    pub matrix: [[f64; 4]; 4],
+    pub stable: Vec<String>,
+    pub candidates: usize,
+}
+
+/// Registers `e2` (already in `e1`'s frame) onto `e1` (indexed as `index`) on the stable
+/// ground `job` declares, and moves `e2`'s points. The series registers every epoch with it.
+pub(crate) fn align(
+    job: &RegisterJob,
+    e1: &PointCloud,
+    index: &Index,
+    e2: &mut PointCloud,
+    params: &crate::analysis::icp::IcpParams,
+    cancel: &Cancel,
+) -> Result<Aligned> {
     let o = e1.origin;
     let mut stable = Vec::new();
     if let Some(b) = job.stable_box {
@@ -136,7 +201,7 @@ pub fn run_register(
             "--stable-c2c {t}: must be a positive distance"
         )));
     }
-    let mut r = crate::analysis::icp::register(&index, &candidates, &params)?;
+    let mut r = crate::analysis::icp::register(index, &candidates, params)?;
     if let Some(t) = job.stable_c2c {
         stable.push(format!("c2c < {t}"));
         if cancel.is_cancelled() {
@@ -158,7 +223,7 @@ pub fn run_register(
                 candidates.len()
             )));
         }
-        r = crate::analysis::icp::register(&index, &candidates, &params)?;
+        r = crate::analysis::icp::register(index, &candidates, params)?;
     }
     if stable.is_empty() {
         stable.push("all".into());
@@ -173,43 +238,12 @@ pub fn run_register(
         let ro: f64 = (0..3).map(|c| r.matrix[row][c] * o[c]).sum();
         m[row][3] = r.matrix[row][3] + o[row] - ro;
     }
-    if let Some(out) = &job.output {
-        // The aligned file is still epoch 2's survey: it keeps its date.
-        let date = las::read_header(&job.epoch2)
-            .ok()
-            .and_then(|h| h.creation_date);
-        las::write(
-            out,
-            &e2,
-            &las::WriteOptions {
-                system_identifier: "Kizashi register".into(),
-                date,
-                ..Default::default()
-            },
-        )?;
-    }
-    let summary = RegisterSummary {
-        epoch1: job.epoch1.display().to_string(),
-        epoch2: job.epoch2.display().to_string(),
+    Ok(Aligned {
+        icp: r,
         matrix: m,
-        rms: r.rms,
-        pairs: r.pairs,
-        iterations: r.iterations,
-        registration_error: r.registration_error,
-        rotation: params.rotation,
-        plane_radius: params.plane_radius,
-        stable: stable.join(" + "),
-        stable_points: candidates.len(),
-        output: job.output.as_ref().map(|p| p.display().to_string()),
-        warnings,
-        seconds: t0.elapsed().as_secs_f64(),
-    };
-    // Beside the aligned epoch, as for change results: a report on a change computed from it
-    // finds the registration there.
-    if let Some(out) = &job.output {
-        super::write_sidecar(out, &summary)?;
-    }
-    Ok(summary)
+        stable,
+        candidates: candidates.len(),
+    })
 }
 
 /// Registration of epochs already in memory (the viewer's): returns the ICP result (in

@@ -6,7 +6,7 @@ use crate::export::{ExportError, Result};
 use crate::lang::Lang;
 use std::fmt::Write as _;
 
-const CSS: &str = r#"
+pub(super) const CSS: &str = r#"
 @page { size: A4; margin: 13mm 12mm 14mm 12mm; }
 * { box-sizing: border-box; }
 body { font-family: KizashiJP, "Noto Sans CJK JP", "Hiragino Sans", "Yu Gothic", Meiryo, sans-serif; font-size: 9.5pt; color: #111; margin: 0; line-height: 1.45; }
@@ -40,29 +40,10 @@ pub(super) fn html(d: &ReportData, font_url: Option<&str>) -> Result<String> {
     let signed = d.method == "M3C2";
     let finite: Vec<&MapPoint> = d.points.iter().filter(|p| p.d.is_finite()).collect();
     let sig: Vec<&&MapPoint> = finite.iter().filter(|p| p.significant).collect();
-    let limit = {
-        let v: Vec<f32> = d.points.iter().map(|p| p.d).collect();
-        let s: Vec<f32> = d
-            .points
-            .iter()
-            .map(|p| if p.significant { 1.0 } else { 0.0 })
-            .collect();
-        crate::colourmap::deformation_limit(&v, if signed { Some(&s) } else { None }).unwrap_or(1.0)
-    };
+    let limit = plots::colour_limit(&d.points, signed);
     let fig_err = |e: String| ExportError::Invalid(e);
     // Figures.
-    let b = {
-        let (mut lo, mut hi) = ([f64::INFINITY; 2], [f64::NEG_INFINITY; 2]);
-        for p in &d.points {
-            lo = [lo[0].min(p.x), lo[1].min(p.y)];
-            hi = [hi[0].max(p.x), hi[1].max(p.y)];
-        }
-        if lo[0].is_finite() {
-            [lo[0], lo[1], hi[0], hi[1]]
-        } else {
-            [0.0, 0.0, 1.0, 1.0]
-        }
-    };
+    let b = plots::extent_of(&d.points);
     let outlines: Vec<(i32, Vec<Vec<[f64; 2]>>)> = d
         .objects
         .iter()

@@ -4,6 +4,7 @@
 //! 3D Tiles check. `pipeline::report` gathers the data; this module only presents it.
 
 mod html;
+pub mod monitoring;
 pub mod plots;
 
 use super::{ExportError, Result};
@@ -173,6 +174,14 @@ pub(super) fn num(v: f64, digits: usize) -> String {
 
 /// Renders the report to `output` (.pdf or .html).
 pub fn render(d: &ReportData, output: &Path) -> Result<Rendered> {
+    render_page(output, &|font_url| html::html(d, font_url))
+}
+
+/// The page `html(font_url)` makes, to `output`: printed to PDF by Chromium, or as HTML.
+pub(super) fn render_page(
+    output: &Path,
+    html: &dyn Fn(Option<&str>) -> Result<String>,
+) -> Result<Rendered> {
     let t0 = Instant::now();
     let format = format_of(output)?;
     let chromium = if format == "pdf" {
@@ -194,7 +203,7 @@ pub fn render(d: &ReportData, output: &Path) -> Result<Rendered> {
         } else {
             None
         };
-        let html = html::html(d, font_url.as_deref())?;
+        let html = html(font_url.as_deref())?;
         let n = html.len();
         match chromium {
             None => crate::io::safe::write_bytes(output, html.as_bytes())?,

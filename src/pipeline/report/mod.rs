@@ -3,6 +3,7 @@
 //! an optional DoD, change objects (given, or computed from the result), an orthophoto or a
 //! hillshade for the map, hashes every input, and hands it all to `export::report`.
 
+mod monitoring;
 mod sources;
 
 use super::change::ChangeSummary;
@@ -79,6 +80,9 @@ pub fn run_report(
     }
     let mut warnings = Vec::new();
     let c = load_epoch(&job.result, las::Fields::ALL, progress, cancel)?.cloud;
+    if c.scalar(crate::fields::VELOCITY).is_some() {
+        return monitoring::run(job, &c, progress, cancel, t0);
+    }
     let (method, dfield) = if c.scalar(crate::fields::M3C2_DISTANCE).is_some() {
         ("M3C2", crate::fields::M3C2_DISTANCE)
     } else if c.scalar(crate::fields::C2C_DISTANCE).is_some() {
@@ -357,20 +361,7 @@ pub fn run_report(
     // points' own heights).
     let ortho = match &job.ortho {
         Some(p) => {
-            let r = Raster::open(p)?;
-            if r.info.geotransform.is_none() {
-                return Err(PipelineError::Invalid(format!(
-                    "{}: the orthophoto has no georeferencing",
-                    p.display()
-                )));
-            }
-            check_crs(p, "the orthophoto", r.info.crs.as_ref(), c.crs.as_ref())?;
-            if !r.info.extent.is_some_and(|e| overlaps(e, extent)) {
-                return Err(PipelineError::Invalid(format!(
-                    "{}: the orthophoto does not overlap the result",
-                    p.display()
-                )));
-            }
+            let r = open_ortho(p, c.crs.as_ref(), extent)?;
             inputs.push(InputFile {
                 role: tr("orthophoto", "オルソ画像"),
                 path: p.display().to_string(),
@@ -415,41 +406,8 @@ pub fn run_report(
     };
     let shade =
         crate::colourmap::hillshade(&heights.0, (heights.1, heights.2), heights.3.resolution());
-    let background = |e: [f64; 4], (w, h): (u32, u32)| -> Option<image::RgbImage> {
-        let px = |i: u32, j: u32| {
-            [
-                e[0] + (f64::from(i) + 0.5) / f64::from(w) * (e[2] - e[0]),
-                e[3] - (f64::from(j) + 0.5) / f64::from(h) * (e[3] - e[1]),
-            ]
-        };
-        match &ortho {
-            Some(r) => ortho_window(r, e, (w, h)).ok(),
-            None => {
-                let gt = heights.3;
-                let mut img = image::RgbImage::from_pixel(w, h, image::Rgb([255, 255, 255]));
-                for j in 0..h {
-                    for i in 0..w {
-                        let [x, y] = px(i, j);
-                        let Some([col, row]) = gt.world_to_pixel(x, y) else {
-                            continue;
-                        };
-                        if col < 0.0
-                            || row < 0.0
-                            || col >= heights.1 as f64
-                            || row >= heights.2 as f64
-                        {
-                            continue;
-                        }
-                        let s = shade[row as usize * heights.1 + col as usize];
-                        if s.is_finite() {
-                            let g = (60.0 + 190.0 * s).round() as u8;
-                            img.put_pixel(i, j, image::Rgb([g, g, g]));
-                        }
-                    }
-                }
-                Some(img)
-            }
-        }
+    let background = |e: [f64; 4], size: (u32, u32)| -> Option<image::RgbImage> {
+        background_image(ortho.as_ref(), &heights, &shade, e, size)
     };
 
     // Hashes last: every input is known now.

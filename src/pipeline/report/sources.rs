@@ -252,3 +252,64 @@ pub(super) fn parameter_rows(
     }
     rows
 }
+
+/// The map background for an extent at a pixel size: the orthophoto's window, else the
+/// hillshade `shade` of the height grid `heights` (values, width, height, georeferencing).
+pub(super) fn background_image(
+    ortho: Option<&Raster>,
+    heights: &(Vec<f32>, usize, usize, GeoTransform),
+    shade: &[f32],
+    e: [f64; 4],
+    (w, h): (u32, u32),
+) -> Option<image::RgbImage> {
+    let px = |i: u32, j: u32| {
+        [
+            e[0] + (f64::from(i) + 0.5) / f64::from(w) * (e[2] - e[0]),
+            e[3] - (f64::from(j) + 0.5) / f64::from(h) * (e[3] - e[1]),
+        ]
+    };
+    match ortho {
+        Some(r) => ortho_window(r, e, (w, h)).ok(),
+        None => {
+            let gt = heights.3;
+            let mut img = image::RgbImage::from_pixel(w, h, image::Rgb([255, 255, 255]));
+            for j in 0..h {
+                for i in 0..w {
+                    let [x, y] = px(i, j);
+                    let Some([col, row]) = gt.world_to_pixel(x, y) else {
+                        continue;
+                    };
+                    if col < 0.0 || row < 0.0 || col >= heights.1 as f64 || row >= heights.2 as f64
+                    {
+                        continue;
+                    }
+                    let s = shade[row as usize * heights.1 + col as usize];
+                    if s.is_finite() {
+                        let g = (60.0 + 190.0 * s).round() as u8;
+                        img.put_pixel(i, j, image::Rgb([g, g, g]));
+                    }
+                }
+            }
+            Some(img)
+        }
+    }
+}
+
+/// An orthophoto for the map: georeferenced, in the result's CRS, overlapping `extent`.
+pub(super) fn open_ortho(p: &Path, result_crs: Option<&Crs>, extent: [f64; 4]) -> Result<Raster> {
+    let r = Raster::open(p)?;
+    if r.info.geotransform.is_none() {
+        return Err(PipelineError::Invalid(format!(
+            "{}: the orthophoto has no georeferencing",
+            p.display()
+        )));
+    }
+    check_crs(p, "the orthophoto", r.info.crs.as_ref(), result_crs)?;
+    if !r.info.extent.is_some_and(|e| overlaps(e, extent)) {
+        return Err(PipelineError::Invalid(format!(
+            "{}: the orthophoto does not overlap the result",
+            p.display()
+        )));
+    }
+    Ok(r)
+}

@@ -18,6 +18,7 @@ use super::change::{ChangeJob, Cores, M3c2Settings, Method, RegisterJob};
 use super::dod::DodJob;
 use super::objects::ObjectsJob;
 use super::report::ReportJob;
+use super::series::{SeriesEpoch, SeriesJob, SeriesRegister};
 use super::tiles::TilesJob;
 use super::{Cancel, Files, PipelineError, Progress, Result};
 use crate::analysis::dod::Stat;
@@ -46,6 +47,7 @@ pub struct SiteFile {
     pub objects: Option<ObjectsStep>,
     pub report: Option<ReportStep>,
     pub tiles: Option<TilesStep>,
+    pub series: Option<SeriesStep>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -174,6 +176,41 @@ pub struct TilesStep {
     pub max_points_per_tile: Option<usize>,
 }
 
+/// The monitoring series over every epoch (at least 3, each with a date here or in its header).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SeriesStep {
+    /// Index of the reference epoch [default: 0, the oldest].
+    pub reference: usize,
+    /// Register every epoch onto the reference first (with the stable_* keys).
+    pub register: bool,
+    pub stable_box: Option<[f64; 4]>,
+    pub stable_polygon: Option<PathBuf>,
+    pub stable_c2c: Option<f64>,
+    #[serde(deserialize_with = "auto")]
+    pub cyl_radius: Option<f64>,
+    #[serde(deserialize_with = "auto")]
+    pub normal_radii: Option<Vec<f64>>,
+    #[serde(deserialize_with = "auto")]
+    pub max_distance: Option<f64>,
+    #[serde(deserialize_with = "auto")]
+    pub core_spacing: Option<f64>,
+    pub core_step: Option<usize>,
+    pub cores: Option<PathBuf>,
+    pub registration_error: f64,
+    pub robust: bool,
+    /// False-alarm probability per stable core point [default: 0.01].
+    pub alpha: Option<f64>,
+    /// Epochs that must depart for an onset [default: 2].
+    pub persistence: Option<usize>,
+    /// Also write `series.csv` [default: true].
+    pub csv: Option<bool>,
+    /// Also write the objects in time, `series_objects.geojson` [default: true].
+    pub objects: Option<bool>,
+    pub min_area: f64,
+    pub wgs84: bool,
+}
+
 /// One step of a planned run: the same typed job the CLI would build.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -184,6 +221,7 @@ pub enum StepJob {
     Objects(ObjectsJob),
     Report(ReportJob),
     Tiles(TilesJob),
+    Series(SeriesJob),
 }
 
 impl StepJob {
@@ -195,6 +233,7 @@ impl StepJob {
             StepJob::Objects(_) => "objects",
             StepJob::Report(_) => "report",
             StepJob::Tiles(_) => "tiles",
+            StepJob::Series(_) => "series",
         }
     }
     fn files(&self) -> &dyn Files {
@@ -205,6 +244,7 @@ impl StepJob {
             StepJob::Objects(j) => j,
             StepJob::Report(j) => j,
             StepJob::Tiles(j) => j,
+            StepJob::Series(j) => j,
         }
     }
     /// Runs the step through the pipeline; its summary as JSON.
@@ -231,6 +271,9 @@ impl StepJob {
             StepJob::Tiles(j) => json(serde_json::to_value(super::tiles::run_tiles(
                 j, progress, cancel,
             )?)),
+            StepJob::Series(j) => json(serde_json::to_value(
+                super::series::run_series(j, progress, cancel)?.summary,
+            )),
         }
     }
 }
@@ -337,19 +380,45 @@ pub fn plan_site(file: &Path, site: &SiteFile) -> Result<Plan> {
     let at = |p: &Path| beside(&dir, p);
     let out = at(site.site.output.as_deref().unwrap_or(Path::new("out")));
     let o = |name: &str| out.join(name);
-    if site.epochs.len() != 2 {
-        return Err(invalid(file, format!("needs exactly two [[epoch]] tables (found {}); series of more epochs come with the time-series step", site.epochs.len())));
+    let n = site.epochs.len();
+    if n < 2 {
+        return Err(invalid(
+            file,
+            format!("needs at least two [[epoch]] tables (found {n})"),
+        ));
     }
-    let e1 = at(&site.epochs[0].path);
-    let mut e2 = at(&site.epochs[1].path);
-    if let (Some(a), Some(b)) = (&site.epochs[0].date, &site.epochs[1].date) {
-        if a.to_string() >= b.to_string() {
-            return Err(invalid(
-                file,
-                format!("epoch dates must increase: {a} then {b}"),
-            ));
+    let mut dates = Vec::with_capacity(n);
+    for (k, e) in site.epochs.iter().enumerate() {
+        let d = match &e.date {
+            Some(d) => Some(
+                chrono::NaiveDate::parse_from_str(&d.to_string(), "%Y-%m-%d").map_err(|_| {
+                    invalid(
+                        file,
+                        format!("epoch {k}: date {d} is not a day (YYYY-MM-DD)"),
+                    )
+                })?,
+            ),
+            None => None,
+        };
+        if let (Some(Some(prev)), Some(d)) = (dates.last(), d) {
+            if d <= *prev {
+                return Err(invalid(
+                    file,
+                    format!("epoch dates must increase: {prev} then {d}"),
+                ));
+            }
         }
+        dates.push(d);
     }
+    if n > 2 && site.series.is_none() {
+        return Err(invalid(
+            file,
+            format!("{n} epochs need a [series] step (the pairwise steps compare the first and the last)"),
+        ));
+    }
+    // Pairwise steps compare the oldest epoch with the latest.
+    let e1 = at(&site.epochs[0].path);
+    let mut e2 = at(&site.epochs[n - 1].path);
     let mut steps = Vec::new();
     if let Some(r) = &site.register {
         let aligned = o("epoch2_aligned.laz");
@@ -437,6 +506,62 @@ pub fn plan_site(file: &Path, site: &SiteFile) -> Result<Plan> {
         }));
         dod_file = Some(tif);
     }
+    let mut series_result = None;
+    if let Some(st) = &site.series {
+        if n < 3 {
+            return Err(invalid(
+                file,
+                format!("[series] needs at least 3 epochs (found {n})"),
+            ));
+        }
+        let cores = match (&st.cores, st.core_step, st.core_spacing) {
+            (Some(f), _, _) => Some(Cores::File(at(f))),
+            (None, Some(k), _) => Some(Cores::Step(k)),
+            (None, None, Some(s)) => Some(Cores::Spacing(s)),
+            (None, None, None) => None,
+        };
+        steps.push(StepJob::Series(SeriesJob {
+            epochs: site
+                .epochs
+                .iter()
+                .zip(&dates)
+                .map(|(e, d)| SeriesEpoch {
+                    path: at(&e.path),
+                    date: *d,
+                })
+                .collect(),
+            reference: st.reference,
+            register: st.register.then(|| SeriesRegister {
+                stable_box: st.stable_box,
+                stable_polygon: st.stable_polygon.as_deref().map(at),
+                stable_c2c: st.stable_c2c,
+                ..Default::default()
+            }),
+            cores,
+            m3c2: M3c2Settings {
+                cyl_radius: st.cyl_radius,
+                normal_radii: st.normal_radii.clone(),
+                max_distance: st.max_distance,
+                registration_error: st.registration_error,
+                robust: st.robust,
+                ..Default::default()
+            },
+            levels: crate::analysis::series::Levels {
+                alpha: st.alpha.unwrap_or(0.01),
+                persistence: st.persistence.unwrap_or(2),
+                ..Default::default()
+            },
+            output: Some(o("series.laz")),
+            csv: st.csv.unwrap_or(true).then(|| o("series.csv")),
+            objects: st
+                .objects
+                .unwrap_or(true)
+                .then(|| o("series_objects.geojson")),
+            min_area: st.min_area,
+            wgs84: st.wgs84,
+        }));
+        series_result = Some(o("series.laz"));
+    }
     let need_result = |what: &str| -> Result<(PathBuf, Method)> {
         result.clone().ok_or_else(|| {
             invalid(
@@ -465,32 +590,65 @@ pub fn plan_site(file: &Path, site: &SiteFile) -> Result<Plan> {
         objects_file = Some(g);
     }
     if let Some(rp) = &site.report {
-        let (r, _) = need_result("report")?;
-        let name = match rp.format {
-            ReportFormat::Pdf => "report.pdf",
-            ReportFormat::Html => "report.html",
+        let ext = match rp.format {
+            ReportFormat::Pdf => "pdf",
+            ReportFormat::Html => "html",
         };
-        steps.push(StepJob::Report(ReportJob {
-            result: r,
-            dod: dod_file.clone(),
-            objects: objects_file.clone(),
-            ortho: rp.ortho.as_deref().map(at),
-            lang: rp.lang.unwrap_or_else(Lang::from_env),
-            output: o(name),
-            title: rp.title.clone().or_else(|| site.site.name.clone()),
-            min_area: rp.min_area,
-            command: Some(format!("kizashi run {}", file.display())),
-        }));
+        // The deformation report of the change step, the monitoring report of the series.
+        let mut reports = Vec::new();
+        if series_result.is_none() || result.is_some() {
+            reports.push((need_result("report")?.0, format!("report.{ext}")));
+        }
+        if let Some(s) = &series_result {
+            reports.push((s.clone(), format!("monitoring.{ext}")));
+        }
+        for (r, name) in reports {
+            let is_series = Some(&r) == series_result.as_ref();
+            steps.push(StepJob::Report(ReportJob {
+                result: r,
+                dod: dod_file.clone().filter(|_| !is_series),
+                objects: objects_file.clone().filter(|_| !is_series),
+                ortho: rp.ortho.as_deref().map(at),
+                lang: rp.lang.unwrap_or_else(Lang::from_env),
+                output: o(&name),
+                title: rp.title.clone().or_else(|| site.site.name.clone()),
+                min_area: rp.min_area,
+                command: Some(format!("kizashi run {}", file.display())),
+            }));
+        }
     }
     if let Some(t) = &site.tiles {
-        let (r, method) = need_result("tiles")?;
+        // A series is the monitoring product: its tiles carry velocity, onset and the
+        // displacement of every epoch.
+        let (r, method) = match &series_result {
+            Some(s) => (s.clone(), None),
+            None => need_result("tiles").map(|(r, m)| (r, Some(m)))?,
+        };
         let attributes = t.attributes.clone().unwrap_or_else(|| match method {
-            Method::M3c2 => vec![
+            None => {
+                let mut v: Vec<String> = [
+                    crate::fields::VELOCITY,
+                    crate::fields::VELOCITY_SE,
+                    crate::fields::ACCELERATION,
+                    crate::fields::ONSET_YEAR,
+                    crate::fields::MOTION_CLASS,
+                ]
+                .map(String::from)
+                .to_vec();
+                let reference = site.series.as_ref().map_or(0, |s| s.reference);
+                v.extend(
+                    (0..n)
+                        .filter(|&k| k != reference)
+                        .map(crate::fields::displacement),
+                );
+                v
+            }
+            Some(Method::M3c2) => vec![
                 crate::fields::M3C2_DISTANCE.into(),
                 crate::fields::M3C2_LOD.into(),
                 crate::fields::M3C2_SIGNIFICANT.into(),
             ],
-            Method::C2c => vec![
+            Some(Method::C2c) => vec![
                 crate::fields::C2C_DISTANCE.into(),
                 crate::fields::C2C_DZ.into(),
             ],
@@ -509,7 +667,7 @@ pub fn plan_site(file: &Path, site: &SiteFile) -> Result<Plan> {
     if steps.is_empty() {
         return Err(invalid(
             file,
-            "no steps: add [change], [dod], [objects], [report] or [tiles]",
+            "no steps: add [change], [dod], [objects], [report], [tiles] or [series]",
         ));
     }
     Ok(Plan {

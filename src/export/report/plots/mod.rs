@@ -4,12 +4,14 @@
 //! Text goes through plotters' ab_glyph backend with our bundled Japanese font, so figures
 //! look the same on every machine.
 
+mod series;
 mod view3d;
 
 use crate::colourmap;
 use image::RgbImage;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
+pub use series::{series, SeriesPlot};
 use std::sync::Once;
 pub use view3d::view3d;
 
@@ -75,6 +77,30 @@ pub fn diverging_vivid(t: f32) -> [u8; 3] {
         0.0
     };
     colourmap::diverging(t.signum() * (0.25 + 0.75 * t.abs()))
+}
+
+/// The XY extent of the points ([0, 0, 1, 1] without any).
+pub fn extent_of(points: &[MapPoint]) -> [f64; 4] {
+    let (mut lo, mut hi) = ([f64::INFINITY; 2], [f64::NEG_INFINITY; 2]);
+    for p in points {
+        lo = [lo[0].min(p.x), lo[1].min(p.y)];
+        hi = [hi[0].max(p.x), hi[1].max(p.y)];
+    }
+    if lo[0].is_finite() {
+        [lo[0], lo[1], hi[0], hi[1]]
+    } else {
+        [0.0, 0.0, 1.0, 1.0]
+    }
+}
+
+/// The colour map's limit for the points' values (signed: from the significant ones).
+pub fn colour_limit(points: &[MapPoint], signed: bool) -> f32 {
+    let v: Vec<f32> = points.iter().map(|p| p.d).collect();
+    let s: Vec<f32> = points
+        .iter()
+        .map(|p| if p.significant { 1.0 } else { 0.0 })
+        .collect();
+    colourmap::deformation_limit(&v, if signed { Some(&s) } else { None }).unwrap_or(1.0)
 }
 
 /// The map's pixel frame: an extent with equal scale on both axes.

@@ -14,8 +14,11 @@ if [ ! -x "$PY" ]; then
   python3 -m venv /tmp/anchors && /tmp/anchors/bin/pip install -q "py4dgeo==1.2.0" "laspy[lazrs]" pyproj
   PY=/tmp/anchors/bin/python
 fi
-cargo build --release --locked --no-default-features --bin kizashi -q
-K="$CARGO_TARGET_DIR/release/kizashi"
+# KIZASHI_BIN: an already built binary (else a release build without the viewer).
+if [ -n "${KIZASHI_BIN:-}" ]; then K="$KIZASHI_BIN"; else
+  cargo build --release --locked --no-default-features --bin kizashi -q
+  K="$CARGO_TARGET_DIR/release/kizashi"
+fi
 S9="$SHARED/data/synthetic/series9"
 WORK="${TMPDIR:-/tmp}/kizashi-bench/series"
 mkdir -p "$WORK"
@@ -28,7 +31,7 @@ for run in $(seq "$ROUNDS"); do
   /usr/bin/time -f '%e %M' -o "$WORK/k.time" "$K" series "${EPOCHS[@]}" "${PARAMS[@]}" -o "$WORK/series9.laz" --json > "$WORK/k.json"
   python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); e,m=open(sys.argv[2]).read().split(); print(json.dumps({"tool":"kizashi","wall_s":float(e),"maxrss_mb":int(m)/1024,"analysis_s":d["timings"]["total_s"]-d["timings"]["read_s"]-d["timings"]["write_s"]}))' "$WORK/k.json" "$WORK/k.time" >> "$OUT"
   /usr/bin/time -f '%e %M' -o "$WORK/p.time" "$PY" "$SHARED/bench/series/run_py4dgeo_series.py" "$S9" "$WORK/py4dgeo.csv" > "$WORK/p.json"
-  python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); e,m=open(sys.argv[2]).read().split(); print(json.dumps({"tool":"py4dgeo","wall_s":float(e),"maxrss_mb":int(m)/1024,"analysis_s":d["seconds"]}))' "$WORK/p.json" "$WORK/p.time" >> "$OUT"
+  python3 -c 'import json,sys; d=json.loads([l for l in open(sys.argv[1]) if l.startswith("{")][-1]); e,m=open(sys.argv[2]).read().split(); print(json.dumps({"tool":"py4dgeo","wall_s":float(e),"maxrss_mb":int(m)/1024,"analysis_s":d["seconds"]}))' "$WORK/p.json" "$WORK/p.time" >> "$OUT"
 done
 python3 - "$OUT" <<'PY'
 import json, sys

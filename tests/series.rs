@@ -43,7 +43,7 @@ fn job() -> SeriesJob {
         output: None,
         csv: None,
         objects: None,
-        min_area: 0.0,
+        min_area: Some(0.0),
         wgs84: false,
     }
 }

@@ -542,3 +542,87 @@ fn job_file_session_opens_and_saves() {
     assert_eq!(change.m3c2.cyl_radius, Some(2.5));
     assert_eq!(change.epoch1, sample.join("epoch1_2025.laz"));
 }
+
+/// A series result of ../shared/data/synthetic/series9: the slider at the last epoch colours
+/// by its displacement (the creep red, the failing slope blue), and the core point picked in
+/// the failing slope gets its displacement-versus-date plot (with the orange onset line) in
+/// the bottom panel.
+#[test]
+fn series_slider_and_picked_core_point_plot() {
+    let dir = tempfile::tempdir().unwrap();
+    let laz = dir.path().join("series9.laz");
+    let out = Command::new(kizashi())
+        .arg("series")
+        .args((0..9).map(|k| data(&format!("synthetic/series9/epoch_{k}.laz"))))
+        .args([
+            "--core-step",
+            "10",
+            "--cyl-radius",
+            "1",
+            "--normal-radii",
+            "0.5,1,2",
+        ])
+        .args(["--max-distance", "3", "-o"])
+        .arg(&laz)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The failing slope's centre: (0.70 L, 0.30 L) from the origin corner, L = 89.44 m.
+    let r = view(
+        &[
+            "--series-epoch",
+            "8",
+            "--pick",
+            "-7937.4,-35973.2",
+            "--lang",
+            "ja",
+        ],
+        &[laz],
+    );
+    let s = &r.stats["series"];
+    assert_eq!(s["epoch"], 8, "{s}");
+    assert_eq!(s["date"], "2024-03-12");
+    assert!(s["picked"].as_u64().is_some(), "{s}");
+    assert!(
+        r.stats["errors"].as_array().unwrap().is_empty(),
+        "{}",
+        r.stats["errors"]
+    );
+    assert_panels_drawn(&r);
+    let px = view_pixels(&r);
+    // Warm and cold hues (the creep is a pale red at half the colour range).
+    let warm = share(&px, |p| {
+        p[0] > 150 && i32::from(p[0]) > i32::from(p[2]) + 50
+    });
+    let cold = share(&px, |p| {
+        p[2] > 70 && i32::from(p[2]) > i32::from(p[0]) + 40 && p[2] > p[1]
+    });
+    assert!(
+        warm > 0.01 && cold > 0.01,
+        "creep red {warm}, slope blue {cold}"
+    );
+    // The plot under the 3D view: the orange onset line and the blue series.
+    let v: Vec<u32> = r.stats["view_rect"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap() as u32)
+        .collect();
+    assert!(v[3] < 700, "no bottom panel: {v:?}");
+    let (mut orange, mut series) = (0, 0);
+    for y in v[3] + 20..r.image.height() {
+        for x in v[0]..v[2] {
+            let p = r.image.get_pixel(x, y).0;
+            orange += usize::from(p[0] > 200 && (80..150).contains(&p[1]) && p[2] < 80);
+            series += usize::from(p[2] > 200 && (140..210).contains(&p[1]) && p[0] < 130);
+        }
+    }
+    assert!(
+        orange > 100 && series > 200,
+        "plot: {orange} onset, {series} series pixels"
+    );
+}

@@ -316,6 +316,12 @@ fn write_stats(auto: &Auto, viewer: &Viewer, windows: &Query<&Window>, failure: 
                 "z_max": s.points.iter().map(|q| q[1]).fold(f32::NEG_INFINITY, f32::max),
             })).collect::<Vec<_>>(),
         })),
+        "series": viewer.series.view.as_ref().map(|s| serde_json::json!({
+            "epoch": s.epoch,
+            "date": s.summary.epochs.get(s.epoch).map(|e| e.date.to_string()),
+            "colour": format!("{:?}", s.colour),
+            "picked": viewer.picks.first().filter(|p| p.layer == s.layer).map(|p| p.index),
+        })),
         "failure": failure,
     });
     if let Err(e) = crate::pipeline::write_json(path, &json) {

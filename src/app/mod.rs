@@ -11,6 +11,7 @@ pub mod i18n;
 pub mod inspect;
 pub mod jobs;
 pub mod points;
+pub mod series;
 mod state;
 mod systems;
 pub mod ui;
@@ -55,6 +56,8 @@ pub fn run(opts: ViewOptions) -> anyhow::Result<()> {
     let mut viewer = Viewer::new(lang, settings);
     viewer.budget_explicit = opts.budget.is_some();
     viewer.initial_colour = opts.colour.clone();
+    viewer.series.epoch_request = opts.series_epoch;
+    viewer.series.pick_request = opts.pick;
     for f in &opts.files {
         viewer.open(f.clone());
     }

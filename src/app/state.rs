@@ -25,6 +25,10 @@ pub struct ViewOptions {
     /// After `change`, run the viewer's exports to these files (by extension: .pdf/.html
     /// report, .geojson objects, .tif DoD).
     pub export: Vec<PathBuf>,
+    /// A series result: show this epoch's displacement.
+    pub series_epoch: Option<usize>,
+    /// Pick the core point nearest this XY (data CRS), as a click would.
+    pub pick: Option<[f64; 2]>,
 }
 
 #[derive(Clone, Debug)]
@@ -141,8 +145,11 @@ impl Layer {
             _ => None,
         }
     }
+    /// A survey epoch: not a change result, not a series result.
     pub fn is_epoch(&self) -> bool {
-        self.cloud().is_some_and(|c| c.summary.is_none())
+        self.cloud().is_some_and(|c| {
+            c.summary.is_none() && c.cloud.scalar(crate::fields::VELOCITY).is_none()
+        })
     }
 }
 
@@ -220,6 +227,7 @@ pub struct Viewer {
     pub tool: Tool,
     pub picks: Vec<inspect::Pick>,
     pub profile: Option<inspect::Profile>,
+    pub series: super::series::SeriesState,
     pub profile_width: f64,
     pub view: Option<points::ViewInfo>,
     /// The 3D view's rectangle (physical pixels) left by the panels.
@@ -292,6 +300,7 @@ impl Viewer {
             tool: Tool::Inspect,
             picks: Vec::new(),
             profile: None,
+            series: Default::default(),
             profile_width: 1.0,
             view: None,
             view_rect: None,

@@ -79,9 +79,9 @@ pub struct Args {
     /// Change objects in time (GeoJSON).
     #[arg(long)]
     objects: Option<PathBuf>,
-    /// Objects smaller than this (m2) are left out.
-    #[arg(long, default_value_t = 0.0)]
-    min_area: f64,
+    /// Objects smaller than this (m2) are left out [default: five grid cells].
+    #[arg(long)]
+    min_area: Option<f64>,
     /// Objects in WGS84 longitude/latitude.
     #[arg(long)]
     wgs84: bool,

@@ -39,6 +39,12 @@ pub struct Args {
     /// OBJECTS.geojson or DOD.tif (repeatable; for scripted runs and tests).
     #[arg(long)]
     export: Vec<PathBuf>,
+    /// A series result: show the displacement at this epoch (0 = the first).
+    #[arg(long)]
+    series_epoch: Option<usize>,
+    /// Pick the point nearest x,y (data CRS) as a click would (a series: its plot).
+    #[arg(long, value_delimiter = ',', num_args = 1, allow_hyphen_values = true)]
+    pick: Option<Vec<f64>>,
     /// Scripted runs (--screenshot/--stats) fail after this many seconds.
     #[arg(long, default_value_t = 900.0)]
     pub timeout: f64,
@@ -81,6 +87,11 @@ pub fn run(a: Args) -> Result<i32> {
         Some(v) => anyhow::bail!("--profile needs four numbers x1,y1,x2,y2, got {v:?}"),
         None => None,
     };
+    let pick = match &a.pick {
+        Some(v) if v.len() == 2 && v.iter().all(|x| x.is_finite()) => Some([v[0], v[1]]),
+        Some(v) => anyhow::bail!("--pick needs two numbers x,y, got {v:?}"),
+        None => None,
+    };
     let opts = ViewOptions {
         files: a.files,
         change: a.change.map(Into::into),
@@ -94,6 +105,8 @@ pub fn run(a: Args) -> Result<i32> {
         colour: a.colour,
         profile,
         export: a.export,
+        series_epoch: a.series_epoch,
+        pick,
     };
     kizashi::app::run(opts)?;
     Ok(0)

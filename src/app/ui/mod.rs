@@ -7,12 +7,14 @@ mod actions;
 mod detection;
 mod layers;
 mod overlays;
+mod series;
 mod tools;
 
 pub use actions::*;
 use detection::*;
 use layers::*;
 use overlays::*;
+use series::*;
 use tools::*;
 
 use super::colour::{self, ColourMode};
@@ -112,6 +114,21 @@ pub fn draw(
         *fonts_done = true;
     }
     let v = viewer.as_mut();
+    if v.refresh_series() {
+        v.show_series(&mut commands);
+    }
+    if v.series.view.is_some() {
+        if let Some(k) = v.series.epoch_request.take() {
+            if let Some(s) = v.series.view.as_mut() {
+                s.epoch = k.min(s.summary.epochs.len().saturating_sub(1));
+            }
+            v.show_series(&mut commands);
+        }
+        if let Some(xy) = v.series.pick_request.take() {
+            v.tool = Tool::Inspect;
+            v.picks = v.series_pick_near(xy).into_iter().collect();
+        }
+    }
     let screen = ctx.viewport_rect();
     let mut root = egui::Ui::new(
         ctx.clone(),
@@ -139,6 +156,10 @@ pub fn draw(
         .default_size(300.0)
         .show(&mut root, |ui| {
             egui::ScrollArea::vertical().show(ui, |ui| {
+                if v.series.view.is_some() {
+                    series_panel(ui, v, &mut commands);
+                    ui.separator();
+                }
                 change_panel(ui, v);
                 ui.separator();
                 result_panel(ui, v);
@@ -154,6 +175,14 @@ pub fn draw(
             .resizable(true)
             .default_size(220.0)
             .show(&mut root, |ui| profile_panel(ui, v))
+            .response
+            .rect
+            .height()
+    } else if series_pick(v).is_some() {
+        egui::Panel::bottom("series_plot")
+            .resizable(true)
+            .default_size(230.0)
+            .show(&mut root, |ui| series_plot(ui, v))
             .response
             .rect
             .height()
@@ -263,7 +292,22 @@ fn mode_name(v: &Viewer, m: &ColourMode) -> String {
         ColourMode::Elevation => v.t(S::ColElevation).into(),
         ColourMode::Classification => v.t(S::ColClassification).into(),
         ColourMode::Field(f) => format!("{}: {f}", v.t(S::ColField)),
-        ColourMode::Deformation { field, .. } => format!("{}: {field}", v.t(S::ColDeformation)),
+        ColourMode::Deformation { field, .. } => {
+            // A series epoch's displacement is named by its date.
+            let date = v.series.view.as_ref().and_then(|s| {
+                s.summary
+                    .epochs
+                    .iter()
+                    .enumerate()
+                    .find(|(k, _)| crate::fields::displacement(*k) == *field)
+                    .map(|(_, e)| e.date.to_string())
+            });
+            format!(
+                "{}: {}",
+                v.t(S::ColDeformation),
+                date.as_deref().unwrap_or(field)
+            )
+        }
     }
 }
 

@@ -63,8 +63,9 @@ pub struct SeriesJob {
     pub csv: Option<PathBuf>,
     /// Change objects in time (GeoJSON).
     pub objects: Option<PathBuf>,
-    /// Objects smaller than this (m2) are dropped.
-    pub min_area: f64,
+    /// Objects smaller than this (m2) are dropped; None: five grid cells (lone core points
+    /// that a false alarm or an edge moved are not objects).
+    pub min_area: Option<f64>,
     /// Objects in WGS84 longitude/latitude instead of the data CRS.
     pub wgs84: bool,
 }
@@ -223,10 +224,10 @@ fn validate(job: &SeriesJob) -> Result<()> {
     }
     job.levels.validate().map_err(PipelineError::Invalid)?;
     job.m3c2.resolve(&super::params::derive(1.0)).validate()?;
-    if !(job.min_area.is_finite() && job.min_area >= 0.0) {
+    if let Some(a) = job.min_area.filter(|a| !(a.is_finite() && *a >= 0.0)) {
         return Err(PipelineError::Invalid(format!(
             "minimum area must be >= 0, got {}",
-            job.min_area
+            a
         )));
     }
     Ok(())

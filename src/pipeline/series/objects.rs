@@ -48,7 +48,7 @@ pub(super) fn find(
     c: &PointCloud,
     motions: &[Motion],
     records: &[EpochRecord],
-    min_area: f64,
+    min_area: Option<f64>,
 ) -> Found {
     let b = c.bounds();
     let area = ((b.max[0] - b.min[0]) * (b.max[1] - b.min[1])).max(1e-6);
@@ -141,6 +141,7 @@ pub(super) fn find(
     let d_of = |k: usize| c.scalar(&crate::fields::displacement(k)).map(|s| &s.values);
     let lod_of = |k: usize| c.scalar(&crate::fields::lod(k)).map(|s| &s.values);
     let a = cell * cell;
+    let min_area = min_area.unwrap_or(5.0 * a);
     let mut objects: Vec<(usize, SeriesObject)> = Vec::new();
     for (r, cells) in regions.iter().enumerate() {
         let m = &members[r];

@@ -207,7 +207,7 @@ pub struct SeriesStep {
     pub csv: Option<bool>,
     /// Also write the objects in time, `series_objects.geojson` [default: true].
     pub objects: Option<bool>,
-    pub min_area: f64,
+    pub min_area: Option<f64>,
     pub wgs84: bool,
 }
 

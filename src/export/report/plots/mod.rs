@@ -11,7 +11,7 @@ use crate::colourmap;
 use image::RgbImage;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
-pub use series::{series, SeriesPlot};
+pub use series::{fit_line, series, SeriesPlot};
 use std::sync::Once;
 pub use view3d::view3d;
 

@@ -20,8 +20,9 @@ pub struct SeriesPlot<'a> {
     pub onset_label: &'a str,
 }
 
-/// Weighted line through the points (weights 1 / u^2): (intercept at t0, slope).
-fn line(t: &[f64], y: &[f64], u: &[f64]) -> Option<(f64, f64)> {
+/// Weighted line through the points (weights 1 / u^2): (intercept at t = 0, slope). The
+/// viewer's plot draws the same trend.
+pub fn fit_line(t: &[f64], y: &[f64], u: &[f64]) -> Option<(f64, f64)> {
     let w: Vec<f64> = u.iter().map(|u| 1.0 / u.max(1e-6).powi(2)).collect();
     let sw: f64 = w.iter().sum();
     let tm = t.iter().zip(&w).map(|(t, w)| t * w).sum::<f64>() / sw;
@@ -98,7 +99,7 @@ pub fn series(p: &SeriesPlot) -> Result<RgbImage, String> {
                 }
                 a
             };
-            if let Some((a, b)) = line(&t, &y, &u) {
+            if let Some((a, b)) = fit_line(&t, &y, &u) {
                 chart
                     .draw_series(std::iter::once(PathElement::new(
                         vec![(t0, a + b * t0), (t1, a + b * t1)],

@@ -51,6 +51,6 @@ if [ "${2:-}" = "long" ]; then
   for n in 10 50; do
     /usr/bin/time -f '%e %M' -o "$WORK/l.time" "$K" series $(for k in $(seq 0 $((n - 1))); do echo "$LONG/epoch_$k.laz"; done) -o "$WORK/long.laz" --json > "$WORK/l.json"
     read -r e m < "$WORK/l.time"
-    python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(f"{sys.argv[4]} epochs x 1 M points, {d[\"core_points\"]} cores: {float(sys.argv[2]):.1f} s, peak {int(sys.argv[3])/1024:.0f} MB")' "$WORK/l.json" "$e" "$m" "$n"
+    python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); n, e, m = sys.argv[4], float(sys.argv[2]), int(sys.argv[3]) / 1024; print("%s epochs x 1 M points, %d cores: %.1f s, peak %.0f MB" % (n, d["core_points"], e, m))' "$WORK/l.json" "$e" "$m" "$n"
   done
 fi

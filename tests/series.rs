@@ -469,3 +469,58 @@ fn job_file_series_report_and_tiles() {
         "{again}"
     );
 }
+
+/// `--register`: an epoch lifted by 5 cm is put back onto the reference by the ICP (its
+/// matrix says so, its error enters its LoD) and its stable ground reads about 0 again.
+#[test]
+fn registration_of_every_epoch_takes_out_a_survey_offset() {
+    use kizashi::pipeline::series::SeriesRegister;
+    let dir = tempfile::tempdir().unwrap();
+    let mut eps: Vec<SeriesEpoch> = epochs().into_iter().take(4).collect();
+    let mut c = kizashi::io::las::read(&eps[2].path).unwrap().cloud;
+    for p in &mut c.positions {
+        p[2] += 0.05;
+    }
+    let lifted = dir.path().join("epoch_2_lifted.laz");
+    kizashi::io::las::write(&lifted, &c, &Default::default()).unwrap();
+    eps[2] = SeriesEpoch {
+        path: lifted,
+        date: Some(chrono::NaiveDate::from_ymd_opt(2022, 3, 15).unwrap()),
+    };
+    let mut j = job();
+    j.epochs = eps;
+    j.cores = Some(Cores::Step(40));
+    // Stable ground: the north-east quarter holds neither the creep nor the failing slope
+    // (the seasonal trap there moves 6 mm at most).
+    j.register = Some(SeriesRegister {
+        stable_box: Some([-7955.0, -35955.0, -7910.0, -35910.0]),
+        ..Default::default()
+    });
+    let o = run_series(&j, &Silent, &Cancel::default()).unwrap();
+    let e = &o.summary.epochs[2];
+    let m = e.matrix.expect("registered");
+    // The transform moves the site's centre down by the lift.
+    let (x, y, z) = (-7955.0, -35955.0, 110.0);
+    let dz = m[2][0] * x + m[2][1] * y + m[2][2] * z + m[2][3] - z;
+    assert!((dz + 0.05).abs() < 0.005, "z shift at the centre {dz}");
+    assert!(
+        e.registration_error > 0.0 && e.registration_error < 0.01,
+        "{}",
+        e.registration_error
+    );
+    assert!(
+        o.summary.epochs[0].matrix.is_none(),
+        "the reference is not registered"
+    );
+    let d = field(&o, "d_2");
+    let truth = truth();
+    let stable: Vec<f32> = (0..d.len())
+        .filter(|&i| truth[4 * i].0 == 0 && d[i].is_finite())
+        .map(|i| d[i])
+        .collect();
+    let mean = stable.iter().sum::<f32>() / stable.len() as f32;
+    assert!(
+        mean.abs() < 0.005,
+        "stable ground after registration: {mean}"
+    );
+}

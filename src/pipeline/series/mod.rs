@@ -282,6 +282,10 @@ pub fn run_series(
         local.orientation = Orientation::Sensor([s[0] - o[0], s[1] - o[1], s[2] - o[2]]);
     }
     let cell = m3c2::column_size(&params);
+    let density_plane_radius = derived
+        .as_ref()
+        .map_or_else(|| super::params::derive_for(&reference), Clone::clone)
+        .plane_radius;
     // ICP needs its own index of the reference; built only when registering.
     let icp_points = job
         .register
@@ -339,7 +343,10 @@ pub fn run_series(
         if let (Some(reg), Some(index)) = (&job.register, &icp_index) {
             let t = Instant::now();
             let mut icp = reg.params.clone();
-            icp.plane_radius = reg.plane_radius.unwrap_or(rule.plane_radius);
+            // Planes from the reference's own density even when every M3C2 parameter was
+            // declared (the rule's r at a nominal spacing made 2.5 m planes on rough ground:
+            // a 1 cm bias).
+            icp.plane_radius = reg.plane_radius.unwrap_or(density_plane_radius);
             let rj = RegisterJob {
                 epoch1: job.epochs[r].path.clone(),
                 epoch2: path.clone(),

@@ -12,13 +12,14 @@
 //! Keys not in the schema are errors with their line and the nearest known key.
 
 mod run;
+mod series;
 mod session;
 
 use super::change::{ChangeJob, Cores, M3c2Settings, Method, RegisterJob};
 use super::dod::DodJob;
 use super::objects::ObjectsJob;
 use super::report::ReportJob;
-use super::series::{SeriesEpoch, SeriesJob, SeriesRegister};
+use super::series::SeriesJob;
 use super::tiles::TilesJob;
 use super::{Cancel, Files, PipelineError, Progress, Result};
 use crate::analysis::dod::Stat;
@@ -28,6 +29,7 @@ use crate::io::IoError;
 use crate::lang::Lang;
 pub use run::{run, RunSummary, StepOutcome, StepRecord};
 use serde::{Deserialize, Deserializer, Serialize};
+pub use series::SeriesStep;
 pub use session::{save_session, session, session_toml, Session};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -174,41 +176,6 @@ pub struct TilesStep {
     pub geoid_offset: f64,
     pub geoid: Option<PathBuf>,
     pub max_points_per_tile: Option<usize>,
-}
-
-/// The monitoring series over every epoch (at least 3, each with a date here or in its header).
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct SeriesStep {
-    /// Index of the reference epoch [default: 0, the oldest].
-    pub reference: usize,
-    /// Register every epoch onto the reference first (with the stable_* keys).
-    pub register: bool,
-    pub stable_box: Option<[f64; 4]>,
-    pub stable_polygon: Option<PathBuf>,
-    pub stable_c2c: Option<f64>,
-    #[serde(deserialize_with = "auto")]
-    pub cyl_radius: Option<f64>,
-    #[serde(deserialize_with = "auto")]
-    pub normal_radii: Option<Vec<f64>>,
-    #[serde(deserialize_with = "auto")]
-    pub max_distance: Option<f64>,
-    #[serde(deserialize_with = "auto")]
-    pub core_spacing: Option<f64>,
-    pub core_step: Option<usize>,
-    pub cores: Option<PathBuf>,
-    pub registration_error: f64,
-    pub robust: bool,
-    /// False-alarm probability per stable core point [default: 0.01].
-    pub alpha: Option<f64>,
-    /// Epochs that must depart for an onset [default: 2].
-    pub persistence: Option<usize>,
-    /// Also write `series.csv` [default: true].
-    pub csv: Option<bool>,
-    /// Also write the objects in time, `series_objects.geojson` [default: true].
-    pub objects: Option<bool>,
-    pub min_area: Option<f64>,
-    pub wgs84: bool,
 }
 
 /// One step of a planned run: the same typed job the CLI would build.
@@ -514,52 +481,13 @@ pub fn plan_site(file: &Path, site: &SiteFile) -> Result<Plan> {
                 format!("[series] needs at least 3 epochs (found {n})"),
             ));
         }
-        let cores = match (&st.cores, st.core_step, st.core_spacing) {
-            (Some(f), _, _) => Some(Cores::File(at(f))),
-            (None, Some(k), _) => Some(Cores::Step(k)),
-            (None, None, Some(s)) => Some(Cores::Spacing(s)),
-            (None, None, None) => None,
-        };
-        steps.push(StepJob::Series(SeriesJob {
-            epochs: site
-                .epochs
-                .iter()
-                .zip(&dates)
-                .map(|(e, d)| SeriesEpoch {
-                    path: at(&e.path),
-                    date: *d,
-                })
-                .collect(),
-            reference: st.reference,
-            register: st.register.then(|| SeriesRegister {
-                stable_box: st.stable_box,
-                stable_polygon: st.stable_polygon.as_deref().map(at),
-                stable_c2c: st.stable_c2c,
-                ..Default::default()
-            }),
-            cores,
-            m3c2: M3c2Settings {
-                cyl_radius: st.cyl_radius,
-                normal_radii: st.normal_radii.clone(),
-                max_distance: st.max_distance,
-                registration_error: st.registration_error,
-                robust: st.robust,
-                ..Default::default()
-            },
-            levels: crate::analysis::series::Levels {
-                alpha: st.alpha.unwrap_or(0.01),
-                persistence: st.persistence.unwrap_or(2),
-                ..Default::default()
-            },
-            output: Some(o("series.laz")),
-            csv: st.csv.unwrap_or(true).then(|| o("series.csv")),
-            objects: st
-                .objects
-                .unwrap_or(true)
-                .then(|| o("series_objects.geojson")),
-            min_area: st.min_area,
-            wgs84: st.wgs84,
-        }));
+        steps.push(StepJob::Series(series::job(
+            st,
+            &site.epochs,
+            &dates,
+            &at,
+            &o,
+        )));
         series_result = Some(o("series.laz"));
     }
     let need_result = |what: &str| -> Result<(PathBuf, Method)> {

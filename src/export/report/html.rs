@@ -6,7 +6,7 @@ use crate::export::{ExportError, Result};
 use crate::lang::Lang;
 use std::fmt::Write as _;
 
-pub(super) const CSS: &str = r#"
+const CSS: &str = r#"
 @page { size: A4; margin: 13mm 12mm 14mm 12mm; }
 * { box-sizing: border-box; }
 body { font-family: KizashiJP, "Noto Sans CJK JP", "Hiragino Sans", "Yu Gothic", Meiryo, sans-serif; font-size: 9.5pt; color: #111; margin: 0; line-height: 1.45; }
@@ -33,6 +33,20 @@ pre { font-size: 7pt; white-space: pre-wrap; word-break: break-all; background: 
 .warn { color: #8a4b00; }
 .pb { break-before: page; }
 "#;
+
+/// The page up to `<main>`: language, title, the bundled font when printing, the A4 CSS.
+pub(super) fn page_head(l: Lang, title: &str, font_url: Option<&str>) -> String {
+    let mut h = String::with_capacity(4 << 20);
+    let lang_code = match l {
+        Lang::En => "en",
+        Lang::Ja => "ja",
+    };
+    let font_face = font_url
+        .map(|u| format!("@font-face {{ font-family: KizashiJP; src: url(\"{u}\"); }}"))
+        .unwrap_or_default();
+    let _ = write!(h, "<!DOCTYPE html>\n<html lang=\"{lang_code}\"><head><meta charset=\"utf-8\"><title>{}</title><style>{font_face}{CSS}</style></head><body><main>\n", esc(title));
+    h
+}
 
 pub(super) fn html(d: &ReportData, font_url: Option<&str>) -> Result<String> {
     let l = d.lang;
@@ -100,15 +114,7 @@ pub(super) fn html(d: &ReportData, font_url: Option<&str>) -> Result<String> {
     let png = |i: &image::RgbImage| plots::png(i).map_err(fig_err);
     let (map_png, hist_png, view_png) = (png(&map)?, png(&hist)?, png(&view)?);
 
-    let mut h = String::with_capacity(4 << 20);
-    let lang_code = match l {
-        Lang::En => "en",
-        Lang::Ja => "ja",
-    };
-    let font_face = font_url
-        .map(|u| format!("@font-face {{ font-family: KizashiJP; src: url(\"{u}\"); }}"))
-        .unwrap_or_default();
-    let _ = write!(h, "<!DOCTYPE html>\n<html lang=\"{lang_code}\"><head><meta charset=\"utf-8\"><title>{}</title><style>{font_face}{CSS}</style></head><body><main>\n", esc(&d.title));
+    let mut h = page_head(l, &d.title, font_url);
     let now = chrono::Local::now().format("%Y-%m-%d %H:%M").to_string();
     let _ = writeln!(
         h,

@@ -113,15 +113,7 @@ fn html(d: &MonitoringData, font_url: Option<&str>) -> Result<String> {
         tr("no onset", "始まりなし"),
     )?;
 
-    let mut h = String::with_capacity(4 << 20);
-    let lang_code = match l {
-        Lang::En => "en",
-        Lang::Ja => "ja",
-    };
-    let font_face = font_url
-        .map(|u| format!("@font-face {{ font-family: KizashiJP; src: url(\"{u}\"); }}"))
-        .unwrap_or_default();
-    let _ = write!(h, "<!DOCTYPE html>\n<html lang=\"{lang_code}\"><head><meta charset=\"utf-8\"><title>{}</title><style>{font_face}{}</style></head><body><main>\n", esc(&d.title), super::html::CSS);
+    let mut h = super::html::page_head(l, &d.title, font_url);
     let now = chrono::Local::now().format("%Y-%m-%d %H:%M").to_string();
     let _ = writeln!(
         h,

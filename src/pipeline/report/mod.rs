@@ -360,16 +360,7 @@ pub fn run_report(
     // Map background: the orthophoto, else a hillshade (DoD epoch-1 surface, else the core
     // points' own heights).
     let ortho = match &job.ortho {
-        Some(p) => {
-            let r = open_ortho(p, c.crs.as_ref(), extent)?;
-            inputs.push(InputFile {
-                role: tr("orthophoto", "オルソ画像"),
-                path: p.display().to_string(),
-                size: None,
-                sha256: None,
-            });
-            Some(r)
-        }
+        Some(p) => Some(open_ortho(p, c.crs.as_ref(), extent, &mut inputs, l)?),
         None => None,
     };
     let heights = match dod_heights {

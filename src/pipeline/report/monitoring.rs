@@ -98,16 +98,7 @@ pub(super) fn run(
         });
     }
     let ortho = match &job.ortho {
-        Some(p) => {
-            let r = open_ortho(p, c.crs.as_ref(), extent)?;
-            inputs.push(InputFile {
-                role: tr("orthophoto", "オルソ画像"),
-                path: p.display().to_string(),
-                size: None,
-                sha256: None,
-            });
-            Some(r)
-        }
+        Some(p) => Some(open_ortho(p, c.crs.as_ref(), extent, &mut inputs, l)?),
         None => None,
     };
     let grid = crate::analysis::dod::Grid::covering(extent, spacing.max(1e-3));

@@ -295,8 +295,15 @@ pub(super) fn background_image(
     }
 }
 
-/// An orthophoto for the map: georeferenced, in the result's CRS, overlapping `extent`.
-pub(super) fn open_ortho(p: &Path, result_crs: Option<&Crs>, extent: [f64; 4]) -> Result<Raster> {
+/// An orthophoto for the map: georeferenced, in the result's CRS, overlapping `extent`;
+/// listed among the report's inputs.
+pub(super) fn open_ortho(
+    p: &Path,
+    result_crs: Option<&Crs>,
+    extent: [f64; 4],
+    inputs: &mut Vec<crate::export::report::InputFile>,
+    l: Lang,
+) -> Result<Raster> {
     let r = Raster::open(p)?;
     if r.info.geotransform.is_none() {
         return Err(PipelineError::Invalid(format!(
@@ -311,5 +318,11 @@ pub(super) fn open_ortho(p: &Path, result_crs: Option<&Crs>, extent: [f64; 4]) -
             p.display()
         )));
     }
+    inputs.push(crate::export::report::InputFile {
+        role: l.tr("orthophoto", "オルソ画像"),
+        path: p.display().to_string(),
+        size: None,
+        sha256: None,
+    });
     Ok(r)
 }

@@ -233,7 +233,7 @@ fn validate(job: &SeriesJob) -> Result<()> {
     Ok(())
 }
 
-/// Runs the series. The CLI, job files and the viewer call this.
+/// Runs the series. The CLI and job files call this; the viewer opens its result.
 pub fn run_series(
     job: &SeriesJob,
     progress: &dyn Progress,

@@ -626,3 +626,41 @@ fn series_slider_and_picked_core_point_plot() {
         "plot: {orange} onset, {series} series pixels"
     );
 }
+
+/// The series panel's button on nine loaded epochs: the series runs in the background (epochs
+/// ordered by their survey dates, not by load order), opens as a layer with its record, and
+/// the epochs step back.
+#[test]
+fn series_runs_from_the_viewer_over_loaded_epochs() {
+    // Opened out of date order on purpose.
+    let files: Vec<PathBuf> = [4, 0, 8, 1, 2, 3, 5, 6, 7]
+        .iter()
+        .map(|k| data(&format!("synthetic/series9/epoch_{k}.laz")))
+        .collect();
+    let r = view(
+        &[
+            "--run-series",
+            "--series-epoch",
+            "8",
+            "--pick",
+            "-7937.4,-35973.2",
+            "--lang",
+            "en",
+        ],
+        &files,
+    );
+    let s = &r.stats["series"];
+    assert_eq!(s["date"], "2024-03-12", "{}", r.stats);
+    assert!(s["picked"].as_u64().is_some(), "{s}");
+    assert!(
+        r.stats["errors"].as_array().unwrap().is_empty(),
+        "{}",
+        r.stats["errors"]
+    );
+    let layers = r.stats["layers"].as_array().unwrap();
+    assert!(
+        layers.iter().any(|l| l["name"] == "series.laz"),
+        "{layers:?}"
+    );
+    assert_panels_drawn(&r);
+}

@@ -57,6 +57,7 @@ pub struct Auto {
     change_s: Option<f64>,
     profile: Option<[f64; 4]>,
     export: Vec<PathBuf>,
+    run_series: bool,
 }
 
 impl Auto {
@@ -77,6 +78,7 @@ impl Auto {
             change_s: None,
             profile: o.profile,
             export: o.export.clone(),
+            run_series: o.run_series,
         }
     }
 
@@ -118,6 +120,9 @@ pub fn step(
                     if let Err(e) = ui::start_change(&mut viewer) {
                         viewer.errors.push(e);
                     }
+                    auto.stage = Stage::Changing;
+                } else if auto.run_series {
+                    viewer.start_series();
                     auto.stage = Stage::Changing;
                 } else {
                     open_profile(&auto, &mut viewer);

@@ -112,6 +112,8 @@ strings! {
     SeriesTrend => "trend", "傾向";
     SeriesOnsetAt => "onset", "変動開始";
     SeriesReference => "reference", "基準";
+    SeriesRun => "Run the series over the loaded epochs", "読み込んだエポックで時系列解析を実行";
+    SeriesNeedsEpochs => "a series needs at least 3 epochs (point clouds) loaded", "時系列解析には3時期以上の点群が必要です";
     Warnings => "Warnings", "警告";
     Crs => "CRS", "座標参照系";
     Unknown => "unknown", "不明";

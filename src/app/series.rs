@@ -7,8 +7,9 @@ use super::colour::ColourMode;
 use super::{inspect::Pick, LayerKind, Viewer};
 use crate::analysis::series::MotionClass;
 use crate::cloud::PointCloud;
-use crate::pipeline::series::SeriesSummary;
+use crate::pipeline::series::{SeriesEpoch, SeriesJob, SeriesSummary};
 use bevy::prelude::Commands;
+use std::path::PathBuf;
 
 /// What the series panel shows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -116,6 +117,10 @@ impl Viewer {
             .scalar(&crate::fields::displacement(last))
             .and_then(|f| crate::colourmap::deformation_limit(&f.values, None))
             .unwrap_or(0.01);
+        // The result is what to look at: the epochs it came from step back (still listed).
+        for l in self.layers.iter_mut().filter(|l| l.is_epoch()) {
+            l.visible = false;
+        }
         self.series.view = Some(SeriesView {
             layer: id,
             summary,
@@ -196,5 +201,84 @@ impl Viewer {
             index: i,
             world: c.cloud.world(i),
         })
+    }
+}
+
+impl Viewer {
+    /// The loaded epochs (files) a series can run over, oldest survey first (header dates;
+    /// in open order when a date is missing, and the series then says which).
+    pub fn series_epochs(&self) -> Vec<PathBuf> {
+        let mut files: Vec<(usize, PathBuf)> = self
+            .layers
+            .iter()
+            .filter(|l| l.is_epoch())
+            .filter_map(|l| l.path.clone())
+            .map(|p| {
+                let rank = self
+                    .opened
+                    .iter()
+                    .position(|o| *o == p)
+                    .unwrap_or(usize::MAX);
+                (rank, p)
+            })
+            .collect();
+        files.sort();
+        let mut files: Vec<PathBuf> = files.into_iter().map(|(_, p)| p).collect();
+        let dates: Vec<Option<chrono::NaiveDate>> = files
+            .iter()
+            .map(|p| {
+                crate::io::las::read_header(p)
+                    .ok()
+                    .and_then(|h| h.creation_date)
+            })
+            .collect();
+        if dates.iter().all(Option::is_some) {
+            let mut both: Vec<_> = dates.into_iter().zip(files).collect();
+            both.sort_by_key(|(d, _)| *d);
+            files = both.into_iter().map(|(_, p)| p).collect();
+        }
+        files
+    }
+
+    /// Runs the series over the loaded epochs in the background (the same pipeline call as
+    /// `kizashi series`, parameters from the density rule); its result, written with its
+    /// record to a folder of its own, opens as a layer.
+    pub fn start_series(&mut self) {
+        let epochs = self.series_epochs();
+        if epochs.len() < 3 {
+            self.errors.push(self.t(super::S::SeriesNeedsEpochs).into());
+            return;
+        }
+        let dir = std::env::temp_dir().join(format!(
+            "kizashi-series-{}-{}",
+            std::process::id(),
+            chrono::Local::now().format("%Y%m%d-%H%M%S")
+        ));
+        let out = dir.join("series.laz");
+        self.notices
+            .push(format!("{}: {}", self.t(super::S::Series), out.display()));
+        let job = SeriesJob {
+            epochs: epochs
+                .into_iter()
+                .map(|path| SeriesEpoch { path, date: None })
+                .collect(),
+            reference: 0,
+            register: None,
+            cores: None,
+            m3c2: Default::default(),
+            levels: Default::default(),
+            output: Some(out.clone()),
+            csv: None,
+            objects: None,
+            min_area: None,
+            wgs84: false,
+        };
+        let label = self.t(super::S::Series).to_string();
+        let j = super::jobs::Job::spawn(label, move |p, c| {
+            std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            crate::pipeline::series::run_series(&job, p, c).map_err(|e| e.to_string())?;
+            super::jobs::load(out, p, c)
+        });
+        self.jobs.push((super::JobKind::Change, j));
     }
 }

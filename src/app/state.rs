@@ -25,6 +25,8 @@ pub struct ViewOptions {
     /// After `change`, run the viewer's exports to these files (by extension: .pdf/.html
     /// report, .geojson objects, .tif DoD).
     pub export: Vec<PathBuf>,
+    /// Run the series over the loaded epochs once they are loaded (the panel's button).
+    pub run_series: bool,
     /// A series result: show this epoch's displacement.
     pub series_epoch: Option<usize>,
     /// Pick the core point nearest this XY (data CRS), as a click would.

@@ -39,6 +39,9 @@ pub struct Args {
     /// OBJECTS.geojson or DOD.tif (repeatable; for scripted runs and tests).
     #[arg(long)]
     export: Vec<PathBuf>,
+    /// Run the monitoring series over the epochs once loaded (the series panel's button).
+    #[arg(long)]
+    run_series: bool,
     /// A series result: show the displacement at this epoch (0 = the first).
     #[arg(long)]
     series_epoch: Option<usize>,
@@ -105,6 +108,7 @@ pub fn run(a: Args) -> Result<i32> {
         colour: a.colour,
         profile,
         export: a.export,
+        run_series: a.run_series,
         series_epoch: a.series_epoch,
         pick,
     };

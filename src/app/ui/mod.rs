@@ -159,6 +159,8 @@ pub fn draw(
                 if v.series.view.is_some() {
                     series_panel(ui, v, &mut commands);
                     ui.separator();
+                } else {
+                    series_run(ui, v);
                 }
                 change_panel(ui, v);
                 ui.separator();

@@ -107,6 +107,23 @@ pub(super) fn series_panel(ui: &mut egui::Ui, v: &mut Viewer, commands: &mut Com
     }
 }
 
+/// With three or more epochs loaded and no series yet: the button that runs one.
+pub(super) fn series_run(ui: &mut egui::Ui, v: &mut Viewer) {
+    let epochs = v.layers.iter().filter(|l| l.is_epoch()).count();
+    if epochs < 3 {
+        return;
+    }
+    ui.heading(v.t(S::Series));
+    let busy = v.busy(JobKind::Change);
+    if ui
+        .add_enabled(!busy, egui::Button::new(v.t(S::SeriesRun)))
+        .clicked()
+    {
+        v.start_series();
+    }
+    ui.separator();
+}
+
 /// Whether the first pick is a core point of the series (its plot then shows).
 pub(super) fn series_pick(v: &Viewer) -> Option<usize> {
     let s = v.series.view.as_ref()?;

@@ -102,7 +102,9 @@ impl Viewer {
         self.series.checked.push(id);
         let record = path.as_ref().and_then(|p| {
             let s = std::fs::read_to_string(crate::pipeline::sidecar_path(p)).ok()?;
-            serde_json::from_str::<SeriesSummary>(&s).ok()
+            serde_json::from_str::<SeriesSummary>(&s)
+                .ok()
+                .filter(|r| r.epochs.len() >= 3 && r.reference < r.epochs.len())
         });
         let Some(summary) = record else {
             self.notices.push(format!(

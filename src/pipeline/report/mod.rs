@@ -402,18 +402,7 @@ pub fn run_report(
     };
 
     // Hashes last: every input is known now.
-    let n_inputs = inputs.len() as u64;
-    progress.update("hash inputs", 0, n_inputs);
-    for (k, f) in inputs.iter_mut().enumerate() {
-        if cancel.is_cancelled() {
-            return Err(PipelineError::Cancelled);
-        }
-        if let Some((n, h)) = super::sha256_file(Path::new(&f.path)) {
-            f.size = Some(n);
-            f.sha256 = Some(h);
-        }
-        progress.update("hash inputs", k as u64 + 1, n_inputs);
-    }
+    hash_inputs(&mut inputs, progress, cancel)?;
     let command = job.command.clone().unwrap_or_else(|| {
         std::env::args()
             .map(|a| {
@@ -462,10 +451,7 @@ pub fn run_report(
         warnings: warnings.clone(),
     };
     progress.update("figures and layout", 0, 1);
-    let out = report::render(&data, &job.output).map_err(|e| match e {
-        crate::export::ExportError::Io(io) => PipelineError::Io(io),
-        e => PipelineError::Invalid(e.to_string()),
-    })?;
+    let out = report::render(&data, &job.output).map_err(export_error)?;
     progress.update("figures and layout", 1, 1);
     Ok(ReportSummary {
         output: out.output,
@@ -488,4 +474,28 @@ pub fn run_report(
         warnings,
         seconds: t0.elapsed().as_secs_f64(),
     })
+}
+
+/// Size and SHA-256 of every input, for the reproducibility block.
+fn hash_inputs(inputs: &mut [InputFile], progress: &dyn Progress, cancel: &Cancel) -> Result<()> {
+    let n_inputs = inputs.len() as u64;
+    progress.update("hash inputs", 0, n_inputs);
+    for (k, f) in inputs.iter_mut().enumerate() {
+        if cancel.is_cancelled() {
+            return Err(PipelineError::Cancelled);
+        }
+        if let Some((n, h)) = super::sha256_file(Path::new(&f.path)) {
+            f.size = Some(n);
+            f.sha256 = Some(h);
+        }
+        progress.update("hash inputs", k as u64 + 1, n_inputs);
+    }
+    Ok(())
+}
+
+fn export_error(e: crate::export::ExportError) -> PipelineError {
+    match e {
+        crate::export::ExportError::Io(io) => PipelineError::Io(io),
+        e => PipelineError::Invalid(e.to_string()),
+    }
 }

@@ -11,7 +11,6 @@ use crate::export::report::{self, InputFile};
 use crate::io::raster::GeoTransform;
 use crate::pipeline::series::SeriesSummary;
 use crate::pipeline::{Cancel, PipelineError, Progress, Result};
-use std::path::Path;
 use std::time::Instant;
 
 pub(super) fn run(
@@ -122,17 +121,7 @@ pub(super) fn run(
         )
         .into(),
     };
-    let n_inputs = inputs.len() as u64;
-    for (k, f) in inputs.iter_mut().enumerate() {
-        if cancel.is_cancelled() {
-            return Err(PipelineError::Cancelled);
-        }
-        if let Some((n, h)) = crate::pipeline::sha256_file(Path::new(&f.path)) {
-            f.size = Some(n);
-            f.sha256 = Some(h);
-        }
-        progress.update("hash inputs", k as u64 + 1, n_inputs);
-    }
+    super::hash_inputs(&mut inputs, progress, cancel)?;
     let class_name = |c: MotionClass| c.name(l).to_string();
     let data = MonitoringData {
         lang: l,
@@ -197,10 +186,7 @@ pub(super) fn run(
         warnings: side.warnings.clone(),
     };
     progress.update("figures and layout", 0, 1);
-    let out = report::monitoring::render(&data, &job.output).map_err(|e| match e {
-        crate::export::ExportError::Io(io) => PipelineError::Io(io),
-        e => PipelineError::Invalid(e.to_string()),
-    })?;
+    let out = report::monitoring::render(&data, &job.output).map_err(super::export_error)?;
     progress.update("figures and layout", 1, 1);
     Ok(ReportSummary {
         output: out.output,

@@ -14,25 +14,26 @@
 //! its standard error from (X'WX)^-1, scaled by the variance factor below. **Acceleration**
 //! (m/year^2): 2 c of the weighted quadratic y = a + b t + c t^2, with its standard error.
 //!
-//! **Onset** (the first signs): epoch j (2 <= j <= N - p, at least two epochs before it and
-//! p = `persistence` epochs from it on, 2 by default) is the onset
-//! when (1) epochs 0..j-1 are consistent with no movement (chi-square of their weighted mean
-//! below its 1 - `alpha_stable` quantile), and (2) every epoch k >= j departs from that mean,
-//! |y_k - base| > z sqrt(sigma_k^2 + var(base)), all on the same side: the point left its stable
-//! level and stayed away. The onset is the first such j. Persistence is what controls false
-//! alarms across epochs: with 9 epochs, a per-epoch 95 % test flags 1 - 0.95^8 = 34 % of stable
-//! points at least once, but every candidate j needs the last epoch departed too, so the union
-//! over j is bounded (Bonferroni) by the sum of the N - 1 - p last-epoch tests: at z for
-//! alpha_onset / (N - 1 - p) two-sided, P(a stable point gets an onset) <= alpha_onset. Why p = 2:
-//! a departure in the latest survey alone cannot "stay"; a seasonal swing at its peak or one
-//! bad survey looks the same, and on a 10-epoch series with a +-6 mm cycle p = 1 flagged 2.7 %
-//! of the seasonal area. A departure in fewer than p epochs still counts when it exceeds twice
-//! the critical value (a slope failing in the latest survey must not wait for the next one; no
-//! seasonal swing or noise reaches that far). A seasonal
-//! swing (one epoch up, a later one down, back in between) breaks the persistence and the
-//! stable-before test and is not an onset. (3) The straight line through all epochs does not
-//! fit (its chi-square above the 1 - `alpha_stable` quantile): a slow steady creep, which
-//! passes (1) and (2) once its displacement grows past the LoD, is steady motion, not an onset.
+//! **Onset** (the first signs): epoch j >= 2 (at least two epochs before it) is the onset when
+//! (1) epochs 0..j-1 are consistent with no movement: the chi-square of their weighted mean is
+//! below its 1 - `alpha_stable` quantile; (2) every epoch k >= j departs from that mean,
+//! |y_k - base| > z sqrt(sigma_k^2 + var(base)), all on the same side: the point left its
+//! stable level and stayed away; (3) the straight line through all epochs does not fit (its
+//! chi-square above the same quantile): a slow steady creep passes (1) and (2) once its
+//! displacement grows past the LoD, and it is steady motion, not an onset. The onset is the
+//! first such j.
+//!
+//! Persistence is what controls false alarms across epochs. With 9 epochs, a per-epoch 95 %
+//! test flags 1 - 0.95^8 = 34 % of stable points at least once; here every candidate j needs
+//! the last epoch departed too, so over the candidates with at least p = `persistence` (2)
+//! departed epochs, j <= N - p, the union is bounded (Bonferroni) by N - 1 - p last-epoch
+//! tests: at z for alpha_onset / (N - 1 - p) two-sided, P(a stable point gets an onset) <=
+//! alpha_onset. Why p = 2: a departure in the latest survey alone cannot "stay", and a seasonal
+//! swing at its peak or one bad survey looks the same (on a 10-epoch series with a +-6 mm
+//! cycle, p = 1 flagged 2.7 % of the seasonal area). A departure in fewer than p epochs still
+//! counts beyond twice the critical value: a slope failing in the latest survey must not wait
+//! for the next one, and no seasonal swing or noise reaches that far. A seasonal swing (one
+//! epoch up, a later one down, back in between) breaks (1) and (2).
 //!
 //! **Classes**, tested in this order: onset at epoch j; accelerating (|acceleration| / se >
 //! z(alpha_trend), two-sided); steady motion (|velocity| / se > z(alpha_trend)); stable. With

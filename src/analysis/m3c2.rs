@@ -219,6 +219,19 @@ pub struct Reference {
 }
 
 impl Reference {
+    /// The standard error of the reference's position along the normal per core point,
+    /// spread / sqrt(count) (NaN with an empty cylinder or no normal), in core-point order.
+    pub fn standard_errors(&self) -> Vec<f32> {
+        let mut out = vec![f32::NAN; self.cores];
+        for (j, &i) in self.order.iter().enumerate() {
+            let (_, s, n) = self.stats[j];
+            if n > 0 {
+                out[i as usize] = (s / f64::from(n).sqrt()) as f32;
+            }
+        }
+        out
+    }
+
     /// The normal per core point (NaN without one), in core-point order.
     pub fn normals(&self) -> Vec<[f32; 3]> {
         let mut out = vec![[f32::NAN; 3]; self.cores];

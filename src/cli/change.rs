@@ -110,13 +110,8 @@ impl TryFrom<&Args> for Declared {
             file_cores = cc.cores;
             warnings = cc.warnings;
         }
-        let cores = match (&a.cores, a.core_step, a.core_spacing) {
-            (Some(f), _, _) if a.core_normals => Some(Cores::FileWithNormals(f.clone())),
-            (Some(f), _, _) => Some(Cores::File(f.clone())),
-            (None, Some(n), _) => Some(Cores::Step(n)),
-            (None, None, Some(s)) => Some(Cores::Spacing(s)),
-            (None, None, None) => file_cores,
-        };
+        let cores = Cores::declared(a.cores.clone(), a.core_normals, a.core_step, a.core_spacing)
+            .or(file_cores);
         m3c2.orientation = match (&a.orientation, &a.sensor) {
             (Some(v), _) => Orientation::Vector(super::xyz("--orientation", v)?),
             (None, Some(v)) => Orientation::Sensor(super::xyz("--sensor", v)?),

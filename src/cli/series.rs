@@ -115,12 +115,7 @@ impl TryFrom<&Args> for SeriesJob {
             },
             None => None,
         };
-        let cores = match (&a.cores, a.core_step, a.core_spacing) {
-            (Some(f), _, _) => Some(Cores::File(f.clone())),
-            (None, Some(n), _) => Some(Cores::Step(n)),
-            (None, None, Some(s)) => Some(Cores::Spacing(s)),
-            (None, None, None) => None,
-        };
+        let cores = Cores::declared(a.cores.clone(), false, a.core_step, a.core_spacing);
         Ok(SeriesJob {
             epochs: a
                 .epochs

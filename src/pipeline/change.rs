@@ -41,6 +41,25 @@ pub enum Cores {
     All,
 }
 
+impl Cores {
+    /// The core points a command line or a job file declares, in that precedence: a file
+    /// (with its normals when asked), every n-th point, a spacing; None when none is given.
+    pub fn declared(
+        file: Option<PathBuf>,
+        with_normals: bool,
+        step: Option<usize>,
+        spacing: Option<f64>,
+    ) -> Option<Cores> {
+        match (file, step, spacing) {
+            (Some(f), _, _) if with_normals => Some(Cores::FileWithNormals(f)),
+            (Some(f), _, _) => Some(Cores::File(f)),
+            (None, Some(n), _) => Some(Cores::Step(n)),
+            (None, None, Some(s)) => Some(Cores::Spacing(s)),
+            (None, None, None) => None,
+        }
+    }
+}
+
 /// M3C2 parameters as declared. Each `None` is derived from epoch 1's point density by the
 /// one rule of [`super::params`] (the viewer's panel starts from the same numbers).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

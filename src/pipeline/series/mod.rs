@@ -304,7 +304,8 @@ pub fn run_series(
 
     let mut columns: Vec<Option<Column>> = (0..n).map(|_| None).collect();
     let mut records = Vec::with_capacity(n);
-    let mut sigma_ref: Vec<f32> = vec![f32::NAN; cores.len()];
+    // The reference's own standard error per core point (its y is 0 by definition).
+    let sigma_ref = prepared.standard_errors();
     let ref_points = reference.len();
     for k in 0..n {
         if cancel.is_cancelled() {
@@ -396,11 +397,6 @@ pub fn run_series(
                 f32::NAN
             }
         };
-        if sigma_ref.iter().all(|v| v.is_nan()) {
-            sigma_ref = (0..res.len())
-                .map(|i| se(res.spread1[i], res.n1[i]))
-                .collect();
-        }
         columns[k] = Some(Column {
             d: res.distance.iter().map(|&v| v as f32).collect(),
             lod: res.lod.iter().map(|&v| v as f32).collect(),

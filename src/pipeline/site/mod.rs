@@ -406,13 +406,12 @@ pub fn plan_site(file: &Path, site: &SiteFile) -> Result<Plan> {
     }
     let mut result = None;
     if let Some(c) = &site.change {
-        let cores = match (&c.cores, c.core_step, c.core_spacing) {
-            (Some(f), _, _) if c.core_normals => Some(Cores::FileWithNormals(at(f))),
-            (Some(f), _, _) => Some(Cores::File(at(f))),
-            (None, Some(n), _) => Some(Cores::Step(n)),
-            (None, None, Some(s)) => Some(Cores::Spacing(s)),
-            (None, None, None) => None,
-        };
+        let cores = Cores::declared(
+            c.cores.as_deref().map(at),
+            c.core_normals,
+            c.core_step,
+            c.core_spacing,
+        );
         let orientation = match (c.orientation, c.sensor) {
             (Some(_), Some(_)) => {
                 return Err(invalid(

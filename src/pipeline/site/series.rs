@@ -51,12 +51,12 @@ pub(super) fn job(
     at: &dyn Fn(&Path) -> PathBuf,
     o: &dyn Fn(&str) -> PathBuf,
 ) -> SeriesJob {
-    let cores = match (&st.cores, st.core_step, st.core_spacing) {
-        (Some(f), _, _) => Some(Cores::File(at(f))),
-        (None, Some(k), _) => Some(Cores::Step(k)),
-        (None, None, Some(s)) => Some(Cores::Spacing(s)),
-        (None, None, None) => None,
-    };
+    let cores = Cores::declared(
+        st.cores.as_deref().map(at),
+        false,
+        st.core_step,
+        st.core_spacing,
+    );
     SeriesJob {
         epochs: epochs
             .iter()

@@ -27,6 +27,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         m3c2: Default::default(),
         output: args.get(2).cloned(),
         csv: None,
+        area: None,
     };
     let outcome = run_change(&job, &Silent, &Cancel::default())?;
     let s = &outcome.summary;

@@ -41,6 +41,13 @@ if ! $PY -c 'import laspy, lazrs, numpy' 2>/dev/null; then
     $PY -m pip install -q --break-system-packages "laspy[lazrs]>=2.5" numpy
 fi
 
+# Dask distributed: the scale-out tests run tile jobs on a LocalCluster (scripts/dask_run.py).
+if ! $PY -c 'import dask.distributed' 2>/dev/null; then
+  echo "setup: installing dask[distributed]"
+  $PY -m pip install -q "dask[distributed]>=2024.1" || \
+    $PY -m pip install -q --break-system-packages "dask[distributed]>=2024.1"
+fi
+
 # Khronos glTF-Validator (npm) for the 3D Tiles tests; node from Debian when there is none.
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   echo "setup: installing nodejs npm"

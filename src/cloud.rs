@@ -203,6 +203,43 @@ impl PointCloud {
         self.origin = new_origin;
     }
 
+    /// Keeps, among the points from `start` on, those whose data-CRS position passes `keep`
+    /// (in order); points before `start` are untouched. A reader calls it after each chunk,
+    /// so an area read holds the area and one chunk, never the whole file.
+    pub fn retain_from(&mut self, start: usize, keep: impl Fn([f64; 3]) -> bool) {
+        let n = self.len();
+        let mask: Vec<bool> = (start..n).map(|i| keep(self.world(i))).collect();
+        fn compact<T: Copy>(v: &mut Vec<T>, start: usize, mask: &[bool]) {
+            // Columns shorter than the positions (an attribute a later file lacks) stay short.
+            if v.len() != start + mask.len() {
+                return;
+            }
+            let mut w = start;
+            for (k, &m) in mask.iter().enumerate() {
+                if m {
+                    v[w] = v[start + k];
+                    w += 1;
+                }
+            }
+            v.truncate(w);
+        }
+        compact(&mut self.positions, start, &mask);
+        macro_rules! each {
+            ($($col:ident),*) => { $( if let Some(v) = &mut self.$col { compact(v, start, &mask); } )* };
+        }
+        each!(
+            intensity,
+            rgb,
+            classification,
+            return_number,
+            number_of_returns,
+            gps_time
+        );
+        for s in &mut self.scalars {
+            compact(&mut s.values, start, &mask);
+        }
+    }
+
     /// Names of the per-point attributes present, in LAS terms.
     pub fn dimension_names(&self) -> Vec<String> {
         let mut v = vec!["X".to_string(), "Y".to_string(), "Z".to_string()];

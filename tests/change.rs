@@ -29,6 +29,7 @@ fn job(e1: PathBuf, e2: PathBuf) -> ChangeJob {
         .into(),
         output: None,
         csv: None,
+        area: None,
     }
 }
 

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{data, kizashi, shared};
+use common::{check_bounds, data, gltf_validator, kizashi, shared};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -29,46 +29,6 @@ fn export(input: &Path, out: &Path, extra: &[&str]) -> Value {
         String::from_utf8_lossy(&o.stderr)
     );
     serde_json::from_slice(&o.stdout).expect("summary JSON")
-}
-
-fn gltf_validator(dir: &Path) -> Value {
-    let node_dir =
-        std::env::var("KIZASHI_NODE_DIR").unwrap_or_else(|_| "/var/cache/kizashi/node".into());
-    let o = Command::new("node")
-        .arg(root().join("tests/js/validate_gltf.js"))
-        .arg(dir)
-        .env("NODE_PATH", Path::new(&node_dir).join("node_modules"))
-        .output()
-        .expect("node (scripts/setup-debian.sh installs it and gltf-validator)");
-    let text = String::from_utf8_lossy(&o.stdout);
-    let v: Value = serde_json::from_str(text.trim()).unwrap_or_else(|_| {
-        panic!(
-            "validator output: {text} {}",
-            String::from_utf8_lossy(&o.stderr)
-        )
-    });
-    // "0 errors" over no file at all proves nothing.
-    assert!(
-        v["files"].as_u64().unwrap_or(0) > 0,
-        "no glb files in {}: {v}",
-        dir.display()
-    );
-    v
-}
-
-fn check_bounds(dir: &Path) -> String {
-    let o = Command::new("python3")
-        .arg(shared().join("bench/tiles/check_bounds.py"))
-        .arg(dir)
-        .output()
-        .expect("python3");
-    let text = String::from_utf8_lossy(&o.stdout).to_string();
-    assert!(
-        o.status.success(),
-        "check_bounds failed:\n{text}\n{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    text
 }
 
 /// POSITION count of a glb, read from its JSON chunk.

@@ -133,6 +133,7 @@ impl TryFrom<&Args> for Declared {
             m3c2,
             output: a.output.clone(),
             csv: a.csv.clone(),
+            area: None,
         };
         Ok(Declared(job, warnings))
     }

@@ -59,6 +59,7 @@ impl From<&Args> for DodJob {
             objects: a.objects.clone(),
             min_area: a.shape.min_area,
             wgs84: a.shape.wgs84,
+            area: None,
         }
     }
 }

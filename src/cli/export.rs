@@ -49,6 +49,7 @@ impl From<&TilesArgs> for TilesJob {
             geoid: a.geoid.clone(),
             max_points_per_tile: a.max_points_per_tile,
             overwrite: a.overwrite,
+            tile: false,
         }
     }
 }

@@ -6,6 +6,7 @@ mod dod;
 mod export;
 mod info;
 mod objects;
+mod plan;
 mod register;
 mod report;
 mod run;
@@ -57,8 +58,14 @@ pub enum Command {
     #[command(subcommand)]
     Export(export::Command),
     /// Run a job file (SITE.toml): a site's whole chain, each step skipped when its inputs and
-    /// parameters did not change.
+    /// parameters did not change. Given a plan folder, run its unfinished tiles.
     Run(run::Args),
+    /// Cut a job file into square tiles with halos: one job file per tile and a manifest,
+    /// to run with `kizashi run PLAN/`, a Slurm array (--slurm) or Dask.
+    Plan(plan::Args),
+    /// Merge a plan's finished tiles into one result (LAZ, DoD mosaic, objects, 3D Tiles,
+    /// report).
+    Merge(plan::MergeArgs),
     /// Run the main job on the bundled sample survey (generated deterministically if missing).
     Demo(run::DemoArgs),
 }
@@ -77,6 +84,8 @@ pub fn run() -> Result<i32> {
         Some(Command::Report(a)) => report::run(a),
         Some(Command::Export(c)) => export::run(c),
         Some(Command::Run(a)) => run::run(a),
+        Some(Command::Plan(a)) => plan::run(a),
+        Some(Command::Merge(a)) => plan::merge(a),
         Some(Command::Demo(a)) => run::demo(a),
     }
 }

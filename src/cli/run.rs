@@ -1,13 +1,17 @@
 //! `kizashi run SITE.toml` (a job file) and `kizashi demo` (the sample survey's).
 
 use anyhow::Result;
-use kizashi::pipeline::{self, site, Cancel};
+use kizashi::pipeline::{self, site, tiling, Cancel};
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The job file (TOML): epochs and steps; paths relative to it.
+    /// The job file (TOML): epochs and steps; paths relative to it. Or a plan folder of
+    /// `kizashi plan`: its unfinished tiles, --jobs at a time.
     file: PathBuf,
+    /// With a plan folder: tile processes at a time.
+    #[arg(long, short, default_value_t = 1)]
+    jobs: usize,
     /// Say what would run and what is unchanged, and stop.
     #[arg(long)]
     dry_run: bool,
@@ -20,6 +24,9 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> Result<i32> {
+    if a.file.join(tiling::MANIFEST).is_file() {
+        return run_plan(a);
+    }
     let plan = site::plan(&a.file)?;
     let cancel = super::cancel_on_ctrl_c();
     let bars = super::Bars::new(a.json);
@@ -45,6 +52,42 @@ pub fn run(a: Args) -> Result<i32> {
         s.output
     );
     Ok(0)
+}
+
+/// The plan's unfinished tiles; exit 1 when any failed (they are named).
+fn run_plan(a: Args) -> Result<i32> {
+    let cancel = super::cancel_on_ctrl_c();
+    let bars = super::Bars::new(a.json);
+    let s = tiling::run_plan(
+        &tiling::RunPlanJob {
+            plan: a.file.clone(),
+            jobs: a.jobs,
+            force: a.force,
+            exe: std::env::current_exe()?,
+        },
+        &bars,
+        &cancel,
+    );
+    drop(bars);
+    let s = s?;
+    if a.json {
+        super::print_json(&s)?;
+    } else {
+        println!(
+            "{} tiles ran, {} already done, {} failed in {:.2} s",
+            s.ran.len(),
+            s.skipped.len(),
+            s.failed.len(),
+            s.seconds
+        );
+        for (id, e) in &s.failed {
+            eprintln!(
+                "tile {id} failed: {e} (log: {}/logs/{id}.log)",
+                a.file.display()
+            );
+        }
+    }
+    Ok(if s.failed.is_empty() { 0 } else { 1 })
 }
 
 #[derive(clap::Args)]

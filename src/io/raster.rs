@@ -406,6 +406,34 @@ pub fn write_f32_bands(
     nodata: f32,
     bands: &[(&str, &[f32])],
 ) -> Result<()> {
+    write_bands(path, width, height, gt, crs, nodata, bands, false)
+}
+
+/// `write_f32_bands` as a Cloud Optimized GeoTIFF (GDAL's COG driver: tiled, overviews,
+/// deflate), for a mosaic that portals and QGIS read over HTTP range requests.
+pub fn write_f32_bands_cog(
+    path: &Path,
+    width: usize,
+    height: usize,
+    gt: GeoTransform,
+    crs: Option<&Crs>,
+    nodata: f32,
+    bands: &[(&str, &[f32])],
+) -> Result<()> {
+    write_bands(path, width, height, gt, crs, nodata, bands, true)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn write_bands(
+    path: &Path,
+    width: usize,
+    height: usize,
+    gt: GeoTransform,
+    crs: Option<&Crs>,
+    nodata: f32,
+    bands: &[(&str, &[f32])],
+    cog: bool,
+) -> Result<()> {
     use gdal::Metadata;
     crs::quiet_gdal();
     let werr = |reason: String| IoError::Write {
@@ -421,14 +449,20 @@ pub fn write_f32_bands(
             "band sizes do not match a {width}x{height} raster"
         )));
     }
-    let driver = DriverManager::get_driver_by_name("GTiff").map_err(|e| werr(e.to_string()))?;
-    let opts: gdal::raster::RasterCreationOptions =
+    let driver = DriverManager::get_driver_by_name(if cog { "MEM" } else { "GTiff" })
+        .map_err(|e| werr(e.to_string()))?;
+    let opts: gdal::raster::RasterCreationOptions = if cog {
+        Default::default()
+    } else {
         ["COMPRESS=DEFLATE", "TILED=YES", "PREDICTOR=3"]
             .into_iter()
-            .collect();
+            .collect()
+    };
     super::safe::write_file(path, |tmp| {
+        // COG is a copy-only driver: the bands are built in memory, then copied.
+        let target = if cog { Path::new("") } else { tmp };
         let mut ds = driver
-            .create_with_band_type_with_options::<f32, _>(tmp, width, height, bands.len(), &opts)
+            .create_with_band_type_with_options::<f32, _>(target, width, height, bands.len(), &opts)
             .map_err(|e| werr(e.to_string()))?;
         ds.set_geo_transform(&gt.0)
             .map_err(|e| werr(e.to_string()))?;
@@ -450,6 +484,17 @@ pub fn write_f32_bands(
             let mut buf = Buffer::new((width, height), data);
             band.write((0, 0), (width, height), &mut buf)
                 .map_err(|e| werr(e.to_string()))?;
+        }
+        if cog {
+            let d = DriverManager::get_driver_by_name("COG").map_err(|e| werr(e.to_string()))?;
+            let o: gdal::raster::RasterCreationOptions =
+                ["COMPRESS=DEFLATE", "PREDICTOR=YES", "BLOCKSIZE=512"]
+                    .into_iter()
+                    .collect();
+            let copy = ds
+                .create_copy(&d, tmp, &o)
+                .map_err(|e| werr(e.to_string()))?;
+            return copy.close().map_err(|e| werr(e.to_string()));
         }
         ds.close().map_err(|e| werr(e.to_string()))
     })

@@ -5,7 +5,7 @@ use super::cores::select_cores;
 pub use super::cores::{parse_core_text, read_xyz_text};
 pub use super::panel::{run_change_registered, validate_job, Panel};
 pub use super::register::{register_loaded, run_register, RegisterJob, RegisterSummary};
-use super::{load_epoch, write_sidecar, Cancel, PipelineError, Progress, Result};
+use super::{load_epoch_in, write_sidecar, Cancel, PipelineError, Progress, Result};
 use crate::analysis::columns::Columns;
 use crate::analysis::normals::Orientation;
 use crate::analysis::{c2c, m3c2, AnalysisError};
@@ -120,11 +120,16 @@ pub struct ChangeJob {
     pub m3c2: M3c2Settings,
     pub output: Option<PathBuf>,
     pub csv: Option<PathBuf>,
+    /// A tile of a planned run: core points only in its own area, points read around it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub area: Option<super::tiling::TileArea>,
 }
 
 impl super::Files for ChangeJob {
     fn inputs(&self) -> Vec<PathBuf> {
-        let mut v = vec![self.epoch1.clone(), self.epoch2.clone()];
+        let a = self.area.as_ref();
+        let mut v = super::tiling::epoch_files(&self.epoch1, a);
+        v.extend(super::tiling::epoch_files(&self.epoch2, a));
         if let Some(Cores::File(p) | Cores::FileWithNormals(p)) = &self.cores {
             v.push(p.clone());
         }
@@ -241,18 +246,31 @@ fn overlap(a: &PointCloud, b: &PointCloud) -> Result<()> {
     Ok(())
 }
 
-/// Reads both epochs (epoch 2 with `fields2`), checks them, and puts epoch 2 in epoch 1's
-/// local frame.
+/// Reads both epochs (epoch 2 with `fields2`; only points inside `area` when given), checks
+/// them, and puts epoch 2 in epoch 1's local frame.
 pub(crate) fn load_pair(
     p1: &Path,
     p2: &Path,
     fields2: las::Fields,
+    area: Option<&super::tiling::TileArea>,
     warnings: &mut Vec<String>,
     progress: &dyn Progress,
     cancel: &Cancel,
 ) -> Result<(PointCloud, PointCloud)> {
-    let e1 = load_epoch(p1, las::Fields::POSITIONS, progress, cancel)?.cloud;
-    let mut e2 = load_epoch(p2, fields2, progress, cancel)?.cloud;
+    let e1 = load_epoch_in(
+        p1,
+        las::Fields::POSITIONS,
+        area.map(|a| (a, 0)),
+        progress,
+        cancel,
+    )?
+    .cloud;
+    let mut e2 = load_epoch_in(p2, fields2, area.map(|a| (a, 1)), progress, cancel)?.cloud;
+    if area.is_some() && (e1.is_empty() || e2.is_empty()) {
+        // A tile where an epoch has no point: nothing to compare there, not an error.
+        e2.rebase(e1.origin);
+        return Ok((e1, e2));
+    }
     check_pair(&e1, &mut e2, warnings)?;
     Ok((e1, e2))
 }
@@ -290,6 +308,7 @@ pub(crate) fn check_pair(
 ///     m3c2: Default::default(),
 ///     output: None,
 ///     csv: None,
+///     area: None,
 /// };
 /// let s = run_change(&job, &Silent, &Cancel::default()).unwrap().summary;
 /// assert_eq!(s.parameters.m3c2.unwrap().cyl_radius, 1.0); // from 5 points/m2
@@ -308,6 +327,7 @@ pub fn run_change(
         &job.epoch1,
         &job.epoch2,
         las::Fields::POSITIONS,
+        job.area.as_ref(),
         &mut warnings,
         progress,
         cancel,
@@ -377,7 +397,7 @@ fn change_between(
         Method::C2c => Cores::All,
     };
     let cores_used = job.cores.clone().unwrap_or(core_rule);
-    let (cores, user_normals) = select_cores(&e1, &cores_used)?;
+    let (cores, user_normals) = select_cores(&e1, &cores_used, job.area.as_ref())?;
     if user_normals.is_some() && job.method != Method::M3c2 {
         return Err(PipelineError::Invalid(
             "core normals are for M3C2; C2C has no normals".into(),
@@ -599,7 +619,7 @@ pub fn write_result(out: &Path, result: &PointCloud, summary: &ChangeSummary) ->
     write_sidecar(out, &summary)
 }
 
-fn write_csv(path: &Path, r: &PointCloud, method: Method) -> Result<()> {
+pub(crate) fn write_csv(path: &Path, r: &PointCloud, method: Method) -> Result<()> {
     crate::io::safe::write_file(path, |tmp| write_csv_to(tmp, path, r, method))
 }
 

@@ -1,7 +1,14 @@
 //! Core points of a change job: every n-th point, one per cube, all, or from a file (LAS/LAZ,
 //! CSV/text with X, Y, Z and optionally the normals nx, ny, nz).
+//!
+//! The cubes of a core spacing are anchored to the CRS origin (not to the data), and a point's
+//! cube is judged on its coordinates rounded to the millimetre, so a tile of a planned run
+//! (which reads a part of the data, in another local frame) picks exactly the core points the
+//! whole run picks in its area: the first point of each cube, in file order. A tile keeps the
+//! cubes whose south-west corner it owns.
 
 use super::change::Cores;
+use super::tiling::TileArea;
 use super::{PipelineError, Result};
 use crate::analysis::AnalysisError;
 use crate::cloud::PointCloud;
@@ -11,8 +18,58 @@ use std::path::Path;
 /// Core points and, when the file gives them, their normals.
 pub type WithNormals<T> = (Vec<[T; 3]>, Option<Vec<[T; 3]>>);
 
-/// Core points in epoch 1's local frame, and their normals when the user supplies them.
-pub(crate) fn select_cores(e1: &PointCloud, cores: &Cores) -> Result<WithNormals<f32>> {
+/// Core points in epoch 1's local frame, and their normals when the user supplies them; in a
+/// tile, only those it owns.
+pub(crate) fn select_cores(
+    e1: &PointCloud,
+    cores: &Cores,
+    tile: Option<&TileArea>,
+) -> Result<WithNormals<f32>> {
+    let (picked, normals) = all_cores(e1, cores)?;
+    let Some(t) = tile else {
+        return Ok((picked, normals));
+    };
+    if matches!(cores, Cores::Step(_)) {
+        return Err(PipelineError::Invalid(
+            "a tile cannot take every n-th point as core points (that depends on the tiling); use a core spacing".into(),
+        ));
+    }
+    let keep: Vec<bool> = picked
+        .iter()
+        .map(|p| {
+            let w = [0, 1].map(|k| e1.origin[k] + f64::from(p[k]));
+            match cores {
+                // The cube's south-west corner decides, so a cube is never split.
+                Cores::Spacing(s) => {
+                    let [cx, cy] =
+                        [0, 1].map(|k| cube_of(w[k], *s) as f64 * spacing_mm(*s) as f64 / 1000.0);
+                    t.owns(cx, cy)
+                }
+                _ => t.owns(w[0], w[1]),
+            }
+        })
+        .collect();
+    let pick = |v: Vec<[f32; 3]>| {
+        v.into_iter()
+            .zip(&keep)
+            .filter(|(_, k)| **k)
+            .map(|(p, _)| p)
+            .collect::<Vec<_>>()
+    };
+    Ok((pick(picked), normals.map(pick)))
+}
+
+/// The core spacing in whole millimetres (at least one).
+fn spacing_mm(s: f64) -> i64 {
+    ((s * 1000.0).round() as i64).max(1)
+}
+
+/// The cube index of a coordinate along one axis: anchored to 0, judged in millimetres.
+fn cube_of(w: f64, s: f64) -> i64 {
+    ((w * 1000.0).round() as i64).div_euclid(spacing_mm(s))
+}
+
+fn all_cores(e1: &PointCloud, cores: &Cores) -> Result<WithNormals<f32>> {
     let local = |world: &[[f64; 3]]| {
         world
             .iter()
@@ -41,7 +98,9 @@ pub(crate) fn select_cores(e1: &PointCloud, cores: &Cores) -> Result<WithNormals
                 .positions
                 .iter()
                 .filter(|p| p.iter().all(|v| v.is_finite()))
-                .filter(|p| seen.insert(p.map(|v| (f64::from(v) / s).floor() as i64)))
+                .filter(|p| {
+                    seen.insert([0, 1, 2].map(|k| cube_of(e1.origin[k] + f64::from(p[k]), *s)))
+                })
                 .copied()
                 .collect();
             Ok((picked, None))

@@ -3,7 +3,7 @@
 //! cell, GeoTIFF out (band 1 difference, band 2 LoD95, bands 3-4 the two surfaces), volumes.
 
 use super::change::check_pair;
-use super::{load_epoch, Cancel, PipelineError, Progress, Result};
+use super::{load_epoch_in, Cancel, PipelineError, Progress, Result};
 use crate::analysis::dod::{self, Grid, Stat};
 use crate::analysis::AnalysisError;
 use crate::io::{las, raster};
@@ -27,11 +27,17 @@ pub struct DodJob {
     pub min_area: f64,
     /// Objects in EPSG:4326 instead of the data CRS.
     pub wgs84: bool,
+    /// A tile of a planned run: the grid is its own area (edges on the whole run's grid).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub area: Option<super::tiling::TileArea>,
 }
 
 impl super::Files for DodJob {
     fn inputs(&self) -> Vec<PathBuf> {
-        vec![self.epoch1.clone(), self.epoch2.clone()]
+        let a = self.area.as_ref();
+        let mut v = super::tiling::epoch_files(&self.epoch1, a);
+        v.extend(super::tiling::epoch_files(&self.epoch2, a));
+        v
     }
     fn outputs(&self) -> Vec<PathBuf> {
         let mut v = vec![self.output.clone()];
@@ -60,6 +66,22 @@ pub struct DodSummary {
     pub seconds: f64,
 }
 
+/// The DoD GeoTIFF's bands, in order.
+pub const BANDS: [&str; 4] = [
+    "dod (epoch2 - epoch1, m)",
+    "lod95 (m)",
+    "epoch1 surface (m)",
+    "epoch2 surface (m)",
+];
+
+/// The bands a tile of a plan adds after [`BANDS`], for the merge to redo the LoD.
+pub const TILE_BANDS: [&str; 4] = [
+    "epoch1 spread (m)",
+    "epoch2 spread (m)",
+    "epoch1 points",
+    "epoch2 points",
+];
+
 /// More cells than this is a mistake (a cell size in the wrong unit), not a job.
 const MAX_CELLS: usize = 200_000_000;
 
@@ -83,18 +105,61 @@ pub fn run_dod(job: &DodJob, progress: &dyn Progress, cancel: &Cancel) -> Result
     } else {
         las::Fields::POSITIONS
     };
-    let e1 = load_epoch(&job.epoch1, fields, progress, cancel)?.cloud;
-    let mut e2 = load_epoch(&job.epoch2, fields, progress, cancel)?.cloud;
+    let a = job.area.as_ref();
+    let l1 = load_epoch_in(&job.epoch1, fields, a.map(|a| (a, 0)), progress, cancel)?;
+    let l2 = load_epoch_in(&job.epoch2, fields, a.map(|a| (a, 1)), progress, cancel)?;
+    let headers = l1.header.bounds.union(&l2.header.bounds);
+    let (e1, mut e2) = (l1.cloud, l2.cloud);
     let mut warnings = Vec::new();
-    check_pair(&e1, &mut e2, &mut warnings)?;
+    let empty_tile = job.area.is_some() && (e1.is_empty() || e2.is_empty());
+    if empty_tile {
+        e2.rebase(e1.origin);
+    } else {
+        check_pair(&e1, &mut e2, &mut warnings)?;
+    }
     let (b1, b2) = (e1.bounds(), e2.bounds());
-    let b = [
+    // To the millimetre: the f32 frame's rounding must not move the grid by a cell (a plan
+    // puts its tiles on this grid from the files' headers).
+    // A header's edge within a cell of the points' is taken when wider (a survey's nominal
+    // extent, e.g. exactly on a cell line): the grid a plan derives from the headers.
+    let pts = [
         b1.min[0].min(b2.min[0]),
         b1.min[1].min(b2.min[1]),
         b1.max[0].max(b2.max[0]),
         b1.max[1].max(b2.max[1]),
     ];
-    let grid = Grid::covering(b, job.cell);
+    let hdr = [
+        headers.min[0],
+        headers.min[1],
+        headers.max[0],
+        headers.max[1],
+    ];
+    let mut b = pts;
+    for k in 0..4 {
+        if (hdr[k] - pts[k]).abs() <= job.cell {
+            b[k] = if k < 2 {
+                pts[k].min(hdr[k])
+            } else {
+                pts[k].max(hdr[k])
+            };
+        }
+    }
+    let b = b.map(|v| (v * 1000.0).round() / 1000.0);
+    let grid = match job.area {
+        // The plan put the tile's edges on the whole run's grid lines.
+        Some(a) => {
+            let g = a.grid.unwrap_or(a.own);
+            let n = |len: f64| ((len / job.cell).round() as usize).max(1);
+            Grid {
+                x0: g[0],
+                y0: g[3],
+                cell: job.cell,
+                width: n(g[2] - g[0]),
+                height: n(g[3] - g[1]),
+            }
+        }
+        None => Grid::covering(b, job.cell),
+    };
     if grid.width.saturating_mul(grid.height) > MAX_CELLS {
         return Err(PipelineError::Invalid(format!(
             "a {} m grid over this area has {} x {} cells; use a larger --cell",
@@ -107,6 +172,7 @@ pub fn run_dod(job: &DodJob, progress: &dyn Progress, cancel: &Cancel) -> Result
         }
         match &c.classification {
             Some(cl) => Ok(Some(cl.iter().map(|&k| k == 2).collect())),
+            None if c.is_empty() => Ok(Some(Vec::new())),
             None => Err(PipelineError::Invalid(format!(
                 "{name} has no classification: --ground needs ground points (class 2)"
             ))),
@@ -119,7 +185,7 @@ pub fn run_dod(job: &DodJob, progress: &dyn Progress, cancel: &Cancel) -> Result
             .unwrap_or(n)
     };
     let points_used = [used(&m1, e1.len()), used(&m2, e2.len())];
-    if points_used.contains(&0) {
+    if points_used.contains(&0) && job.area.is_none() {
         return Err(PipelineError::Invalid(
             "no ground points in one of the epochs".into(),
         ));
@@ -137,6 +203,23 @@ pub fn run_dod(job: &DodJob, progress: &dyn Progress, cancel: &Cancel) -> Result
     }
     let d = dod::difference(&s1, &s2, job.cell, job.registration_error);
     let crs = e1.crs.clone().or(e2.crs.clone());
+    let mut bands: Vec<(&str, &[f32])> = vec![
+        (BANDS[0], &d.diff),
+        (BANDS[1], &d.lod),
+        (BANDS[2], &s1.z),
+        (BANDS[3], &s2.z),
+    ];
+    // A tile also keeps each cell's spread and count: a cell of one point takes its epoch's
+    // median spread, a statistic of the whole run that only the merge knows.
+    let counts = [&s1.n, &s2.n].map(|n| n.iter().map(|&v| v as f32).collect::<Vec<f32>>());
+    if job.area.is_some() {
+        bands.extend([
+            (TILE_BANDS[0], s1.std.as_slice()),
+            (TILE_BANDS[1], s2.std.as_slice()),
+            (TILE_BANDS[2], counts[0].as_slice()),
+            (TILE_BANDS[3], counts[1].as_slice()),
+        ]);
+    }
     raster::write_f32_bands(
         &job.output,
         grid.width,
@@ -144,12 +227,7 @@ pub fn run_dod(job: &DodJob, progress: &dyn Progress, cancel: &Cancel) -> Result
         raster::GeoTransform(grid.geotransform()),
         crs.as_ref(),
         -9999.0,
-        &[
-            ("dod (epoch2 - epoch1, m)", &d.diff),
-            ("lod95 (m)", &d.lod),
-            ("epoch1 surface (m)", &s1.z),
-            ("epoch2 surface (m)", &s2.z),
-        ],
+        &bands,
     )?;
     let (labels, objects) = crate::analysis::objects::find(
         &d.diff,

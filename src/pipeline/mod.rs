@@ -14,6 +14,7 @@ pub mod report;
 pub mod series;
 pub mod site;
 pub mod tiles;
+pub mod tiling;
 
 use crate::analysis::AnalysisError;
 use crate::cloud::PointCloud;
@@ -117,20 +118,35 @@ impl Progress for Silent {
     fn update(&self, _: &str, _: u64, _: u64) {}
 }
 
-/// Reads one survey epoch (LAS/LAZ/COPC) with progress; stops between chunks when cancelled.
+/// Reads one survey epoch (LAS/LAZ/COPC; a file, a folder or a glob of files) with progress;
+/// stops between chunks when cancelled.
 pub fn load_epoch(
     path: &Path,
     fields: las::Fields,
     progress: &dyn Progress,
     cancel: &Cancel,
 ) -> Result<las::Loaded> {
+    load_epoch_in(path, fields, None, progress, cancel)
+}
+
+/// `load_epoch` for a tile: only the points of its area and halo, in the whole run's local
+/// frame when the plan gave it (`tile.1`: which epoch, 0 or 1).
+pub fn load_epoch_in(
+    path: &Path,
+    fields: las::Fields,
+    tile: Option<(&tiling::TileArea, usize)>,
+    progress: &dyn Progress,
+    cancel: &Cancel,
+) -> Result<las::Loaded> {
+    let area = tile.map(|(t, _)| t.read());
+    let origin = tile.and_then(|(t, k)| t.origins.map(|o| o[k]));
     let step = format!(
         "read {}",
         path.file_name()
             .map(|n| n.to_string_lossy().to_string())
             .unwrap_or_default()
     );
-    las::read_with(path, fields, |done, total| {
+    las::read_area(path, fields, area, origin, |done, total| {
         progress.update(&step, done, total);
         !cancel.is_cancelled()
     })
@@ -229,6 +245,7 @@ pub fn run_demo(
         .into(),
         output: Some(out_dir.join("m3c2.laz")),
         csv: Some(out_dir.join("m3c2.csv")),
+        area: None,
     };
     let change = change::run_change(&job, progress, cancel)?.summary;
     let summary = DemoSummary {

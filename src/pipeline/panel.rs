@@ -42,6 +42,7 @@ impl Panel {
             m3c2: m3c2.into(),
             output: None,
             csv: None,
+            area: None,
         };
         if self.method == Method::C2c {
             job.cores = Some(Cores::All);

@@ -84,6 +84,7 @@ pub fn run_register(
         &job.epoch1,
         &job.epoch2,
         las::Fields::ALL,
+        None,
         &mut warnings,
         progress,
         cancel,

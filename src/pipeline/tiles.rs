@@ -21,6 +21,10 @@ pub struct TilesJob {
     pub max_points_per_tile: usize,
     /// Replace a non-empty output folder whole.
     pub overwrite: bool,
+    /// A tile of a plan: no point (an empty part of the area) gives an empty folder, which
+    /// the merge leaves out, instead of an error.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub tile: bool,
 }
 
 impl Files for TilesJob {
@@ -46,6 +50,16 @@ pub fn run_tiles(job: &TilesJob, progress: &dyn Progress, cancel: &Cancel) -> Re
     let t0 = std::time::Instant::now();
     let cloud = load_epoch(&job.input, las::Fields::ALL, progress, cancel)?.cloud;
     let read_s = t0.elapsed().as_secs_f64();
+    if cloud.is_empty() && job.tile {
+        crate::io::safe::write_dir(&job.output, true, |_| Ok::<_, super::PipelineError>(()))?;
+        return Ok(TilesSummary {
+            tileset: tiles3d::Summary {
+                output: job.output.display().to_string(),
+                ..Default::default()
+            },
+            read_s,
+        });
+    }
     let opts = tiles3d::Options {
         attributes: job.attributes.clone(),
         geoid_offset: job.geoid_offset,

@@ -1,7 +1,9 @@
 //! Helpers shared by the integration tests: where the shared real data lives, and its manifest.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
 /// `../shared` beside the checkout (CI lays it there), or `KIZASHI_SHARED`.
 pub fn shared() -> PathBuf {
@@ -74,4 +76,46 @@ pub fn manifest() -> Vec<Entry> {
 /// The kizashi binary built for this test run.
 pub fn kizashi() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_kizashi"))
+}
+
+/// Khronos glTF-Validator over every glb under `dir` (tests/js/validate_gltf.js): its JSON.
+pub fn gltf_validator(dir: &Path) -> Value {
+    let node_dir =
+        std::env::var("KIZASHI_NODE_DIR").unwrap_or_else(|_| "/var/cache/kizashi/node".into());
+    let o = Command::new("node")
+        .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/js/validate_gltf.js"))
+        .arg(dir)
+        .env("NODE_PATH", Path::new(&node_dir).join("node_modules"))
+        .output()
+        .expect("node (scripts/setup-debian.sh installs it and gltf-validator)");
+    let text = String::from_utf8_lossy(&o.stdout);
+    let v: Value = serde_json::from_str(text.trim()).unwrap_or_else(|_| {
+        panic!(
+            "validator output: {text} {}",
+            String::from_utf8_lossy(&o.stderr)
+        )
+    });
+    // "0 errors" over no file at all proves nothing.
+    assert!(
+        v["files"].as_u64().unwrap_or(0) > 0,
+        "no glb files in {}: {v}",
+        dir.display()
+    );
+    v
+}
+
+/// The shared structural check of a tileset (every point inside its tile's volume).
+pub fn check_bounds(dir: &Path) -> String {
+    let o = Command::new("python3")
+        .arg(shared().join("bench/tiles/check_bounds.py"))
+        .arg(dir)
+        .output()
+        .expect("python3");
+    let text = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(
+        o.status.success(),
+        "check_bounds failed:\n{text}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    text
 }

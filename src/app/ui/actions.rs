@@ -289,6 +289,7 @@ pub fn export_dod(v: &mut Viewer, path: std::path::PathBuf) -> Result<(), String
         output: path.clone(),
         min_area: 0.0,
         wgs84: false,
+        area: None,
     };
     let label = format!("{} {}", S::ExportDod.t(lang), path.display());
     let j = jobs::Job::spawn(label, move |p, cancel| {

@@ -64,7 +64,7 @@ pub struct AttributeStats {
     pub no_data: usize,
 }
 
-#[derive(Clone, Debug, Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, serde::Deserialize)]
 pub struct Summary {
     pub output: String,
     pub tiles: usize,

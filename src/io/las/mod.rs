@@ -6,12 +6,14 @@
 //! (`check_layout`), the decoder runs inside `guard::contain`, and points are read in chunks so
 //! memory grows with what actually decodes, never with what a header claims.
 
+mod area;
 mod header;
 mod write;
 
 use super::extra_bytes::ExtraLayout;
 use super::{guard, IoError, Result};
 use crate::cloud::{origin_for, Bounds, Crs, PointCloud, ScalarField};
+pub use area::{expand, files_in, is_many, meets, read_area, Area};
 use header::*;
 use las::{PointData, PointDataBuilder, Reader, ReaderOptions};
 use serde::Serialize;

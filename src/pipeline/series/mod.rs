@@ -275,7 +275,7 @@ pub fn run_series(
         .cores
         .clone()
         .unwrap_or(Cores::Spacing(rule.core_spacing));
-    let (cores, user_normals) = select_cores(&reference, &cores_used)?;
+    let (cores, user_normals) = select_cores(&reference, &cores_used, None)?;
     let mut local = params.clone();
     if let Orientation::Sensor(s) = local.orientation {
         let o = reference.origin;

@@ -27,7 +27,7 @@ use crate::analysis::icp::{IcpParams, Rotation};
 use crate::analysis::normals::{Neighbourhoods, Orientation};
 use crate::io::IoError;
 use crate::lang::Lang;
-pub use run::{run, RunSummary, StepOutcome, StepRecord};
+pub use run::{done_paths, job_sha256, run, DoneRecord, RunSummary, StepOutcome, StepRecord};
 use serde::{Deserialize, Deserializer, Serialize};
 pub use series::SeriesStep;
 pub use session::{save_session, session, session_toml, Session};
@@ -50,6 +50,8 @@ pub struct SiteFile {
     pub report: Option<ReportStep>,
     pub tiles: Option<TilesStep>,
     pub series: Option<SeriesStep>,
+    /// Set in the job files `kizashi plan` writes: this job is one tile of a planned run.
+    pub tile: Option<crate::pipeline::tiling::TileStep>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -383,6 +385,18 @@ pub fn plan_site(file: &Path, site: &SiteFile) -> Result<Plan> {
             format!("{n} epochs need a [series] step (the pairwise steps compare the first and the last)"),
         ));
     }
+    let area = site.tile.as_ref().map(|t| t.area());
+    if area.is_some()
+        && (site.register.is_some()
+            || site.series.is_some()
+            || site.objects.is_some()
+            || site.report.is_some())
+    {
+        return Err(invalid(
+            file,
+            "a [tile] job runs [change], [dod] and [tiles] only (objects and the report come from the merge)",
+        ));
+    }
     // Pairwise steps compare the oldest epoch with the latest.
     let e1 = at(&site.epochs[0].path);
     let mut e2 = at(&site.epochs[n - 1].path);
@@ -444,6 +458,7 @@ pub fn plan_site(file: &Path, site: &SiteFile) -> Result<Plan> {
             },
             output: Some(laz.clone()),
             csv: c.csv.unwrap_or(true).then(|| o("change.csv")),
+            area,
         }));
         result = Some((laz, c.method));
     }
@@ -469,6 +484,7 @@ pub fn plan_site(file: &Path, site: &SiteFile) -> Result<Plan> {
             objects: d.objects.unwrap_or(true).then(|| o("dod_objects.geojson")),
             min_area: d.min_area,
             wgs84: d.wgs84,
+            area,
         }));
         dod_file = Some(tif);
     }
@@ -589,6 +605,7 @@ pub fn plan_site(file: &Path, site: &SiteFile) -> Result<Plan> {
             max_points_per_tile: t.max_points_per_tile.unwrap_or(50_000),
             // The runner owns its output folder: a rerun replaces the tileset whole.
             overwrite: true,
+            tile: area.is_some(),
         }));
     }
     if steps.is_empty() {

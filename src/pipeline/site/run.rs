@@ -58,8 +58,69 @@ fn record_path(out: &Path, step: &str) -> PathBuf {
     out.join(".kizashi").join(format!("{step}.json"))
 }
 
+/// The record of a whole run (`OUT/.kizashi/done.json`): written last, after every step's
+/// outputs and records, so a run killed anywhere leaves none; a failed run leaves
+/// `failed.json` with its error instead. A planned run's tiles are judged by these.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct DoneRecord {
+    /// SHA-256 of the job file's text: a rewritten job file is not done.
+    pub job_sha256: String,
+    pub steps: Vec<String>,
+    pub seconds: f64,
+}
+
+/// Where a run's completion record and failure record lie.
+pub fn done_paths(out: &Path) -> (PathBuf, PathBuf) {
+    let d = out.join(".kizashi");
+    (d.join("done.json"), d.join("failed.json"))
+}
+
+/// SHA-256 of a job file's text.
+pub fn job_sha256(file: &Path) -> Result<String> {
+    crate::pipeline::sha256_file(file)
+        .map(|(_, d)| d)
+        .ok_or_else(|| PipelineError::Invalid(format!("{}: cannot read", file.display())))
+}
+
 /// Runs a planned job: each step in order, skipped when its key and outputs are unchanged.
+/// Ends with the completion record (or the failure record).
 pub fn run(
+    plan: &Plan,
+    force: bool,
+    dry_run: bool,
+    progress: &dyn Progress,
+    cancel: &Cancel,
+) -> Result<RunSummary> {
+    if dry_run {
+        return run_steps(plan, force, true, progress, cancel);
+    }
+    let (done, failed) = done_paths(&plan.output);
+    let _ = std::fs::remove_file(&done);
+    let _ = std::fs::remove_file(&failed);
+    let sha = job_sha256(&plan.file)?;
+    match run_steps(plan, force, false, progress, cancel) {
+        Ok(s) => {
+            let rec = DoneRecord {
+                job_sha256: sha,
+                steps: s.steps.iter().map(|o| o.step.clone()).collect(),
+                seconds: s.seconds,
+            };
+            crate::pipeline::write_json(&done, &rec)?;
+            Ok(s)
+        }
+        Err(e) => {
+            if plan.output.join(".kizashi").is_dir() {
+                let _ = crate::pipeline::write_json(
+                    &failed,
+                    &serde_json::json!({ "job_sha256": sha, "error": e.to_string() }),
+                );
+            }
+            Err(e)
+        }
+    }
+}
+
+fn run_steps(
     plan: &Plan,
     force: bool,
     dry_run: bool,

@@ -1,0 +1,437 @@
+//! Scale-out: a job file planned into tiles with halos, the tiles run locally (`kizashi run
+//! PLAN/ --jobs 2`), on Dask (a LocalCluster of 2 workers through scripts/dask_run.py) and as
+//! the Slurm array script's tasks, merged — and the merged products equal the untiled run's:
+//! the same core points with the same M3C2 values, the same DoD cells, the same change
+//! objects; the merged tileset passes glTF-Validator and the bounds check. A killed tile is
+//! named by the merge and is the only one a rerun redoes.
+
+mod common;
+use common::{check_bounds, data, gltf_validator, kizashi};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Runs kizashi; exit code, stdout as JSON (Null if none), stderr.
+fn cli<S: AsRef<OsStr>>(args: &[S]) -> (Option<i32>, Value, String) {
+    let o = Command::new(kizashi()).args(args).output().unwrap();
+    (
+        o.status.code(),
+        serde_json::from_slice(&o.stdout).unwrap_or(Value::Null),
+        String::from_utf8_lossy(&o.stderr).to_string(),
+    )
+}
+
+fn ok<S: AsRef<OsStr>>(args: &[S]) -> Value {
+    let (code, v, err) = cli(args);
+    assert_eq!(code, Some(0), "{err}");
+    v
+}
+
+/// A job file over two epochs with `steps`, writing to `dir/whole`.
+fn site(dir: &Path, e1: &Path, e2: &Path, steps: &str) -> PathBuf {
+    let f = dir.join("site.toml");
+    let text = format!(
+        "[site]\nname = \"tiled\"\noutput = \"whole\"\n\n[[epoch]]\npath = \"{}\"\ndate = 2015-05-01\n\n[[epoch]]\npath = \"{}\"\ndate = 2023-05-01\n\n{steps}",
+        e1.display(),
+        e2.display()
+    );
+    std::fs::write(&f, text).unwrap();
+    f
+}
+
+/// A tile size giving at least 2 x 2 tiles over the file.
+fn quarter(file: &Path) -> String {
+    let b = kizashi::io::las::read_header(file).unwrap().bounds;
+    let side = (b.max[0] - b.min[0]).min(b.max[1] - b.min[1]);
+    format!("{}", (side / 2.0 * 0.95).floor())
+}
+
+/// Core points by position (mm) -> (distance, lod, significant).
+fn m3c2_by_point(file: &Path) -> HashMap<[i64; 3], [f32; 3]> {
+    let c = kizashi::io::las::read(file).unwrap().cloud;
+    let col = |n: &str| c.scalar(n).unwrap().values.clone();
+    let (d, l, s) = (
+        col(kizashi::fields::M3C2_DISTANCE),
+        col(kizashi::fields::M3C2_LOD),
+        col(kizashi::fields::M3C2_SIGNIFICANT),
+    );
+    let mut m = HashMap::new();
+    for i in 0..c.len() {
+        let w = c.world(i).map(|v| (v * 1000.0).round() as i64);
+        assert!(
+            m.insert(w, [d[i], l[i], s[i]]).is_none(),
+            "core point twice: {w:?}"
+        );
+    }
+    m
+}
+
+/// Same core points, values within 0.01 mm (only float rounding may differ).
+fn same_m3c2(whole: &Path, merged: &Path) -> usize {
+    let (a, b) = (m3c2_by_point(whole), m3c2_by_point(merged));
+    assert_eq!(a.len(), b.len(), "core point counts");
+    let mut nan = 0;
+    for (p, x) in &a {
+        let y = b
+            .get(p)
+            .unwrap_or_else(|| panic!("core point {p:?} missing in the merge"));
+        for k in 0..2 {
+            if x[k].is_nan() {
+                assert!(y[k].is_nan(), "{p:?}: {x:?} vs {y:?}");
+                nan += 1;
+            } else {
+                assert!((x[k] - y[k]).abs() <= 1e-5, "{p:?}: {x:?} vs {y:?}");
+            }
+        }
+        // Significance flips only where |distance| sits on the LoD.
+        if x[2] != y[2] {
+            assert!((x[0].abs() - x[1]).abs() < 1e-5, "{p:?}: {x:?} vs {y:?}");
+        }
+    }
+    assert!(nan < a.len() / 2);
+    a.len()
+}
+
+/// Same grid, same cells (all four bands).
+fn same_dod(whole: &Path, merged: &Path) -> usize {
+    let (a, b) = (
+        kizashi::io::raster::Raster::open(whole).unwrap(),
+        kizashi::io::raster::Raster::open(merged).unwrap(),
+    );
+    assert_eq!((a.info.width, a.info.height), (b.info.width, b.info.height));
+    let (ga, gb) = (
+        a.info.geotransform.unwrap().0,
+        b.info.geotransform.unwrap().0,
+    );
+    assert!(
+        (0..6).all(|k| (ga[k] - gb[k]).abs() < 1e-9),
+        "{ga:?} {gb:?}"
+    );
+    let mut cells = 0;
+    for band in 1..=4 {
+        let (x, y) = (
+            a.read_band_f32(band).unwrap(),
+            b.read_band_f32(band).unwrap(),
+        );
+        for i in 0..x.len() {
+            if x[i].is_nan() {
+                assert!(y[i].is_nan(), "band {band} cell {i}: {} vs {}", x[i], y[i]);
+            } else {
+                assert!(
+                    (x[i] - y[i]).abs() <= 1e-5,
+                    "band {band} cell {i}: {} vs {}",
+                    x[i],
+                    y[i]
+                );
+                cells += usize::from(band == 1);
+            }
+        }
+    }
+    assert!(cells > 100);
+    cells
+}
+
+/// Objects' (area, volume), largest first.
+fn objects(file: &Path) -> Vec<(f64, f64)> {
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+    let mut o: Vec<(f64, f64)> = v["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let p = &f["properties"];
+            (
+                p["area_m2"].as_f64().unwrap(),
+                p["volume_m3"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    o.sort_by(|a, b| b.0.total_cmp(&a.0).then(b.1.total_cmp(&a.1)));
+    o
+}
+
+fn same_objects(whole: &Path, merged: &Path) -> usize {
+    let (a, b) = (objects(whole), objects(merged));
+    assert_eq!(a.len(), b.len(), "{a:?}\n{b:?}");
+    for (x, y) in a.iter().zip(&b) {
+        assert!((x.0 - y.0).abs() <= 1e-3 * x.0.abs(), "{x:?} {y:?}");
+        assert!(
+            (x.1 - y.1).abs() <= 1e-3 * x.1.abs().max(1e-3),
+            "{x:?} {y:?}"
+        );
+    }
+    a.len()
+}
+
+const SAMPLE_STEPS: &str = "[change]\nmethod = \"m3c2\"\n\n[dod]\ncell = 2.0\nground = true\nmin_area = 8.0\n\n[objects]\nmin_area = 8.0\n\n[report]\nlang = \"en\"\n\n[tiles]\n";
+
+/// The sample survey: untiled run, a 2 x 2+ plan run locally and merged; equal products; a
+/// tileset the validators accept; one report; the Slurm array script runs the tiles too.
+#[test]
+fn sample_survey_tiled_equals_untiled() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (e1, e2) = (
+        root().join("sample_data/epoch1_2025.laz"),
+        root().join("sample_data/epoch2_2026.laz"),
+    );
+    let job = site(d, &e1, &e2, SAMPLE_STEPS);
+    ok(&[OsStr::new("run"), job.as_os_str(), OsStr::new("--json")]);
+    let plan = d.join("plan");
+    let size = quarter(&e1);
+    let m = ok(&[
+        OsStr::new("plan"),
+        job.as_os_str(),
+        OsStr::new("--tile-size"),
+        OsStr::new(&size),
+        OsStr::new("-o"),
+        plan.as_os_str(),
+        OsStr::new("--slurm"),
+        OsStr::new("--json"),
+    ]);
+    let tiles = m["tiles"].as_array().unwrap().len();
+    assert!(tiles >= 4, "{m}");
+    // Derived once for the whole run: the tile jobs carry the untiled run's parameters.
+    let whole_change: Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("whole/change.laz.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        m["change"]["m3c2"]["cyl_radius"],
+        whole_change["parameters"]["m3c2"]["cyl_radius"]
+    );
+    let r = ok(&[
+        OsStr::new("run"),
+        plan.as_os_str(),
+        OsStr::new("--jobs"),
+        OsStr::new("2"),
+        OsStr::new("--json"),
+    ]);
+    assert_eq!(r["ran"].as_array().unwrap().len(), tiles, "{r}");
+    let out = d.join("merged");
+    let s = ok(&[
+        OsStr::new("merge"),
+        plan.as_os_str(),
+        OsStr::new("-o"),
+        out.as_os_str(),
+        OsStr::new("--json"),
+    ]);
+    let w = d.join("whole");
+    let cores = same_m3c2(&w.join("change.laz"), &out.join("change.laz"));
+    assert_eq!(s["core_points"].as_u64(), Some(cores as u64));
+    same_dod(&w.join("dod.tif"), &out.join("dod.tif"));
+    assert!(
+        same_objects(
+            &w.join("dod_objects.geojson"),
+            &out.join("dod_objects.geojson")
+        ) > 0
+    );
+    assert!(same_objects(&w.join("objects.geojson"), &out.join("objects.geojson")) > 0);
+    // The mosaic is a Cloud Optimized GeoTIFF (GDAL says so).
+    let info = Command::new("gdalinfo")
+        .arg(out.join("dod.tif"))
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&info.stdout).contains("LAYOUT=COG"),
+        "{}",
+        String::from_utf8_lossy(&info.stdout)
+    );
+    // One report over the merged products.
+    let pdf = std::fs::read(out.join("report.pdf")).unwrap();
+    assert!(pdf.starts_with(b"%PDF"));
+    // One tileset: every tile's as an external tileset, all points inside their volumes.
+    let ts: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("tiles/tileset.json")).unwrap())
+            .unwrap();
+    assert_eq!(ts["root"]["children"].as_array().unwrap().len(), tiles);
+    let v = gltf_validator(&out.join("tiles"));
+    assert_eq!(v["errors"], 0, "{v}");
+    let text = check_bounds(&out.join("tiles"));
+    assert!(text.contains("tiles_outside=0"), "{text}");
+    let checked: usize = text
+        .split("tiles_checked=")
+        .nth(1)
+        .and_then(|t| t.split_whitespace().next())
+        .and_then(|t| t.parse().ok())
+        .unwrap();
+    assert!(checked >= tiles, "{text}");
+
+    // The Slurm array script, its tasks run as Slurm would run them (one per tile).
+    let script = plan.join("run.sbatch");
+    let text = std::fs::read_to_string(&script).unwrap();
+    assert!(
+        text.contains(&format!("#SBATCH --array=0-{}", tiles - 1)),
+        "{text}"
+    );
+    for k in 0..tiles {
+        let o = Command::new("bash")
+            .arg(&script)
+            .env("SLURM_ARRAY_TASK_ID", k.to_string())
+            .env("KIZASHI", kizashi())
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        // Finished tiles: every step skipped.
+        let v: Value = serde_json::from_slice(&o.stdout).unwrap_or(Value::Null);
+        if let Some(steps) = v["steps"].as_array() {
+            assert!(steps.iter().all(|s| s["status"] == "skipped"), "{v}");
+        }
+    }
+}
+
+/// The Toronto pair (real airborne lidar, EPSG:2958): M3C2 and DoD, tiles on Dask's
+/// LocalCluster (2 workers), merged = untiled; then a tile's process killed mid-run: the merge
+/// names it, and rerunning the plan redoes only that tile.
+#[test]
+fn toronto_pair_on_dask_then_a_killed_tile() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (e1, e2) = (
+        data("epochs/ttp/ttp_2015.laz"),
+        data("epochs/ttp/ttp_2023.laz"),
+    );
+    let steps = "[change]\nmethod = \"m3c2\"\ncore_spacing = 2.0\ncyl_radius = 3.0\nnormal_radii = [3.0, 6.0]\nmax_distance = 6.0\n\n[dod]\ncell = 2.0\nmin_area = 20.0\n";
+    let job = site(d, &e1, &e2, steps);
+    ok(&[OsStr::new("run"), job.as_os_str(), OsStr::new("--json")]);
+    let plan = d.join("plan");
+    let size = quarter(&e1);
+    let m = ok(&[
+        OsStr::new("plan"),
+        job.as_os_str(),
+        OsStr::new("--tile-size"),
+        OsStr::new(&size),
+        OsStr::new("-o"),
+        plan.as_os_str(),
+        OsStr::new("--json"),
+    ]);
+    let tiles: Vec<String> = m["tiles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap().to_string())
+        .collect();
+    assert!(tiles.len() >= 4, "{m}");
+    // Dask: scripts/dask_run.py on a LocalCluster of 2 workers.
+    let o = Command::new("python3")
+        .arg(root().join("scripts/dask_run.py"))
+        .arg(&plan)
+        .args(["--local", "2", "--kizashi"])
+        .arg(kizashi())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "dask_run: {text}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let v: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["ran"].as_array().unwrap().len(), tiles.len(), "{v}");
+    let out = d.join("merged");
+    let merge = |out: &Path| {
+        cli(&[
+            OsStr::new("merge"),
+            plan.as_os_str(),
+            OsStr::new("-o"),
+            out.as_os_str(),
+            OsStr::new("--json"),
+        ])
+    };
+    let (code, _, err) = merge(&out);
+    assert_eq!(code, Some(0), "{err}");
+    let w = d.join("whole");
+    same_m3c2(&w.join("change.laz"), &out.join("change.laz"));
+    same_dod(&w.join("dod.tif"), &out.join("dod.tif"));
+    assert!(
+        same_objects(
+            &w.join("dod_objects.geojson"),
+            &out.join("dod_objects.geojson")
+        ) > 0
+    );
+
+    // Kill one tile's process while it runs (after it dropped its completion record).
+    let victim = &tiles[1];
+    let done = plan.join("tiles").join(victim).join(".kizashi/done.json");
+    assert!(done.exists());
+    let mut child = Command::new(kizashi())
+        .arg("run")
+        .arg(plan.join("tiles").join(format!("{victim}.toml")))
+        .arg("--force")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    while done.exists() {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(!done.exists(), "the tile finished before it was killed");
+    let (code, _, err) = merge(&d.join("merged2"));
+    assert_eq!(code, Some(1));
+    assert!(
+        err.contains(&format!("{victim} (not finished)")) && err.contains("1 of"),
+        "{err}"
+    );
+    assert!(!d.join("merged2/change.laz").exists());
+    // The rerun redoes only the killed tile; then the merge goes through.
+    let r = ok(&[
+        OsStr::new("run"),
+        plan.as_os_str(),
+        OsStr::new("--jobs"),
+        OsStr::new("2"),
+        OsStr::new("--json"),
+    ]);
+    assert_eq!(r["ran"], serde_json::json!([victim]), "{r}");
+    assert_eq!(r["skipped"].as_array().unwrap().len(), tiles.len() - 1);
+    let (code, _, err) = merge(&d.join("merged2"));
+    assert_eq!(code, Some(0), "{err}");
+    same_m3c2(&w.join("change.laz"), &d.join("merged2/change.laz"));
+}
+
+/// Plans refuse what cannot be tiled, with the reason.
+#[test]
+fn plan_refuses_what_cannot_be_tiled() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let e = root().join("sample_data/epoch1_2025.laz");
+    for (steps, want) in [
+        ("[change]\ncore_step = 10\n", "core_spacing"),
+        ("[register]\n[change]\n", "register first"),
+        ("[change]\nmethod = \"c2c\"\n", "max_distance"),
+    ] {
+        let job = site(d, &e, &root().join("sample_data/epoch2_2026.laz"), steps);
+        let (code, _, err) = cli(&[
+            OsStr::new("plan"),
+            job.as_os_str(),
+            OsStr::new("--tile-size"),
+            OsStr::new("50"),
+            OsStr::new("-o"),
+            d.join("plan").as_os_str(),
+        ]);
+        assert_eq!(code, Some(1), "{steps}");
+        assert!(err.contains(want), "{steps}: {err}");
+    }
+    let job = site(
+        d,
+        &e,
+        &root().join("sample_data/epoch2_2026.laz"),
+        "[change]\n",
+    );
+    let (code, _, err) = cli(&[
+        OsStr::new("plan"),
+        job.as_os_str(),
+        OsStr::new("--tile-size"),
+        OsStr::new("0"),
+        OsStr::new("-o"),
+        d.join("plan").as_os_str(),
+    ]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("tile size must be positive"), "{err}");
+}

@@ -296,7 +296,7 @@ fn toronto_pair_on_dask_then_a_killed_tile() {
         data("epochs/ttp/ttp_2015.laz"),
         data("epochs/ttp/ttp_2023.laz"),
     );
-    let steps = "[change]\nmethod = \"m3c2\"\ncore_spacing = 2.0\ncyl_radius = 3.0\nnormal_radii = [3.0, 6.0]\nmax_distance = 6.0\n\n[dod]\ncell = 2.0\nmin_area = 20.0\n";
+    let steps = "[change]\nmethod = \"m3c2\"\ncore_spacing = 2.0\ncyl_radius = 3.0\nnormal_radii = [3.0, 6.0]\nmax_distance = 6.0\n\n[dod]\ncell = 2.0\nmin_area = 20.0\n\n[tiles]\nattributes = [\"m3c2_distance\"]\ngeoid_offset = -36.0\n";
     let job = site(d, &e1, &e2, steps);
     ok(&[OsStr::new("run"), job.as_os_str(), OsStr::new("--json")]);
     let plan = d.join("plan");
@@ -343,10 +343,10 @@ fn toronto_pair_on_dask_then_a_killed_tile() {
             OsStr::new("--json"),
         ])
     };
-    let (code, _, err) = merge(&out);
+    let (code, s, err) = merge(&out);
     assert_eq!(code, Some(0), "{err}");
     let w = d.join("whole");
-    same_m3c2(&w.join("change.laz"), &out.join("change.laz"));
+    let cores = same_m3c2(&w.join("change.laz"), &out.join("change.laz"));
     same_dod(&w.join("dod.tif"), &out.join("dod.tif"));
     assert!(
         same_objects(
@@ -354,6 +354,42 @@ fn toronto_pair_on_dask_then_a_killed_tile() {
             &out.join("dod_objects.geojson")
         ) > 0
     );
+    // The real client: CesiumJS (headless Chromium) loads the merged tileset, through every
+    // external tileset, and counts every core point.
+    let node_dir =
+        std::env::var("KIZASHI_NODE_DIR").unwrap_or_else(|_| "/var/cache/kizashi/node".into());
+    let o = Command::new("bash")
+        .arg(common::shared().join("bench/tiles/cesium_screenshot.sh"))
+        .arg(out.join("tiles"))
+        .arg(d.join("cesium.png"))
+        .args([
+            "--shaderProp",
+            "m3c2_distance",
+            "--range",
+            "-1,1",
+            "--timeout",
+            "300",
+        ])
+        .env(
+            "TILES_NODE_MODULES",
+            Path::new(&node_dir).join("node_modules"),
+        )
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "cesium: {text}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let c: Value = serde_json::from_str(text.trim()).unwrap();
+    assert_eq!(c["ok"], true, "{c}");
+    assert_eq!(c["pointsLoaded"].as_u64(), Some(cores as u64), "{c}");
+    assert_eq!(s["core_points"].as_u64(), Some(cores as u64));
+    assert_eq!(c["failedRequests"].as_array().map(Vec::len), Some(0), "{c}");
+    let v = gltf_validator(&out.join("tiles"));
+    assert_eq!(v["errors"], 0, "{v}");
+    assert!(check_bounds(&out.join("tiles")).contains("tiles_outside=0"));
 
     // Kill one tile's process while it runs (after it dropped its completion record).
     let victim = &tiles[1];
@@ -393,6 +429,78 @@ fn toronto_pair_on_dask_then_a_killed_tile() {
     let (code, _, err) = merge(&d.join("merged2"));
     assert_eq!(code, Some(0), "{err}");
     same_m3c2(&w.join("change.laz"), &d.join("merged2/change.laz"));
+}
+
+/// An epoch as a glob of survey tiles (the sample epochs cut into 2 x 2 files by laspy): the
+/// untiled run reads them all; each planned tile reads only the files that meet it; merged =
+/// untiled.
+#[test]
+fn glob_of_survey_files_each_tile_reads_what_meets_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let split = r#"
+import sys, laspy, numpy as np
+src, dst, name = sys.argv[1], sys.argv[2], sys.argv[3]
+f = laspy.read(src)
+mx, my = (f.header.mins[0] + f.header.maxs[0]) / 2, (f.header.mins[1] + f.header.maxs[1]) / 2
+for i, fx in enumerate([f.x < mx, f.x >= mx]):
+    for j, fy in enumerate([f.y < my, f.y >= my]):
+        out = laspy.LasData(f.header)
+        out.points = f.points[fx & fy]
+        out.write(f"{dst}/{name}_{j}{i}.laz")
+"#;
+    for (k, e) in ["epoch1_2025", "epoch2_2026"].iter().enumerate() {
+        let o = Command::new("python3")
+            .args(["-c", split])
+            .arg(root().join(format!("sample_data/{e}.laz")))
+            .arg(d)
+            .arg(format!("e{}", k + 1))
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    let job = site(
+        d,
+        &d.join("e1_*.laz"),
+        &d.join("e2_*.laz"),
+        "[change]\nmethod = \"m3c2\"\n",
+    );
+    ok(&[OsStr::new("run"), job.as_os_str(), OsStr::new("--json")]);
+    let plan = d.join("plan");
+    let m = ok(&[
+        OsStr::new("plan"),
+        job.as_os_str(),
+        OsStr::new("--tile-size"),
+        OsStr::new("60"),
+        OsStr::new("-o"),
+        plan.as_os_str(),
+        OsStr::new("--json"),
+    ]);
+    let tiles = m["tiles"].as_array().unwrap();
+    assert!(tiles.len() >= 9, "{m}");
+    // A corner tile meets one file of each epoch (the halo is far smaller than a file).
+    let fewest = tiles
+        .iter()
+        .map(|t| t["inputs"].as_array().unwrap().len())
+        .min()
+        .unwrap();
+    assert_eq!(fewest, 2, "{m}");
+    ok(&[
+        OsStr::new("run"),
+        plan.as_os_str(),
+        OsStr::new("--jobs"),
+        OsStr::new("2"),
+        OsStr::new("--json"),
+    ]);
+    let out = d.join("merged");
+    ok(&[
+        OsStr::new("merge"),
+        plan.as_os_str(),
+        OsStr::new("-o"),
+        out.as_os_str(),
+        OsStr::new("--json"),
+    ]);
+    same_m3c2(&d.join("whole/change.laz"), &out.join("change.laz"));
 }
 
 /// Plans refuse what cannot be tiled, with the reason.

@@ -311,7 +311,9 @@ fn toronto_without_parameters_uses_the_density_rule() {
         s["nan"].as_f64().unwrap(),
         s["core_points"].as_f64().unwrap(),
     );
-    assert!(nan / n <= 0.12, "{nan} NaN of {n}");
+    // 12 % with the core cubes anchored to the CRS origin (tiling-independent), 11 % when
+    // they were anchored to the data's centre: which point starts a cube is chance.
+    assert!(nan / n <= 0.13, "{nan} NaN of {n}");
     assert_eq!(
         s["parameters"]["m3c2"]["cyl_radius"], 5.0,
         "{}",

@@ -265,6 +265,13 @@ fn merge_dod(
         }
         let c0 = ((tg[0] - g.x0) / g.cell).round() as usize;
         let r0 = ((g.y0 - tg[3]) / g.cell).round() as usize;
+        if r.info.band_count < 8 {
+            return Err(invalid(format!(
+                "{}: not a tile's DoD (needs 8 bands, has {}); rerun the plan with --force",
+                f.display(),
+                r.info.band_count
+            )));
+        }
         let (w, h) = (r.info.width, r.info.height);
         if c0 + w > g.width || r0 + h > g.height {
             return Err(invalid(format!("{}: outside the plan's grid", f.display())));
@@ -430,6 +437,11 @@ fn root_tileset(m: &Manifest, plan: &Path, dir: &Path) -> Result<()> {
     }
     let c = [0, 1, 2].map(|k| (lo[k] + hi[k]) / 2.0);
     let h = [0, 1, 2].map(|k| (hi[k] - lo[k]) / 2.0);
+    // The root has no content: showing it instead of its children is the whole area's error,
+    // so its geometric error is the area's size (a viewer then always opens the children; the
+    // children, external tilesets, are always traversed).
+    let diagonal = 2.0 * (h[0] * h[0] + h[1] * h[1] + h[2] * h[2]).sqrt();
+    let error = error.max(diagonal);
     let mut asset = json!({ "version": "1.1", "generator": concat!("Kizashi ", env!("CARGO_PKG_VERSION"), " merge") });
     if let Value::Object(mut e) = extras {
         e.insert("tiles".into(), json!(used.len()));
@@ -437,10 +449,10 @@ fn root_tileset(m: &Manifest, plan: &Path, dir: &Path) -> Result<()> {
     }
     let tileset = json!({
         "asset": asset,
-        "geometricError": error * 2.0,
+        "geometricError": error,
         "root": {
             "boundingVolume": { "box": [c[0], c[1], c[2], h[0], 0.0, 0.0, 0.0, h[1], 0.0, 0.0, 0.0, h[2]] },
-            "geometricError": error * 2.0,
+            "geometricError": error,
             "refine": "ADD",
             "children": children,
         }

@@ -73,6 +73,14 @@ fn spawn(job: &RunPlanJob, t: &PlannedTile) -> Result<Child> {
         .map_err(|e| crate::io::IoError::io(&log_path, e))?;
     let mut c = Command::new(&job.exe);
     c.arg("run").arg(job.plan.join(&t.job)).arg("--json");
+    // N tiles at once share the cores instead of each spawning a thread per core.
+    if std::env::var_os("RAYON_NUM_THREADS").is_none() {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        c.env(
+            "RAYON_NUM_THREADS",
+            (cores / job.jobs.max(1)).max(1).to_string(),
+        );
+    }
     if job.force {
         c.arg("--force");
     }

@@ -253,6 +253,9 @@ pub struct Plan {
     pub file: PathBuf,
     pub output: PathBuf,
     pub steps: Vec<StepJob>,
+    /// A tile of a planned run: survey inputs are keyed by size and modification time, not
+    /// hashed (each tile would hash every survey file it meets: a prefecture many times).
+    pub tile: bool,
 }
 
 fn invalid(file: &Path, msg: impl std::fmt::Display) -> PipelineError {
@@ -618,6 +621,7 @@ pub fn plan_site(file: &Path, site: &SiteFile) -> Result<Plan> {
         file: base,
         output: out,
         steps,
+        tile: area.is_some(),
     })
 }
 

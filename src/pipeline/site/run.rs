@@ -38,15 +38,22 @@ type FileHashes = std::collections::HashMap<PathBuf, Option<String>>;
 
 /// The step's key: its job and the content of every file it reads. A missing input is part of
 /// the key too (the step will then fail and say so).
-fn step_key(job: &StepJob, hashes: &mut FileHashes) -> Result<String> {
+fn step_key(job: &StepJob, hashes: &mut FileHashes, quick: bool) -> Result<String> {
     use sha2::{Digest, Sha256};
     let mut h = Sha256::new();
     h.update(concat!("kizashi ", env!("CARGO_PKG_VERSION"), "\n").as_bytes());
     h.update(serde_json::to_vec(job).map_err(|e| PipelineError::Invalid(e.to_string()))?);
     for input in job.files().inputs() {
-        let digest = hashes
-            .entry(input.clone())
-            .or_insert_with(|| crate::pipeline::sha256_file(&input).map(|(_, d)| d));
+        let digest = hashes.entry(input.clone()).or_insert_with(|| match quick {
+            true => std::fs::metadata(&input).ok().map(|m| {
+                let t = m
+                    .modified()
+                    .ok()
+                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());
+                format!("size {} mtime {:?}", m.len(), t)
+            }),
+            false => crate::pipeline::sha256_file(&input).map(|(_, d)| d),
+        });
         h.update(b"\n");
         h.update(input.to_string_lossy().as_bytes());
         h.update(digest.as_deref().unwrap_or("(missing)").as_bytes());
@@ -67,6 +74,18 @@ pub struct DoneRecord {
     pub job_sha256: String,
     pub steps: Vec<String>,
     pub seconds: f64,
+    /// The process's peak resident memory (MB) when it finished: a tile's memory, for sizing
+    /// workers.
+    pub peak_rss_mb: Option<f64>,
+}
+
+/// This process's peak resident set (getrusage; Linux reports kilobytes).
+fn peak_rss_mb() -> Option<f64> {
+    let mut u = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage fills the struct it is given; RUSAGE_SELF is always valid.
+    let r = unsafe { libc::getrusage(libc::RUSAGE_SELF, u.as_mut_ptr()) };
+    // SAFETY: initialised by the successful call above (and zeroed before).
+    (r == 0).then(|| unsafe { u.assume_init() }.ru_maxrss as f64 / 1024.0)
 }
 
 /// Where a run's completion record and failure record lie.
@@ -104,6 +123,7 @@ pub fn run(
                 job_sha256: sha,
                 steps: s.steps.iter().map(|o| o.step.clone()).collect(),
                 seconds: s.seconds,
+                peak_rss_mb: peak_rss_mb(),
             };
             crate::pipeline::write_json(&done, &rec)?;
             Ok(s)
@@ -148,7 +168,7 @@ fn run_steps(
         let t = Instant::now();
         let name = s.name();
         let outputs = s.files().outputs();
-        let key = step_key(s, &mut hashes)?;
+        let key = step_key(s, &mut hashes, plan.tile)?;
         let rec_path = record_path(&plan.output, name);
         let recorded: Option<StepRecord> = std::fs::read_to_string(&rec_path)
             .ok()

@@ -11,4 +11,6 @@ mod run;
 
 pub use merge::{merge, MergeJob, MergeSummary};
 pub use plan::{plan, read_manifest, Manifest, PlanJob, PlannedTile, MANIFEST};
-pub use run::{run_plan, sbatch_script, tile_state, RunPlanJob, RunPlanSummary, TileState};
+pub use run::{
+    run_plan, sbatch_script, tile_state, RunPlanJob, RunPlanSummary, TileFigures, TileState,
+};

@@ -60,7 +60,16 @@ pub struct RunPlanSummary {
     pub skipped: Vec<String>,
     /// Tile id and its error (the log is `PLAN/logs/ID.log`).
     pub failed: Vec<(String, String)>,
+    /// Per tile that ran: its seconds and peak memory (MB), from its completion record.
+    pub figures: Vec<TileFigures>,
     pub seconds: f64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TileFigures {
+    pub id: String,
+    pub seconds: f64,
+    pub peak_rss_mb: Option<f64>,
 }
 
 fn spawn(job: &RunPlanJob, t: &PlannedTile) -> Result<Child> {
@@ -136,7 +145,20 @@ pub fn run_plan(
                     finished += 1;
                     progress.update("tiles", finished, total);
                     match tile_state(&job.plan, t) {
-                        TileState::Done => s.ran.push(t.id.clone()),
+                        TileState::Done => {
+                            s.ran.push(t.id.clone());
+                            let (done, _) = site::done_paths(&job.plan.join(&t.output));
+                            if let Some(r) = std::fs::read_to_string(done)
+                                .ok()
+                                .and_then(|x| serde_json::from_str::<DoneRecord>(&x).ok())
+                            {
+                                s.figures.push(TileFigures {
+                                    id: t.id.clone(),
+                                    seconds: r.seconds,
+                                    peak_rss_mb: r.peak_rss_mb,
+                                });
+                            }
+                        }
                         TileState::Failed(e) => s.failed.push((t.id.clone(), e)),
                         TileState::Missing => s
                             .failed

@@ -5,7 +5,8 @@
 # merged result compared core point by core point with the untiled one.
 # Usage: scripts/bench_scaleout.sh [POINTS_PER_FILE=10M] [NX=5] [NY=2] [JOBS=2]
 # KIZASHI_BIN overrides the binary (default: a release build without the GUI); the generator
-# needs python3 with numpy and laspy (scripts/setup-debian.sh installs them).
+# needs python3 with numpy, laspy and pyproj (the first two from scripts/setup-debian.sh; or
+# set ANCHORS_PY to the anchors venv of ../shared/bench/README.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/env.sh
@@ -22,7 +23,7 @@ K="$KIZASHI_BIN"
 WORK="${TMPDIR:-/tmp}/kizashi-bench/scaleout-$SIZE-${NX}x$NY"
 BASE="${TMPDIR:-/tmp}/kizashi-bench/syn$SIZE"
 mkdir -p "$WORK/files"
-[ -f "$BASE/epoch1.las" ] || python3 "$SHARED/bench/m3c2/gen_epochs.py" --n "$SIZE" --out "$BASE" >/dev/null
+[ -f "$BASE/epoch1.las" ] || "${ANCHORS_PY:-python3}" "$SHARED/bench/m3c2/gen_epochs.py" --n "$SIZE" --out "$BASE" >/dev/null
 # NX x NY copies of each epoch, shifted by the scene's width: same bytes, header offsets and
 # bounds moved (LAS 1.4 header: offsets at byte 155, bounds at 179..226).
 python3 - "$BASE" "$WORK/files" "$NX" "$NY" <<'PY'
@@ -69,15 +70,28 @@ normal_radii = [0.5, 1.0, 2.0]
 max_distance = 3.0
 csv = false
 EOF
-TILE=$(python3 -c "import json; print(json.load(open('$BASE/meta.json'))['extent_m'])" 2>/dev/null || echo 632)
+# NX x NY tiles: the files' union cut evenly (each tile meets its file and the halos of the
+# files around it).
+TILE=$(python3 - "$WORK/files" "$NX" "$NY" <<'PY'
+import glob, math, struct, sys
+lo, hi = [math.inf] * 2, [-math.inf] * 2
+for f in glob.glob(sys.argv[1] + "/epoch1_*.las"):
+    with open(f, "rb") as fh:
+        maxx, minx, maxy, miny = struct.unpack_from("<4d", fh.read(227), 179)
+    lo = [min(lo[0], minx), min(lo[1], miny)]
+    hi = [max(hi[0], maxx), max(hi[1], maxy)]
+print(math.ceil(max((hi[0] - lo[0]) / int(sys.argv[2]), (hi[1] - lo[1]) / int(sys.argv[3]))) + 1)
+PY
+)
 rm -rf "$WORK/whole" "$WORK/plan" "$WORK/merged"
-t() { /usr/bin/time -f '%e %M' -o "$WORK/time.txt" "$@"; cat "$WORK/time.txt"; }
+# t OUT CMD...: runs CMD with its stdout in OUT; prints "seconds peak_kb".
+t() { local out="$1"; shift; /usr/bin/time -f '%e %M' -o "$WORK/time.txt" "$@" > "$out"; cat "$WORK/time.txt"; }
 echo "untiled: kizashi run site.toml"
-read -r W_S W_KB < <(t "$K" run "$WORK/site.toml" --json > "$WORK/whole.json")
+read -r W_S W_KB < <(t "$WORK/whole.json" "$K" run "$WORK/site.toml" --json)
 echo "plan / run --jobs $JOBS / merge"
-read -r P_S _ < <(t "$K" plan "$WORK/site.toml" --tile-size "$TILE" -o "$WORK/plan" --json > "$WORK/plan.json")
-read -r R_S R_KB < <(t "$K" run "$WORK/plan" --jobs "$JOBS" --json > "$WORK/run.json")
-read -r M_S M_KB < <(t "$K" merge "$WORK/plan" -o "$WORK/merged" --json > "$WORK/merge.json")
+read -r P_S _ < <(t "$WORK/plan.json" "$K" plan "$WORK/site.toml" --tile-size "$TILE" -o "$WORK/plan" --json)
+read -r R_S _ < <(t "$WORK/run.json" "$K" run "$WORK/plan" --jobs "$JOBS" --json)
+read -r M_S M_KB < <(t "$WORK/merge.json" "$K" merge "$WORK/plan" -o "$WORK/merged" --json)
 python3 - "$WORK" "$W_S" "$W_KB" "$P_S" "$R_S" "$M_S" "$M_KB" "$JOBS" <<'PY'
 import json, sys
 import laspy, numpy as np

@@ -6,7 +6,7 @@
 //! named by the merge and is the only one a rerun redoes.
 
 mod common;
-use common::{check_bounds, data, gltf_validator, kizashi};
+use common::{cesium, check_bounds, data, gltf_validator, kizashi};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::ffi::OsStr;
@@ -29,6 +29,49 @@ fn cli<S: AsRef<OsStr>>(args: &[S]) -> (Option<i32>, Value, String) {
 
 fn ok<S: AsRef<OsStr>>(args: &[S]) -> Value {
     let (code, v, err) = cli(args);
+    assert_eq!(code, Some(0), "{err}");
+    v
+}
+
+/// `kizashi plan JOB --tile-size SIZE -o PLAN [extra] --json`: the manifest.
+fn plan_tiles(job: &Path, size: &str, plan: &Path, extra: &[&str]) -> Value {
+    let mut a: Vec<&OsStr> = vec![
+        OsStr::new("plan"),
+        job.as_os_str(),
+        OsStr::new("--tile-size"),
+        OsStr::new(size),
+        OsStr::new("-o"),
+        plan.as_os_str(),
+        OsStr::new("--json"),
+    ];
+    a.extend(extra.iter().map(OsStr::new));
+    ok(&a)
+}
+
+/// `kizashi run PLAN --jobs 2 --json`: what ran, what was skipped.
+fn run_tiles(plan: &Path) -> Value {
+    ok(&[
+        OsStr::new("run"),
+        plan.as_os_str(),
+        OsStr::new("--jobs"),
+        OsStr::new("2"),
+        OsStr::new("--json"),
+    ])
+}
+
+/// `kizashi merge PLAN -o OUT --json`.
+fn merge_tiles(plan: &Path, out: &Path) -> (Option<i32>, Value, String) {
+    cli(&[
+        OsStr::new("merge"),
+        plan.as_os_str(),
+        OsStr::new("-o"),
+        out.as_os_str(),
+        OsStr::new("--json"),
+    ])
+}
+
+fn ok_merge(plan: &Path, out: &Path) -> Value {
+    let (code, v, err) = merge_tiles(plan, out);
     assert_eq!(code, Some(0), "{err}");
     v
 }
@@ -185,16 +228,7 @@ fn sample_survey_tiled_equals_untiled() {
     ok(&[OsStr::new("run"), job.as_os_str(), OsStr::new("--json")]);
     let plan = d.join("plan");
     let size = quarter(&e1);
-    let m = ok(&[
-        OsStr::new("plan"),
-        job.as_os_str(),
-        OsStr::new("--tile-size"),
-        OsStr::new(&size),
-        OsStr::new("-o"),
-        plan.as_os_str(),
-        OsStr::new("--slurm"),
-        OsStr::new("--json"),
-    ]);
+    let m = plan_tiles(&job, &size, &plan, &["--slurm"]);
     let tiles = m["tiles"].as_array().unwrap().len();
     assert!(tiles >= 4, "{m}");
     // Derived once for the whole run: the tile jobs carry the untiled run's parameters.
@@ -205,22 +239,10 @@ fn sample_survey_tiled_equals_untiled() {
         m["change"]["m3c2"]["cyl_radius"],
         whole_change["parameters"]["m3c2"]["cyl_radius"]
     );
-    let r = ok(&[
-        OsStr::new("run"),
-        plan.as_os_str(),
-        OsStr::new("--jobs"),
-        OsStr::new("2"),
-        OsStr::new("--json"),
-    ]);
+    let r = run_tiles(&plan);
     assert_eq!(r["ran"].as_array().unwrap().len(), tiles, "{r}");
     let out = d.join("merged");
-    let s = ok(&[
-        OsStr::new("merge"),
-        plan.as_os_str(),
-        OsStr::new("-o"),
-        out.as_os_str(),
-        OsStr::new("--json"),
-    ]);
+    let s = ok_merge(&plan, &out);
     let w = d.join("whole");
     let cores = same_m3c2(&w.join("change.laz"), &out.join("change.laz"));
     assert_eq!(s["core_points"].as_u64(), Some(cores as u64));
@@ -301,15 +323,7 @@ fn toronto_pair_on_dask_then_a_killed_tile() {
     ok(&[OsStr::new("run"), job.as_os_str(), OsStr::new("--json")]);
     let plan = d.join("plan");
     let size = quarter(&e1);
-    let m = ok(&[
-        OsStr::new("plan"),
-        job.as_os_str(),
-        OsStr::new("--tile-size"),
-        OsStr::new(&size),
-        OsStr::new("-o"),
-        plan.as_os_str(),
-        OsStr::new("--json"),
-    ]);
+    let m = plan_tiles(&job, &size, &plan, &[]);
     let tiles: Vec<String> = m["tiles"]
         .as_array()
         .unwrap()
@@ -334,15 +348,7 @@ fn toronto_pair_on_dask_then_a_killed_tile() {
     let v: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(v["ran"].as_array().unwrap().len(), tiles.len(), "{v}");
     let out = d.join("merged");
-    let merge = |out: &Path| {
-        cli(&[
-            OsStr::new("merge"),
-            plan.as_os_str(),
-            OsStr::new("-o"),
-            out.as_os_str(),
-            OsStr::new("--json"),
-        ])
-    };
+    let merge = |out: &Path| merge_tiles(&plan, out);
     let (code, s, err) = merge(&out);
     assert_eq!(code, Some(0), "{err}");
     let w = d.join("whole");
@@ -356,33 +362,7 @@ fn toronto_pair_on_dask_then_a_killed_tile() {
     );
     // The real client: CesiumJS (headless Chromium) loads the merged tileset, through every
     // external tileset, and counts every core point.
-    let node_dir =
-        std::env::var("KIZASHI_NODE_DIR").unwrap_or_else(|_| "/var/cache/kizashi/node".into());
-    let o = Command::new("bash")
-        .arg(common::shared().join("bench/tiles/cesium_screenshot.sh"))
-        .arg(out.join("tiles"))
-        .arg(d.join("cesium.png"))
-        .args([
-            "--shaderProp",
-            "m3c2_distance",
-            "--range",
-            "-1,1",
-            "--timeout",
-            "300",
-        ])
-        .env(
-            "TILES_NODE_MODULES",
-            Path::new(&node_dir).join("node_modules"),
-        )
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&o.stdout);
-    assert!(
-        o.status.success(),
-        "cesium: {text}\n{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let c: Value = serde_json::from_str(text.trim()).unwrap();
+    let c = cesium(&out.join("tiles"), &d.join("cesium.png"), "m3c2_distance");
     assert_eq!(c["ok"], true, "{c}");
     assert_eq!(c["pointsLoaded"].as_u64(), Some(cores as u64), "{c}");
     assert_eq!(s["core_points"].as_u64(), Some(cores as u64));
@@ -417,13 +397,7 @@ fn toronto_pair_on_dask_then_a_killed_tile() {
     );
     assert!(!d.join("merged2/change.laz").exists());
     // The rerun redoes only the killed tile; then the merge goes through.
-    let r = ok(&[
-        OsStr::new("run"),
-        plan.as_os_str(),
-        OsStr::new("--jobs"),
-        OsStr::new("2"),
-        OsStr::new("--json"),
-    ]);
+    let r = run_tiles(&plan);
     assert_eq!(r["ran"], serde_json::json!([victim]), "{r}");
     assert_eq!(r["skipped"].as_array().unwrap().len(), tiles.len() - 1);
     let (code, _, err) = merge(&d.join("merged2"));
@@ -467,15 +441,7 @@ for i, fx in enumerate([f.x < mx, f.x >= mx]):
     );
     ok(&[OsStr::new("run"), job.as_os_str(), OsStr::new("--json")]);
     let plan = d.join("plan");
-    let m = ok(&[
-        OsStr::new("plan"),
-        job.as_os_str(),
-        OsStr::new("--tile-size"),
-        OsStr::new("60"),
-        OsStr::new("-o"),
-        plan.as_os_str(),
-        OsStr::new("--json"),
-    ]);
+    let m = plan_tiles(&job, "60", &plan, &[]);
     let tiles = m["tiles"].as_array().unwrap();
     assert!(tiles.len() >= 9, "{m}");
     // A corner tile meets one file of each epoch (the halo is far smaller than a file).
@@ -485,21 +451,9 @@ for i, fx in enumerate([f.x < mx, f.x >= mx]):
         .min()
         .unwrap();
     assert_eq!(fewest, 2, "{m}");
-    ok(&[
-        OsStr::new("run"),
-        plan.as_os_str(),
-        OsStr::new("--jobs"),
-        OsStr::new("2"),
-        OsStr::new("--json"),
-    ]);
+    run_tiles(&plan);
     let out = d.join("merged");
-    ok(&[
-        OsStr::new("merge"),
-        plan.as_os_str(),
-        OsStr::new("-o"),
-        out.as_os_str(),
-        OsStr::new("--json"),
-    ]);
+    ok_merge(&plan, &out);
     same_m3c2(&d.join("whole/change.laz"), &out.join("change.laz"));
 }
 

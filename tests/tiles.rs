@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{check_bounds, data, gltf_validator, kizashi, shared};
+use common::{cesium, check_bounds, data, gltf_validator, kizashi};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -364,35 +364,8 @@ fn cesium_loads_every_point_of_the_toronto_result() {
         &["--attribute", "m3c2_distance", "--geoid-offset", "-36"],
     );
     let points = s["points"].as_u64().unwrap();
-    let node_dir =
-        std::env::var("KIZASHI_NODE_DIR").unwrap_or_else(|_| "/var/cache/kizashi/node".into());
     let png = dir.path().join("cesium.png");
-    let o = Command::new("bash")
-        .arg(shared().join("bench/tiles/cesium_screenshot.sh"))
-        .arg(&out)
-        .arg(&png)
-        .args([
-            "--shaderProp",
-            "m3c2_distance",
-            "--range",
-            "-1,1",
-            "--timeout",
-            "300",
-        ])
-        .env(
-            "TILES_NODE_MODULES",
-            Path::new(&node_dir).join("node_modules"),
-        )
-        .output()
-        .expect("bash");
-    let text = String::from_utf8_lossy(&o.stdout);
-    assert!(
-        o.status.success(),
-        "cesium check failed:\n{text}\n{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let v: Value =
-        serde_json::from_str(text.trim()).unwrap_or_else(|_| panic!("cesium output: {text}"));
+    let v = cesium(&out, &png, "m3c2_distance");
     assert_eq!(v["ok"], true);
     assert_eq!(v["pointsLoaded"].as_u64(), Some(points), "{v}");
     assert_eq!(v["tilesWithContentReady"], v["tilesTotal"]);

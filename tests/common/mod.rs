@@ -119,3 +119,28 @@ pub fn check_bounds(dir: &Path) -> String {
     );
     text
 }
+
+/// The real client: CesiumJS in headless Chromium (../shared/bench/tiles/cesium_screenshot.sh)
+/// loads the tileset in `dir`, coloured by `prop`, and saves `png`; its JSON report.
+pub fn cesium(dir: &Path, png: &Path, prop: &str) -> Value {
+    let node_dir =
+        std::env::var("KIZASHI_NODE_DIR").unwrap_or_else(|_| "/var/cache/kizashi/node".into());
+    let o = Command::new("bash")
+        .arg(shared().join("bench/tiles/cesium_screenshot.sh"))
+        .arg(dir)
+        .arg(png)
+        .args(["--shaderProp", prop, "--range", "-1,1", "--timeout", "300"])
+        .env(
+            "TILES_NODE_MODULES",
+            Path::new(&node_dir).join("node_modules"),
+        )
+        .output()
+        .expect("bash");
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "cesium check failed:\n{text}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    serde_json::from_str(text.trim()).unwrap_or_else(|_| panic!("cesium output: {text}"))
+}

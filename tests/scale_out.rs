@@ -396,10 +396,28 @@ fn toronto_pair_on_dask_then_a_killed_tile() {
         "{err}"
     );
     assert!(!d.join("merged2/change.laz").exists());
+    // --dry-run says where every tile stands.
+    let st = ok(&[
+        OsStr::new("run"),
+        plan.as_os_str(),
+        OsStr::new("--dry-run"),
+        OsStr::new("--json"),
+    ]);
+    let missing: Vec<&str> = st
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t[1]["state"] != "done")
+        .map(|t| t[0].as_str().unwrap())
+        .collect();
+    assert_eq!(missing, [victim.as_str()], "{st}");
     // The rerun redoes only the killed tile; then the merge goes through.
     let r = run_tiles(&plan);
     assert_eq!(r["ran"], serde_json::json!([victim]), "{r}");
     assert_eq!(r["skipped"].as_array().unwrap().len(), tiles.len() - 1);
+    let (code, _, err) = merge(&plan.join("out"));
+    assert_eq!(code, Some(1));
+    assert!(err.contains("inside the plan"), "{err}");
     let (code, _, err) = merge(&d.join("merged2"));
     assert_eq!(code, Some(0), "{err}");
     same_m3c2(&w.join("change.laz"), &d.join("merged2/change.laz"));

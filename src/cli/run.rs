@@ -54,8 +54,28 @@ pub fn run(a: Args) -> Result<i32> {
     Ok(0)
 }
 
-/// The plan's unfinished tiles; exit 1 when any failed (they are named).
+/// The plan's unfinished tiles; exit 1 when any failed (they are named). With --dry-run,
+/// where every tile stands.
 fn run_plan(a: Args) -> Result<i32> {
+    if a.dry_run {
+        let m = tiling::read_manifest(&a.file)?;
+        let states: Vec<(String, tiling::TileState)> = m
+            .tiles
+            .iter()
+            .map(|t| (t.id.clone(), tiling::tile_state(&a.file, t)))
+            .collect();
+        if a.json {
+            return super::print_json(&states).map(|_| 0);
+        }
+        for (id, s) in &states {
+            match s {
+                tiling::TileState::Done => println!("{id:8} done"),
+                tiling::TileState::Missing => println!("{id:8} would run"),
+                tiling::TileState::Failed(e) => println!("{id:8} would run (failed: {e})"),
+            }
+        }
+        return Ok(0);
+    }
     let cancel = super::cancel_on_ctrl_c();
     let bars = super::Bars::new(a.json);
     let s = tiling::run_plan(

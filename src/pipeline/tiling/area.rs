@@ -73,3 +73,25 @@ impl TileStep {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_shared_edge_belongs_to_one_tile() {
+        let a = TileArea {
+            own: [0.0, 0.0, 10.0, 10.0],
+            halo: 2.0,
+            grid: None,
+            origins: None,
+        };
+        let b = TileArea {
+            own: [10.0, 0.0, 20.0, 10.0],
+            ..a
+        };
+        assert!(!a.owns(10.0, 5.0) && b.owns(10.0, 5.0));
+        assert!(a.owns(0.0, 0.0) && !a.owns(5.0, 10.0));
+        assert_eq!(a.read(), [-2.0, -2.0, 12.0, 12.0]);
+    }
+}

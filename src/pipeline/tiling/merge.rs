@@ -75,6 +75,19 @@ pub fn merge(job: &MergeJob, progress: &dyn Progress, cancel: &Cancel) -> Result
     }
     let whole = site::plan(&m.site)?;
     let out = &job.output;
+    // Never into the plan itself: the tiles' outputs are the merge's inputs.
+    let canon = |p: &Path| {
+        std::fs::canonicalize(p)
+            .or_else(|_| std::path::absolute(p))
+            .unwrap_or_else(|_| p.to_path_buf())
+    };
+    if canon(out).starts_with(canon(&job.plan)) {
+        return Err(invalid(format!(
+            "{}: inside the plan {}; merge into another folder",
+            out.display(),
+            job.plan.display()
+        )));
+    }
     std::fs::create_dir_all(out).map_err(|e| IoError::io(out, e))?;
     let tile_out = |id: &str, name: &str| job.plan.join("tiles").join(id).join(name);
     let mut s = MergeSummary {
@@ -464,4 +477,32 @@ fn root_tileset(m: &Manifest, plan: &Path, dir: &Path) -> Result<()> {
         let text = serde_json::to_string_pretty(&tileset).map_err(|e| invalid(e.to_string()))?;
         std::fs::write(tmp.join("tileset.json"), text).map_err(|e| IoError::io(tmp, e).into())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A box moved by a rotation of 90 degrees about z and a translation stays the same box.
+    #[test]
+    fn boxes_move_with_their_transform() {
+        let b = [1.0, 2.0, 3.0, 10.0, 0.0, 0.0, 0.0, 5.0, 0.0, 0.0, 0.0, 1.0];
+        // Column-major: x -> y, y -> -x, then + (100, 200, 300).
+        let t = [
+            0.0, 1.0, 0.0, 0.0, -1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 100.0, 200.0, 300.0, 1.0,
+        ];
+        let w = transform_box(&b, &t);
+        let want = [
+            98.0, 201.0, 303.0, 0.0, 10.0, 0.0, -5.0, 0.0, 0.0, 0.0, 0.0, 1.0,
+        ];
+        assert!(
+            w.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-12),
+            "{w:?}"
+        );
+        let c = corners(&w);
+        assert_eq!(c.len(), 8);
+        let xs: Vec<f64> = c.iter().map(|p| p[0]).collect();
+        assert_eq!(xs.iter().cloned().fold(f64::INFINITY, f64::min), 93.0);
+        assert_eq!(xs.iter().cloned().fold(f64::NEG_INFINITY, f64::max), 103.0);
+    }
 }

@@ -76,6 +76,24 @@ fn ok_merge(plan: &Path, out: &Path) -> Value {
     v
 }
 
+/// Dask: scripts/dask_run.py on a LocalCluster of 2 workers; its JSON summary.
+fn dask(plan: &Path) -> Value {
+    let o = Command::new("python3")
+        .arg(root().join("scripts/dask_run.py"))
+        .arg(plan)
+        .args(["--local", "2", "--kizashi"])
+        .arg(kizashi())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "dask_run: {text}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    serde_json::from_str(&text).unwrap()
+}
+
 /// A job file over two epochs with `steps`, writing to `dir/whole`.
 fn site(dir: &Path, e1: &Path, e2: &Path, steps: &str) -> PathBuf {
     let f = dir.join("site.toml");
@@ -215,7 +233,8 @@ fn same_objects(whole: &Path, merged: &Path) -> usize {
 const SAMPLE_STEPS: &str = "[change]\nmethod = \"m3c2\"\n\n[dod]\ncell = 2.0\nground = true\nmin_area = 8.0\n\n[objects]\nmin_area = 8.0\n\n[report]\nlang = \"en\"\n\n[tiles]\n";
 
 /// The sample survey: untiled run, a 2 x 2+ plan run locally and merged; equal products; a
-/// tileset the validators accept; one report; the Slurm array script runs the tiles too.
+/// tileset the validators accept; one report; the same plan on Dask, and as the Slurm array
+/// script's tasks.
 #[test]
 fn sample_survey_tiled_equals_untiled() {
     let dir = tempfile::tempdir().unwrap();
@@ -284,6 +303,14 @@ fn sample_survey_tiled_equals_untiled() {
         .unwrap();
     assert!(checked >= tiles, "{text}");
 
+    // The same plan again, run on Dask: the same result.
+    let plan2 = d.join("plan_dask");
+    plan_tiles(&job, &size, &plan2, &[]);
+    assert_eq!(dask(&plan2)["ran"].as_array().unwrap().len(), tiles);
+    ok_merge(&plan2, &d.join("merged_dask"));
+    same_m3c2(&w.join("change.laz"), &d.join("merged_dask/change.laz"));
+    same_dod(&w.join("dod.tif"), &d.join("merged_dask/dod.tif"));
+
     // The Slurm array script, its tasks run as Slurm would run them (one per tile).
     let script = plan.join("run.sbatch");
     let text = std::fs::read_to_string(&script).unwrap();
@@ -331,21 +358,7 @@ fn toronto_pair_on_dask_then_a_killed_tile() {
         .map(|t| t["id"].as_str().unwrap().to_string())
         .collect();
     assert!(tiles.len() >= 4, "{m}");
-    // Dask: scripts/dask_run.py on a LocalCluster of 2 workers.
-    let o = Command::new("python3")
-        .arg(root().join("scripts/dask_run.py"))
-        .arg(&plan)
-        .args(["--local", "2", "--kizashi"])
-        .arg(kizashi())
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&o.stdout);
-    assert!(
-        o.status.success(),
-        "dask_run: {text}\n{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let v: Value = serde_json::from_str(&text).unwrap();
+    let v = dask(&plan);
     assert_eq!(v["ran"].as_array().unwrap().len(), tiles.len(), "{v}");
     let out = d.join("merged");
     let merge = |out: &Path| merge_tiles(&plan, out);

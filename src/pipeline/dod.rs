@@ -118,10 +118,9 @@ pub fn run_dod(job: &DodJob, progress: &dyn Progress, cancel: &Cancel) -> Result
         check_pair(&e1, &mut e2, &mut warnings)?;
     }
     let (b1, b2) = (e1.bounds(), e2.bounds());
-    // To the millimetre: the f32 frame's rounding must not move the grid by a cell (a plan
-    // puts its tiles on this grid from the files' headers).
-    // A header's edge within a cell of the points' is taken when wider (a survey's nominal
-    // extent, e.g. exactly on a cell line): the grid a plan derives from the headers.
+    // The grid a plan derives from the files' headers: a header's edge within a cell of the
+    // points' is taken when wider (a survey's nominal extent, e.g. exactly on a cell line),
+    // and edges go to the millimetre, so the f32 frame's rounding never moves the grid.
     let pts = [
         b1.min[0].min(b2.min[0]),
         b1.min[1].min(b2.min[1]),

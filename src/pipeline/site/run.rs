@@ -36,8 +36,9 @@ pub struct StepRecord {
 /// once; a step's outputs are dropped from it when the step runs.
 type FileHashes = std::collections::HashMap<PathBuf, Option<String>>;
 
-/// The step's key: its job and the content of every file it reads. A missing input is part of
-/// the key too (the step will then fail and say so).
+/// The step's key: its job and the content of every file it reads (in a tile, each file's
+/// size and time: `quick`). A missing input is part of the key too (the step will then fail
+/// and say so).
 fn step_key(job: &StepJob, hashes: &mut FileHashes, quick: bool) -> Result<String> {
     use sha2::{Digest, Sha256};
     let mut h = Sha256::new();

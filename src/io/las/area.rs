@@ -3,8 +3,8 @@
 //! opened, and every decoded chunk is filtered at once, so memory follows the area and one
 //! chunk, never the dataset.
 //!
-//! COPC files are read here as the LAZ they also are (chunk by chunk); their octree is not
-//! used to skip nodes outside the area.
+//! A COPC file read for an area decodes only the octree nodes that meet it (`copc.rs`), in
+//! file order, so the points kept are those a whole read would keep, in the same order.
 
 use super::{read_with, Fields, LasHeader, LasReader, Loaded, CHUNK_POINTS};
 use crate::cloud::{origin_for, Bounds, PointCloud};
@@ -131,6 +131,24 @@ pub fn read_area(
         let name = f.file_name().unwrap_or_default().to_string_lossy();
         warnings.extend(h.warnings.iter().map(|w| format!("{name}: {w}")));
         let mut r = LasReader::open_with(f, fields)?;
+        let inside =
+            |p: [f64; 3], a: &Area| p[0] >= a[0] && p[0] <= a[2] && p[1] >= a[1] && p[1] <= a[3];
+        // A COPC file: only the nodes meeting the area.
+        let runs = match (area, h.copc && h.compressed) {
+            (Some(a), true) => super::copc::runs(f, h.point_count, &a, CHUNK_POINTS),
+            _ => None,
+        };
+        if let (Some(runs), Some(a)) = (runs, area) {
+            for run in runs {
+                let start = cloud.len();
+                done += r.read_nodes(run.offset, &run.chunks, &mut cloud)? as u64;
+                cloud.retain_from(start, |p| inside(p, &a));
+                if !progress(done, total) {
+                    return Err(IoError::Cancelled);
+                }
+            }
+            continue;
+        }
         loop {
             let start = cloud.len();
             let n = r.read_chunk(CHUNK_POINTS, &mut cloud)?;
@@ -138,9 +156,7 @@ pub fn read_area(
                 break;
             }
             if let Some(a) = area {
-                cloud.retain_from(start, |p| {
-                    p[0] >= a[0] && p[0] <= a[2] && p[1] >= a[1] && p[1] <= a[3]
-                });
+                cloud.retain_from(start, |p| inside(p, &a));
             }
             done += n as u64;
             if !progress(done, total) {

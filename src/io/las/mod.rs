@@ -7,6 +7,7 @@
 //! memory grows with what actually decodes, never with what a header claims.
 
 mod area;
+mod copc;
 mod header;
 mod write;
 
@@ -177,6 +178,8 @@ pub struct LasReader {
     fields: Fields,
     data: PointData,
     read_so_far: u64,
+    /// LAZ: how the points are compressed (COPC nodes are decoded from it directly).
+    vlr: Option<laz::LazVlr>,
 }
 
 impl LasReader {
@@ -196,12 +199,14 @@ impl LasReader {
             path: path.to_path_buf(),
             reason: e,
         };
+        let mut laz_vlr = None;
         let (source, las_header) = if header.compressed {
             // Same steps as las-rs's parallel LAZ reader, plus the field selection.
             let h = guard::contain(|| las::Header::new(&mut patched))
                 .map_err(pts)?
                 .map_err(|e| corrupt(path, e.to_string()))?;
             let vlr = h.laz_vlr().map_err(|e| corrupt(path, e.to_string()))?;
+            laz_vlr = Some(vlr.clone());
             let dec = guard::contain(|| {
                 laz::ParLasZipDecompressor::selective(patched, vlr, fields.selection())
             })
@@ -228,6 +233,7 @@ impl LasReader {
             fields,
             data,
             read_so_far: 0,
+            vlr: laz_vlr,
         })
     }
 
@@ -282,6 +288,55 @@ impl LasReader {
 
     pub fn points_read(&self) -> u64 {
         self.read_so_far
+    }
+
+    /// Decodes LAZ chunks stored one after another from `byte_offset` (`chunks`: points and
+    /// bytes of each; COPC nodes) and appends their points to `out`, in parallel and with the
+    /// field selection of a whole read. The number of points added.
+    pub fn read_nodes(
+        &mut self,
+        byte_offset: u64,
+        chunks: &[(u64, u64)],
+        out: &mut PointCloud,
+    ) -> Result<usize> {
+        use std::io::{Read, Seek, SeekFrom};
+        let path = self.header.path.clone();
+        let fail = |reason: String| IoError::Points {
+            path: path.clone(),
+            reason,
+        };
+        let vlr = self.vlr.as_ref().ok_or_else(|| fail("not LAZ".into()))?;
+        let bytes: u64 = chunks.iter().map(|c| c.1).sum();
+        let points: u64 = chunks.iter().map(|c| c.0).sum();
+        let end = byte_offset
+            .checked_add(bytes)
+            .ok_or_else(|| fail("bad node".into()))?;
+        if end > self.header.file_size || points > self.header.point_count {
+            return Err(fail(format!(
+                "node bytes {byte_offset}..{end} outside the file"
+            )));
+        }
+        let mut compressed = vec![0u8; bytes as usize];
+        let mut f = File::open(&path).map_err(|e| IoError::io(&path, e))?;
+        f.seek(SeekFrom::Start(byte_offset))
+            .and_then(|_| f.read_exact(&mut compressed))
+            .map_err(|e| IoError::io(&path, e))?;
+        let table: Vec<laz::laszip::ChunkTableEntry> = chunks
+            .iter()
+            .map(|&(point_count, byte_count)| laz::laszip::ChunkTableEntry {
+                point_count,
+                byte_count,
+            })
+            .collect();
+        let n = points as usize;
+        let buf = self.data.resize_for(n);
+        let selection = self.fields.selection();
+        guard::contain(|| laz::par_decompress_selective(&compressed, buf, vlr, &table, selection))
+            .map_err(fail)?
+            .map_err(|e| fail(format!("LAZ data: {e}")))?;
+        self.read_so_far += points;
+        append(&self.header, &self.data, self.fields, out);
+        Ok(n)
     }
 }
 

@@ -49,6 +49,12 @@ fn invalid(msg: impl std::fmt::Display) -> PipelineError {
 pub fn merge(job: &MergeJob, progress: &dyn Progress, cancel: &Cancel) -> Result<MergeSummary> {
     let t0 = std::time::Instant::now();
     let m = read_manifest(&job.plan)?;
+    if m.tiles.is_empty() {
+        return Err(invalid(format!(
+            "{}: the plan has no tiles",
+            job.plan.display()
+        )));
+    }
     let mut unfinished = Vec::new();
     for t in &m.tiles {
         match tile_state(&job.plan, t) {

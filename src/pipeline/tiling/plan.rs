@@ -264,6 +264,12 @@ pub fn plan(job: &PlanJob) -> Result<Manifest> {
             });
         }
     }
+    if tiles.is_empty() {
+        return Err(invalid(format!(
+            "no tile meets epoch 1's files ({})",
+            e1.display()
+        )));
+    }
     let manifest = Manifest {
         kizashi: env!("CARGO_PKG_VERSION").into(),
         site: whole.file.clone(),

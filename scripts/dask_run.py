@@ -70,8 +70,9 @@ def main():
     with open(os.path.join(plan, "manifest.json")) as f:
         manifest = json.load(f)
     tiles = manifest["tiles"]
-    todo = [t for t in tiles if not tile_done(plan, t)]
-    skipped = [t["id"] for t in tiles if t not in todo]
+    done = {t["id"] for t in tiles if tile_done(plan, t)}
+    todo = [t for t in tiles if t["id"] not in done]
+    skipped = sorted(done)
     summary = {"plan": plan, "ran": [], "skipped": skipped, "failed": []}
     if todo:
         if a.scheduler:

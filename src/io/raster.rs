@@ -406,25 +406,22 @@ pub fn write_f32_bands(
     nodata: f32,
     bands: &[(&str, &[f32])],
 ) -> Result<()> {
-    write_bands(path, width, height, gt, crs, nodata, bands, false)
+    write_f32_bands_as(path, width, height, gt, crs, nodata, bands, Layout::Tiled)
 }
 
-/// `write_f32_bands` as a Cloud Optimized GeoTIFF (GDAL's COG driver: tiled, overviews,
-/// deflate), for a mosaic that portals and QGIS read over HTTP range requests.
-pub fn write_f32_bands_cog(
-    path: &Path,
-    width: usize,
-    height: usize,
-    gt: GeoTransform,
-    crs: Option<&Crs>,
-    nodata: f32,
-    bands: &[(&str, &[f32])],
-) -> Result<()> {
-    write_bands(path, width, height, gt, crs, nodata, bands, true)
+/// How a GeoTIFF is laid out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Layout {
+    /// Tiled, deflate (GDAL's GTiff driver).
+    Tiled,
+    /// Cloud Optimized GeoTIFF (GDAL's COG driver: tiled, overviews, deflate), for a mosaic
+    /// that portals and QGIS read over HTTP range requests.
+    Cog,
 }
 
+/// `write_f32_bands` in the given layout.
 #[allow(clippy::too_many_arguments)]
-fn write_bands(
+pub fn write_f32_bands_as(
     path: &Path,
     width: usize,
     height: usize,
@@ -432,8 +429,9 @@ fn write_bands(
     crs: Option<&Crs>,
     nodata: f32,
     bands: &[(&str, &[f32])],
-    cog: bool,
+    layout: Layout,
 ) -> Result<()> {
+    let cog = layout == Layout::Cog;
     use gdal::Metadata;
     crs::quiet_gdal();
     let werr = |reason: String| IoError::Write {

@@ -257,15 +257,9 @@ pub(crate) fn load_pair(
     progress: &dyn Progress,
     cancel: &Cancel,
 ) -> Result<(PointCloud, PointCloud)> {
-    let e1 = load_epoch_in(
-        p1,
-        las::Fields::POSITIONS,
-        area.map(|a| (a, 0)),
-        progress,
-        cancel,
-    )?
-    .cloud;
-    let mut e2 = load_epoch_in(p2, fields2, area.map(|a| (a, 1)), progress, cancel)?.cloud;
+    let tile = |k| area.map(|a| (a, k));
+    let e1 = load_epoch_in(p1, las::Fields::POSITIONS, tile(0), progress, cancel)?.cloud;
+    let mut e2 = load_epoch_in(p2, fields2, tile(1), progress, cancel)?.cloud;
     if area.is_some() && (e1.is_empty() || e2.is_empty()) {
         // A tile where an epoch has no point: nothing to compare there, not an error.
         e2.rebase(e1.origin);
@@ -562,7 +556,7 @@ fn change_between(
         }
     }
     timings.m3c2_s = timings.index_s + timings.normals_s + timings.distances_s;
-    let finite: Vec<f64> = dist.iter().copied().filter(|d| d.is_finite()).collect();
+    let [distance_min, distance_max, distance_mean] = distance_stats(dist.iter().copied());
     let mut summary = ChangeSummary {
         method: job.method,
         epoch1: job.epoch1.display().to_string(),
@@ -579,10 +573,9 @@ fn change_between(
         csv: job.csv.as_ref().map(|p| p.display().to_string()),
         timings,
         warnings,
-        distance_min: finite.iter().cloned().reduce(f64::min),
-        distance_max: finite.iter().cloned().reduce(f64::max),
-        distance_mean: (!finite.is_empty())
-            .then(|| finite.iter().sum::<f64>() / finite.len() as f64),
+        distance_min,
+        distance_max,
+        distance_mean,
     };
     let t_write = Instant::now();
     if let Some(out) = &job.output {
@@ -593,6 +586,17 @@ fn change_between(
     }
     summary.timings.write_s = t_write.elapsed().as_secs_f64();
     Ok(ChangeOutcome { summary, result })
+}
+
+/// Minimum, maximum and mean of the finite distances (None when there is none).
+pub(crate) fn distance_stats(d: impl Iterator<Item = f64>) -> [Option<f64>; 3] {
+    let finite: Vec<f64> = d.filter(|v| v.is_finite()).collect();
+    let mean = (!finite.is_empty()).then(|| finite.iter().sum::<f64>() / finite.len() as f64);
+    [
+        finite.iter().cloned().reduce(f64::min),
+        finite.iter().cloned().reduce(f64::max),
+        mean,
+    ]
 }
 
 /// Writes a change result: LAZ/LAS with the result fields, and beside it `OUT.json` with the

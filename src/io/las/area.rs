@@ -59,6 +59,11 @@ pub fn expand(path: &Path) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
+/// Whether a point lies in an area (in x and y, edges included).
+pub fn contains(a: &Area, p: [f64; 3]) -> bool {
+    p[0] >= a[0] && p[0] <= a[2] && p[1] >= a[1] && p[1] <= a[3]
+}
+
 /// Whether bounds meet an area (in x and y).
 pub fn meets(b: &Bounds, a: &Area) -> bool {
     b.min[0] <= a[2] && a[0] <= b.max[0] && b.min[1] <= a[3] && a[1] <= b.max[1]
@@ -131,8 +136,6 @@ pub fn read_area(
         let name = f.file_name().unwrap_or_default().to_string_lossy();
         warnings.extend(h.warnings.iter().map(|w| format!("{name}: {w}")));
         let mut r = LasReader::open_with(f, fields)?;
-        let inside =
-            |p: [f64; 3], a: &Area| p[0] >= a[0] && p[0] <= a[2] && p[1] >= a[1] && p[1] <= a[3];
         // A COPC file: only the nodes meeting the area.
         let runs = match (area, h.copc && h.compressed) {
             (Some(a), true) => super::copc::runs(f, h.point_count, &a, CHUNK_POINTS),
@@ -142,7 +145,7 @@ pub fn read_area(
             for run in runs {
                 let start = cloud.len();
                 done += r.read_nodes(run.offset, &run.chunks, &mut cloud)? as u64;
-                cloud.retain_from(start, |p| inside(p, &a));
+                cloud.retain_from(start, |p| contains(&a, p));
                 if !progress(done, total) {
                     return Err(IoError::Cancelled);
                 }
@@ -156,7 +159,7 @@ pub fn read_area(
                 break;
             }
             if let Some(a) = area {
-                cloud.retain_from(start, |p| inside(p, &a));
+                cloud.retain_from(start, |p| contains(&a, p));
             }
             done += n as u64;
             if !progress(done, total) {
@@ -210,10 +213,7 @@ mod tests {
             .unwrap()
             .cloud;
         let inside: Vec<usize> = (0..all.len())
-            .filter(|&i| {
-                let p = all.world(i);
-                p[0] >= a[0] && p[0] <= a[2] && p[1] >= a[1] && p[1] <= a[3]
-            })
+            .filter(|&i| contains(&a, all.world(i)))
             .collect();
         assert!(inside.len() > 1000 && inside.len() < all.len() / 2);
         assert_eq!(part.len(), inside.len());

@@ -14,7 +14,7 @@ mod write;
 use super::extra_bytes::ExtraLayout;
 use super::{guard, IoError, Result};
 use crate::cloud::{origin_for, Bounds, Crs, PointCloud, ScalarField};
-pub use area::{expand, files_in, is_many, meets, read_area, Area};
+pub use area::{contains, expand, files_in, is_many, meets, read_area, Area};
 use header::*;
 use las::{PointData, PointDataBuilder, Reader, ReaderOptions};
 use serde::Serialize;

@@ -205,7 +205,8 @@ impl StepJob {
             StepJob::Series(_) => "series",
         }
     }
-    fn files(&self) -> &dyn Files {
+    /// What the step reads and writes.
+    pub fn files(&self) -> &dyn Files {
         match self {
             StepJob::Register(j) => j,
             StepJob::Change(j) => j,

@@ -241,20 +241,13 @@ fn merged_summary(m: &Manifest, first: &Path, c: &PointCloud, out: &Path) -> Res
         crate::pipeline::change::Method::M3c2 => col(crate::fields::M3C2_DISTANCE),
         crate::pipeline::change::Method::C2c => col(crate::fields::C2C_DISTANCE),
     };
-    let finite: Vec<f64> = d
-        .iter()
-        .filter(|v| v.is_finite())
-        .map(|&v| f64::from(v))
-        .collect();
-    s.nan = d.len() - finite.len();
+    s.nan = d.iter().filter(|v| !v.is_finite()).count();
     s.significant = col(crate::fields::M3C2_SIGNIFICANT)
         .iter()
         .filter(|&&v| v > 0.5)
         .count();
-    s.distance_min = finite.iter().cloned().reduce(f64::min);
-    s.distance_max = finite.iter().cloned().reduce(f64::max);
-    s.distance_mean =
-        (!finite.is_empty()).then(|| finite.iter().sum::<f64>() / finite.len() as f64);
+    [s.distance_min, s.distance_max, s.distance_mean] =
+        crate::pipeline::change::distance_stats(d.iter().map(|&v| f64::from(v)));
     s.output = Some(out.display().to_string());
     s.csv = None;
     s.warnings
@@ -321,7 +314,7 @@ fn merge_dod(
         .zip(&bands)
         .map(|(n, b)| (*n, b.as_slice()))
         .collect();
-    raster::write_f32_bands_cog(
+    raster::write_f32_bands_as(
         tif,
         g.width,
         g.height,
@@ -329,6 +322,7 @@ fn merge_dod(
         crs.as_ref(),
         -9999.0,
         &named,
+        raster::Layout::Cog,
     )?;
     let cells = [2, 3].map(|b| bands[b].iter().filter(|v| v.is_finite()).count());
     let volumes = dod::volumes(&bands[0], &bands[1], g.cell);

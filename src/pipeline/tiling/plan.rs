@@ -68,14 +68,38 @@ fn invalid(msg: impl std::fmt::Display) -> PipelineError {
     PipelineError::Invalid(msg.to_string())
 }
 
-fn header_extent(path: &Path) -> Result<(Bounds, u64)> {
-    let mut b = Bounds::empty();
-    let mut n = 0;
-    for (_, h) in las::files_in(path, None)? {
-        b = b.union(&h.bounds);
-        n += h.point_count;
+/// An epoch's files with their header bounds (read once for the whole plan), the union of
+/// those bounds and the total point count.
+struct EpochFiles {
+    files: Vec<(PathBuf, Bounds)>,
+    bounds: Bounds,
+    points: u64,
+}
+
+impl EpochFiles {
+    fn read(path: &Path) -> Result<EpochFiles> {
+        let mut e = EpochFiles {
+            files: Vec::new(),
+            bounds: Bounds::empty(),
+            points: 0,
+        };
+        for (f, h) in las::files_in(path, None)? {
+            e.bounds = e.bounds.union(&h.bounds);
+            e.points += h.point_count;
+            e.files.push((f, h.bounds));
+        }
+        Ok(e)
     }
-    Ok((b, n))
+
+    /// The files a tile reads: those meeting its area and halo (as its reader judges them).
+    fn meeting(&self, area: &super::TileArea) -> Vec<PathBuf> {
+        let a = area.read();
+        self.files
+            .iter()
+            .filter(|(_, b)| las::meets(b, &a))
+            .map(|(f, _)| f.clone())
+            .collect()
+    }
 }
 
 /// Plans the tiles and writes their job files, the manifest and (when asked) the Slurm array.
@@ -123,8 +147,8 @@ pub fn plan(job: &PlanJob) -> Result<Manifest> {
         (None, Some(d)) => (d.epoch1.clone(), d.epoch2.clone()),
         (None, None) => return Err(invalid("nothing to tile: add [change] or [dod]")),
     };
-    let (b1, n1) = header_extent(&e1)?;
-    let (b2, n2) = header_extent(&e2)?;
+    let (f1, f2) = (EpochFiles::read(&e1)?, EpochFiles::read(&e2)?);
+    let (b1, n1, b2, n2) = (f1.bounds, f1.points, f2.bounds, f2.points);
     let both = b1.union(&b2);
 
     // The whole run's parameters, resolved by the one rule from epoch 1's headers.
@@ -207,6 +231,7 @@ pub fn plan(job: &PlanJob) -> Result<Manifest> {
     let dir = &job.output;
     std::fs::create_dir_all(dir.join("tiles")).map_err(|e| IoError::io(dir, e))?;
     let table: toml::Table = toml::from_str(&text).map_err(|e| invalid(e.to_string()))?;
+    let base = tile_base(&table, [&e1, &e2], &whole, change.as_ref(), dod.as_ref());
     let mut tiles = Vec::new();
     for r in 0..ny {
         for c in 0..nx {
@@ -234,13 +259,13 @@ pub fn plan(job: &PlanJob) -> Result<Manifest> {
                 origins,
             };
             let area = step.area();
-            let mut inputs = super::epoch_files(&e1, Some(&area));
+            let mut inputs = f1.meeting(&area);
             // A tile with no epoch-1 point in reach has nothing to compute.
             if inputs.is_empty() {
                 continue;
             }
-            inputs.extend(super::epoch_files(&e2, Some(&area)));
-            let text = tile_job(&table, &step, &whole, change.as_ref(), dod.as_ref())?;
+            inputs.extend(f2.meeting(&area));
+            let text = tile_job(&base, &step, &whole.file)?;
             let file = dir.join("tiles").join(format!("{id}.toml"));
             // Unchanged text is left alone, so a finished tile stays finished.
             if std::fs::read_to_string(&file).ok().as_deref() != Some(text.as_str()) {
@@ -250,7 +275,7 @@ pub fn plan(job: &PlanJob) -> Result<Manifest> {
             let outputs = planned
                 .steps
                 .iter()
-                .flat_map(|s| crate::pipeline::Files::outputs(step_files(s)))
+                .flat_map(|s| s.files().outputs())
                 .filter_map(|p| p.strip_prefix(dir).ok().map(Path::to_path_buf))
                 .collect();
             tiles.push(PlannedTile {
@@ -292,27 +317,31 @@ pub fn plan(job: &PlanJob) -> Result<Manifest> {
     Ok(manifest)
 }
 
-fn step_files(s: &StepJob) -> &dyn crate::pipeline::Files {
-    match s {
-        StepJob::Change(j) => j,
-        StepJob::Dod(j) => j,
-        StepJob::Tiles(j) => j,
-        StepJob::Register(j) => j,
-        StepJob::Objects(j) => j,
-        StepJob::Report(j) => j,
-        StepJob::Series(j) => j,
+/// One tile's job file: the common part, its output folder and its `[tile]` table.
+fn tile_job(base: &toml::Table, step: &TileStep, site_file: &Path) -> Result<String> {
+    let mut t = base.clone();
+    if let Some(toml::Value::Table(s)) = t.get_mut("site") {
+        s.insert("output".into(), toml::Value::String(step.id.clone()));
     }
+    let tile = toml::Value::try_from(step).map_err(|e| invalid(e.to_string()))?;
+    t.insert("tile".into(), tile);
+    let body = toml::to_string(&t).map_err(|e| invalid(e.to_string()))?;
+    Ok(format!(
+        "# Tile {} of a plan by `kizashi plan` from {}; run it with `kizashi run` on this file.\n\n{body}",
+        step.id,
+        site_file.display()
+    ))
 }
 
-/// A tile's job file: the site's, with absolute paths, every derived value written out, the
-/// merged-only steps (objects, report) left to the merge, and the `[tile]` table.
-fn tile_job(
+/// What every tile's job file shares: the site's, with absolute paths, every derived value
+/// written out, and the merged-only steps (objects, report) left to the merge.
+fn tile_base(
     table: &toml::Table,
-    step: &TileStep,
+    epochs: [&Path; 2],
     whole: &site::Plan,
     change: Option<&ChangeJob>,
     dod: Option<&DodJob>,
-) -> Result<String> {
+) -> toml::Table {
     use toml::Value;
     let path = |p: &Path| Value::String(p.display().to_string());
     let mut t = table.clone();
@@ -327,17 +356,11 @@ fn tile_job(
     {
         s.insert("name".into(), Value::String(n.into()));
     }
-    s.insert("output".into(), Value::String(step.id.clone()));
     t.insert("site".into(), Value::Table(s));
     // Epoch paths absolute (the tile's job file lives elsewhere); the pairwise steps read the
     // first and the last.
-    let (e1, e2) = match (change, dod) {
-        (Some(c), _) => (c.epoch1.clone(), c.epoch2.clone()),
-        (None, Some(d)) => (d.epoch1.clone(), d.epoch2.clone()),
-        _ => unreachable!("planned with a change or a DoD"),
-    };
-    let mut epochs = Vec::new();
-    for (k, e) in [e1, e2].iter().enumerate() {
+    let mut list = Vec::new();
+    for (k, e) in epochs.iter().enumerate() {
         let mut et = toml::Table::new();
         et.insert("path".into(), path(e));
         let src = table.get("epoch").and_then(|v| v.as_array()).and_then(|a| {
@@ -350,9 +373,9 @@ fn tile_job(
         if let Some(d) = src.and_then(|v| v.get("date")) {
             et.insert("date".into(), d.clone());
         }
-        epochs.push(Value::Table(et));
+        list.push(Value::Table(et));
     }
-    t.insert("epoch".into(), Value::Array(epochs));
+    t.insert("epoch".into(), Value::Array(list));
     if let Some(c) = change {
         let ct = t
             .entry("change")
@@ -399,14 +422,7 @@ fn tile_job(
             tt.insert("geoid".into(), path(&g));
         }
     }
-    let tile = toml::Value::try_from(step).map_err(|e| invalid(e.to_string()))?;
-    t.insert("tile".into(), tile);
-    let body = toml::to_string(&t).map_err(|e| invalid(e.to_string()))?;
-    Ok(format!(
-        "# Tile {} of a plan by `kizashi plan` from {}; run it with `kizashi run` on this file.\n\n{body}",
-        step.id,
-        whole.file.display()
-    ))
+    t
 }
 
 /// Reads a plan's manifest.

@@ -22,16 +22,20 @@ pub enum TileState {
     Missing,
 }
 
+/// A tile's completion record, when it names the tile's current job file.
+fn done_record(dir: &Path, t: &PlannedTile) -> Option<DoneRecord> {
+    let (done, _) = site::done_paths(&dir.join(&t.output));
+    let sha = site::job_sha256(&dir.join(&t.job)).ok()?;
+    let rec: DoneRecord = serde_json::from_str(&std::fs::read_to_string(&done).ok()?).ok()?;
+    (rec.job_sha256 == sha).then_some(rec)
+}
+
 /// Where a tile stands, from its records.
 pub fn tile_state(dir: &Path, t: &PlannedTile) -> TileState {
-    let (done, failed) = site::done_paths(&dir.join(&t.output));
-    let sha = site::job_sha256(&dir.join(&t.job)).ok();
-    let rec: Option<DoneRecord> = std::fs::read_to_string(&done)
-        .ok()
-        .and_then(|s| serde_json::from_str(&s).ok());
-    if rec.is_some_and(|r| Some(r.job_sha256) == sha) {
+    if done_record(dir, t).is_some() {
         return TileState::Done;
     }
+    let (_, failed) = site::done_paths(&dir.join(&t.output));
     if let Some(v) = std::fs::read_to_string(&failed)
         .ok()
         .and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok())
@@ -144,21 +148,18 @@ pub fn run_plan(
                     let (t, _) = running.swap_remove(k);
                     finished += 1;
                     progress.update("tiles", finished, total);
+                    if let Some(r) = done_record(&job.plan, t) {
+                        s.ran.push(t.id.clone());
+                        s.figures.push(TileFigures {
+                            id: t.id.clone(),
+                            seconds: r.seconds,
+                            peak_rss_mb: r.peak_rss_mb,
+                        });
+                        continue;
+                    }
                     match tile_state(&job.plan, t) {
-                        TileState::Done => {
-                            s.ran.push(t.id.clone());
-                            let (done, _) = site::done_paths(&job.plan.join(&t.output));
-                            if let Some(r) = std::fs::read_to_string(done)
-                                .ok()
-                                .and_then(|x| serde_json::from_str::<DoneRecord>(&x).ok())
-                            {
-                                s.figures.push(TileFigures {
-                                    id: t.id.clone(),
-                                    seconds: r.seconds,
-                                    peak_rss_mb: r.peak_rss_mb,
-                                });
-                            }
-                        }
+                        // Finished between the two reads (another runner): no figures.
+                        TileState::Done => s.ran.push(t.id.clone()),
                         TileState::Failed(e) => s.failed.push((t.id.clone(), e)),
                         TileState::Missing => s
                             .failed

@@ -28,6 +28,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         output: args.get(2).cloned(),
         csv: None,
         area: None,
+        heights: Default::default(),
     };
     let outcome = run_change(&job, &Silent, &Cancel::default())?;
     let s = &outcome.summary;

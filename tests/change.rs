@@ -30,6 +30,7 @@ fn job(e1: PathBuf, e2: PathBuf) -> ChangeJob {
         output: None,
         csv: None,
         area: None,
+        heights: Default::default(),
     }
 }
 

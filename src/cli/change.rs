@@ -89,6 +89,8 @@ pub struct Args {
     /// Print one JSON summary line.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    heights: super::HeightOpts,
 }
 
 /// The job these arguments declare, with the warnings of a CloudCompare parameter file.
@@ -134,6 +136,7 @@ impl TryFrom<&Args> for Declared {
             output: a.output.clone(),
             csv: a.csv.clone(),
             area: None,
+            heights: a.heights.job(),
         };
         Ok(Declared(job, warnings))
     }

@@ -37,6 +37,8 @@ pub struct Args {
     objects: Option<PathBuf>,
     #[command(flatten)]
     shape: super::ObjectOpts,
+    #[command(flatten)]
+    heights: super::HeightOpts,
     #[arg(long)]
     json: bool,
 }
@@ -60,6 +62,7 @@ impl From<&Args> for DodJob {
             min_area: a.shape.min_area,
             wgs84: a.shape.wgs84,
             area: None,
+            heights: a.heights.job(),
         }
     }
 }

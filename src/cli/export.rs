@@ -1,6 +1,7 @@
 //! `kizashi export tiles`: OGC 3D Tiles 1.1.
 
 use anyhow::Result;
+use kizashi::io::geoid::GeoidSpec;
 use kizashi::pipeline::tiles::{run_tiles, TilesJob};
 use std::path::PathBuf;
 
@@ -24,10 +25,11 @@ pub struct TilesArgs {
     /// Orthometric -> ellipsoidal: metres to add to every height (the geoid undulation).
     #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     geoid_offset: f64,
-    /// Orthometric -> ellipsoidal with a geoid undulation grid (GeoTIFF of N in metres,
-    /// e.g. GSIGEO2011 or EGM2008 converted by gdal_translate), bilinear under every point.
-    #[arg(long, conflicts_with = "geoid_offset")]
-    geoid: Option<PathBuf>,
+    /// Orthometric -> ellipsoidal: `jpgeo2024` (Japan from 2025-04-01: JPGEO2024 +
+    /// Hrefconv2024), `gsigeo2011` (Japan before), a geoid undulation grid (GeoTIFF of N in
+    /// metres, e.g. EGM2008), bilinear under every point, or `none`.
+    #[arg(long, default_value = "none", conflicts_with = "geoid_offset")]
+    geoid: GeoidSpec,
     /// Most points in one tile.
     #[arg(long, default_value_t = 50_000)]
     max_points_per_tile: usize,

@@ -161,6 +161,33 @@ pub fn xyz(flag: &str, v: &[f64]) -> Result<[f64; 3]> {
     }
 }
 
+/// The epochs' height systems (change, dod, register).
+#[derive(clap::Args)]
+pub struct HeightOpts {
+    /// Epoch 1's height system: gsigeo2011 (Japan before 2025-04-01), jpgeo2024 (Japan from
+    /// 2025-04-01: JPGEO2024 + Hrefconv2024) or ellipsoidal [default: from its CRS].
+    #[arg(long)]
+    pub heights1: Option<kizashi::io::geoid::HeightSystem>,
+    /// Epoch 2's height system; converted into epoch 1's when they differ.
+    #[arg(long)]
+    pub heights2: Option<kizashi::io::geoid::HeightSystem>,
+    /// Epochs with no declared system take Japan's system on their survey date (the files'
+    /// creation dates).
+    #[arg(long)]
+    pub heights_by_date: bool,
+}
+
+impl HeightOpts {
+    pub fn job(&self) -> kizashi::pipeline::heights::Heights {
+        kizashi::pipeline::heights::Heights {
+            epoch1: self.heights1,
+            epoch2: self.heights2,
+            by_date: self.heights_by_date,
+            ..Default::default()
+        }
+    }
+}
+
 /// How change objects are kept and written (dod --objects, objects).
 #[derive(clap::Args)]
 pub struct ObjectOpts {

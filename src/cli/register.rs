@@ -40,6 +40,8 @@ pub struct Args {
     output: Option<PathBuf>,
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    heights: super::HeightOpts,
 }
 
 impl TryFrom<&Args> for RegisterJob {
@@ -70,6 +72,7 @@ impl TryFrom<&Args> for RegisterJob {
                 ..Default::default()
             },
             output: a.output.clone(),
+            heights: a.heights.job(),
         })
     }
 }

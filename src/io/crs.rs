@@ -299,6 +299,15 @@ fn spatial_ref(crs: &Crs) -> Result<SpatialRef, IoError> {
     Ok(srs)
 }
 
+/// The horizontal part of a CRS (by its EPSG code): heights are converted by our geoid code,
+/// so a vertical datum must not make PROJ look for a geoid grid of its own.
+pub fn horizontal(c: &Crs) -> Result<Crs, IoError> {
+    match c.epsg {
+        Some(code) => from_epsg(code, CrsSource::User),
+        _ => Ok(c.clone()),
+    }
+}
+
 /// A coordinate transformation in traditional GIS axis order (x = easting / longitude).
 pub struct Transformer {
     inner: CoordTransform,

@@ -4,6 +4,7 @@
 
 pub mod crs;
 pub mod extra_bytes;
+pub mod geoid;
 mod guard;
 pub mod info;
 pub mod las;
@@ -39,6 +40,9 @@ pub enum IoError {
     Vector { path: PathBuf, reason: String },
     #[error("CRS: {0}")]
     Crs(String),
+    /// A geoid model or grid that cannot give a height where one is needed.
+    #[error("heights: {0}")]
+    Heights(String),
     /// An output that would overwrite (or replace a folder holding) an input.
     #[error("{output}: is an input ({input}); choose another output")]
     OutputIsInput { output: PathBuf, input: PathBuf },

@@ -3,6 +3,7 @@
 
 use super::cores::select_cores;
 pub use super::cores::{parse_core_text, read_xyz_text};
+use super::heights::{Heights, HeightsNote};
 pub use super::panel::{run_change_registered, validate_job, Panel};
 pub use super::register::{register_loaded, run_register, RegisterJob, RegisterSummary};
 use super::{load_epoch_in, write_sidecar, Cancel, PipelineError, Progress, Result};
@@ -123,6 +124,9 @@ pub struct ChangeJob {
     /// A tile of a planned run: core points only in its own area, points read around it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub area: Option<super::tiling::TileArea>,
+    /// The epochs' height systems (epoch 2 converted into epoch 1's when they differ).
+    #[serde(default, skip_serializing_if = "Heights::is_default")]
+    pub heights: Heights,
 }
 
 impl super::Files for ChangeJob {
@@ -188,6 +192,9 @@ pub struct ChangeSummary {
     pub csv: Option<String>,
     pub timings: ChangeTimings,
     pub warnings: Vec<String>,
+    /// The epochs' height systems and whether epoch 2 was converted.
+    #[serde(default)]
+    pub heights: HeightsNote,
     /// Distance statistics over the non-NaN core points (metres).
     pub distance_min: Option<f64>,
     pub distance_max: Option<f64>,
@@ -253,20 +260,24 @@ pub(crate) fn load_pair(
     p2: &Path,
     fields2: las::Fields,
     area: Option<&super::tiling::TileArea>,
+    heights: &Heights,
     warnings: &mut Vec<String>,
     progress: &dyn Progress,
     cancel: &Cancel,
-) -> Result<(PointCloud, PointCloud)> {
+) -> Result<(PointCloud, PointCloud, HeightsNote)> {
     let tile = |k| area.map(|a| (a, k));
-    let e1 = load_epoch_in(p1, las::Fields::POSITIONS, tile(0), progress, cancel)?.cloud;
-    let mut e2 = load_epoch_in(p2, fields2, tile(1), progress, cancel)?.cloud;
+    let l1 = load_epoch_in(p1, las::Fields::POSITIONS, tile(0), progress, cancel)?;
+    let l2 = load_epoch_in(p2, fields2, tile(1), progress, cancel)?;
+    let (e1, mut e2) = (l1.cloud, l2.cloud);
     if area.is_some() && (e1.is_empty() || e2.is_empty()) {
         // A tile where an epoch has no point: nothing to compare there, not an error.
         e2.rebase(e1.origin);
-        return Ok((e1, e2));
+        return Ok((e1, e2, HeightsNote::default()));
     }
     check_pair(&e1, &mut e2, warnings)?;
-    Ok((e1, e2))
+    let dates = [l1.header.creation_date, l2.header.creation_date];
+    let note = super::heights::convert(heights, &e1, &mut e2, dates, warnings)?;
+    Ok((e1, e2, note))
 }
 
 /// Two epochs fit to compare: neither empty, same CRS (or a warning), overlapping; epoch 2 is
@@ -303,6 +314,7 @@ pub(crate) fn check_pair(
 ///     output: None,
 ///     csv: None,
 ///     area: None,
+///     heights: Default::default(),
 /// };
 /// let s = run_change(&job, &Silent, &Cancel::default()).unwrap().summary;
 /// assert_eq!(s.parameters.m3c2.unwrap().cyl_radius, 1.0); // from 5 points/m2
@@ -317,17 +329,18 @@ pub fn run_change(
     validate_declared(job)?;
     let mut warnings = super::same_epochs_warning(&job.epoch1, &job.epoch2);
     let t_read = Instant::now();
-    let (e1, e2) = load_pair(
+    let (e1, e2, heights) = load_pair(
         &job.epoch1,
         &job.epoch2,
         las::Fields::POSITIONS,
         job.area.as_ref(),
+        &job.heights,
         &mut warnings,
         progress,
         cancel,
     )?;
     let read_s = t_read.elapsed().as_secs_f64();
-    change_between(job, e1, e2, read_s, warnings, progress, cancel)
+    change_between(job, (e1, e2), heights, read_s, warnings, progress, cancel)
 }
 
 /// The same job on epochs already in memory (the viewer's): only positions, origin and CRS
@@ -349,7 +362,8 @@ pub fn run_change_loaded(
     let (e1, mut e2) = (positions_only(e1), positions_only(e2));
     let mut warnings = Vec::new();
     check_pair(&e1, &mut e2, &mut warnings)?;
-    change_between(job, e1, e2, 0.0, warnings, progress, cancel)
+    let heights = super::heights::convert(&job.heights, &e1, &mut e2, [None; 2], &mut warnings)?;
+    change_between(job, (e1, e2), heights, 0.0, warnings, progress, cancel)
 }
 
 /// Declared parameters checked before any reading (derived ones are valid by construction).
@@ -372,8 +386,8 @@ pub(crate) fn validate_declared(job: &ChangeJob) -> Result<()> {
 
 fn change_between(
     job: &ChangeJob,
-    mut e1: PointCloud,
-    mut e2: PointCloud,
+    (mut e1, mut e2): (PointCloud, PointCloud),
+    heights: HeightsNote,
     read_s: f64,
     warnings: Vec<String>,
     progress: &dyn Progress,
@@ -573,6 +587,7 @@ fn change_between(
         csv: job.csv.as_ref().map(|p| p.display().to_string()),
         timings,
         warnings,
+        heights,
         distance_min,
         distance_max,
         distance_mean,

@@ -3,6 +3,7 @@
 //! cell, GeoTIFF out (band 1 difference, band 2 LoD95, bands 3-4 the two surfaces), volumes.
 
 use super::change::check_pair;
+use super::heights::{Heights, HeightsNote};
 use super::{load_epoch_in, Cancel, PipelineError, Progress, Result};
 use crate::analysis::dod::{self, Grid, Stat};
 use crate::analysis::AnalysisError;
@@ -30,6 +31,9 @@ pub struct DodJob {
     /// A tile of a planned run: the grid is its own area (edges on the whole run's grid).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub area: Option<super::tiling::TileArea>,
+    /// The epochs' height systems (epoch 2 converted into epoch 1's when they differ).
+    #[serde(default, skip_serializing_if = "Heights::is_default")]
+    pub heights: Heights,
 }
 
 impl super::Files for DodJob {
@@ -63,6 +67,8 @@ pub struct DodSummary {
     pub objects: Vec<crate::analysis::objects::ChangeObject>,
     pub objects_file: Option<String>,
     pub warnings: Vec<String>,
+    #[serde(default)]
+    pub heights: HeightsNote,
     pub seconds: f64,
 }
 
@@ -109,13 +115,16 @@ pub fn run_dod(job: &DodJob, progress: &dyn Progress, cancel: &Cancel) -> Result
     let l1 = load_epoch_in(&job.epoch1, fields, a.map(|a| (a, 0)), progress, cancel)?;
     let l2 = load_epoch_in(&job.epoch2, fields, a.map(|a| (a, 1)), progress, cancel)?;
     let headers = l1.header.bounds.union(&l2.header.bounds);
+    let dates = [l1.header.creation_date, l2.header.creation_date];
     let (e1, mut e2) = (l1.cloud, l2.cloud);
     let mut warnings = Vec::new();
     let empty_tile = job.area.is_some() && (e1.is_empty() || e2.is_empty());
+    let mut heights = HeightsNote::default();
     if empty_tile {
         e2.rebase(e1.origin);
     } else {
         check_pair(&e1, &mut e2, &mut warnings)?;
+        heights = super::heights::convert(&job.heights, &e1, &mut e2, dates, &mut warnings)?;
     }
     let (b1, b2) = (e1.bounds(), e2.bounds());
     // The grid a plan derives from the files' headers: a header's edge within a cell of the
@@ -266,6 +275,7 @@ pub fn run_dod(job: &DodJob, progress: &dyn Progress, cancel: &Cancel) -> Result
         objects,
         objects_file: job.objects.as_ref().map(|p| p.display().to_string()),
         warnings,
+        heights,
         seconds: t0.elapsed().as_secs_f64(),
     })
 }

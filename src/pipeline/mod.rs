@@ -5,6 +5,7 @@ pub mod ccparams;
 pub mod change;
 mod cores;
 pub mod dod;
+pub mod heights;
 pub mod layers;
 pub mod objects;
 mod panel;
@@ -246,6 +247,7 @@ pub fn run_demo(
         output: Some(out_dir.join("m3c2.laz")),
         csv: Some(out_dir.join("m3c2.csv")),
         area: None,
+        heights: Default::default(),
     };
     let change = change::run_change(&job, progress, cancel)?.summary;
     let summary = DemoSummary {

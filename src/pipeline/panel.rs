@@ -43,6 +43,7 @@ impl Panel {
             output: None,
             csv: None,
             area: None,
+            heights: Default::default(),
         };
         if self.method == Method::C2c {
             job.cores = Some(Cores::All);

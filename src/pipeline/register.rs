@@ -30,6 +30,10 @@ pub struct RegisterJob {
     pub params: crate::analysis::icp::IcpParams,
     /// Epoch 2 with the transform applied, all its attributes kept.
     pub output: Option<PathBuf>,
+    /// The epochs' height systems: epoch 2 is converted into epoch 1's before the fit, so the
+    /// aligned copy is in epoch 1's system.
+    #[serde(default, skip_serializing_if = "super::heights::Heights::is_default")]
+    pub heights: super::heights::Heights,
 }
 
 impl super::Files for RegisterJob {
@@ -80,11 +84,12 @@ pub fn run_register(
         )));
     }
     let mut warnings = super::same_epochs_warning(&job.epoch1, &job.epoch2);
-    let (e1, mut e2) = load_pair(
+    let (e1, mut e2, _) = load_pair(
         &job.epoch1,
         &job.epoch2,
         las::Fields::ALL,
         None,
+        &job.heights,
         &mut warnings,
         progress,
         cancel,

@@ -3,6 +3,7 @@
 
 use super::{load_epoch, Cancel, Files, Progress, Result};
 use crate::export::tiles3d;
+use crate::io::geoid::GeoidSpec;
 use crate::io::las;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -14,10 +15,12 @@ pub struct TilesJob {
     pub output: PathBuf,
     /// Scalar fields carried as property attributes; the first colours points without RGB.
     pub attributes: Vec<String>,
-    /// Orthometric -> ellipsoidal: metres added to every height.
+    /// Orthometric -> ellipsoidal: metres added to every height (without `geoid`).
     pub geoid_offset: f64,
-    /// Or an undulation grid (GeoTIFF, metres), bilinear under every point.
-    pub geoid: Option<PathBuf>,
+    /// Or a built-in model (`jpgeo2024`, `gsigeo2011`) or an undulation grid (GeoTIFF,
+    /// metres), bilinear under every point.
+    #[serde(default)]
+    pub geoid: GeoidSpec,
     pub max_points_per_tile: usize,
     /// Replace a non-empty output folder whole.
     pub overwrite: bool,
@@ -30,7 +33,7 @@ pub struct TilesJob {
 impl Files for TilesJob {
     fn inputs(&self) -> Vec<PathBuf> {
         let mut v = vec![self.input.clone()];
-        v.extend(self.geoid.clone());
+        v.extend(self.geoid.grid().map(PathBuf::from));
         v
     }
     fn outputs(&self) -> Vec<PathBuf> {
@@ -63,7 +66,7 @@ pub fn run_tiles(job: &TilesJob, progress: &dyn Progress, cancel: &Cancel) -> Re
     let opts = tiles3d::Options {
         attributes: job.attributes.clone(),
         geoid_offset: job.geoid_offset,
-        geoid_grid: job.geoid.clone(),
+        geoid: job.geoid.clone(),
         max_points_per_tile: job.max_points_per_tile,
         sources: vec![job.input.display().to_string()],
         overwrite: job.overwrite,

@@ -290,6 +290,7 @@ pub fn export_dod(v: &mut Viewer, path: std::path::PathBuf) -> Result<(), String
         min_area: 0.0,
         wgs84: false,
         area: None,
+        heights: Default::default(),
     };
     let label = format!("{} {}", S::ExportDod.t(lang), path.display());
     let j = jobs::Job::spawn(label, move |p, cancel| {

@@ -13,8 +13,9 @@ mod glb;
 
 use super::{ExportError, Result};
 use crate::analysis::octree::{self, Octree};
-use crate::cloud::{Crs, CrsSource, PointCloud};
+use crate::cloud::{Crs, PointCloud};
 use crate::io::crs::{self, Transformer};
+use crate::io::geoid::{GeoidSpec, Undulation};
 use glb::{colours, glb, property_names, schema};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -30,11 +31,12 @@ const CLASS: &str = "point";
 pub struct Options {
     /// Scalar fields exported as property attributes (e.g. m3c2_distance).
     pub attributes: Vec<String>,
-    /// Orthometric -> ellipsoidal: metres added to every height (the geoid undulation N).
+    /// Orthometric -> ellipsoidal: metres added to every height (the geoid undulation N)
+    /// when `geoid` is none.
     pub geoid_offset: f64,
-    /// Or a geoid undulation grid (GeoTIFF, N in metres, any CRS GDAL knows), sampled
-    /// bilinearly under every point; replaces `geoid_offset`.
-    pub geoid_grid: Option<PathBuf>,
+    /// Or a built-in Japanese geoid model, or an undulation grid (GeoTIFF, N in metres, any
+    /// CRS GDAL knows), sampled bilinearly under every point.
+    pub geoid: GeoidSpec,
     /// Most points in one tile.
     pub max_points_per_tile: usize,
     /// Input files, recorded in `asset.extras`.
@@ -48,7 +50,7 @@ impl Default for Options {
         Options {
             attributes: Vec::new(),
             geoid_offset: 0.0,
-            geoid_grid: None,
+            geoid: GeoidSpec::None,
             max_points_per_tile: 50_000,
             sources: Vec::new(),
             overwrite: false,
@@ -81,128 +83,6 @@ pub struct Summary {
     pub seconds: f64,
 }
 
-/// The horizontal CRS for the transform to ECEF: heights go in as ellipsoidal (after the
-/// geoid offset), so a vertical datum must not make PROJ look for a geoid grid.
-fn horizontal(c: &Crs) -> Result<Crs> {
-    match c.epsg {
-        Some(code) => Ok(crs::from_epsg(code, CrsSource::User)?),
-        None => Ok(c.clone()),
-    }
-}
-
-/// The geoid undulation N (metres) under data-CRS positions: orthometric + N = ellipsoidal.
-enum Geoid {
-    Constant(f64),
-    Grid {
-        path: PathBuf,
-        values: Vec<f32>,
-        width: usize,
-        height: usize,
-        gt: crate::io::raster::GeoTransform,
-        src: Crs,
-        grid_crs: Crs,
-    },
-}
-
-impl Geoid {
-    fn new(opts: &Options, src: &Crs) -> Result<Geoid> {
-        let Some(path) = &opts.geoid_grid else {
-            return Ok(Geoid::Constant(opts.geoid_offset));
-        };
-        let r = crate::io::raster::Raster::open(path)?;
-        let bad = |why: &str| ExportError::Invalid(format!("{}: {why}", path.display()));
-        let gt = r
-            .info
-            .geotransform
-            .ok_or_else(|| bad("the geoid grid has no georeferencing"))?;
-        let grid_crs = r
-            .info
-            .crs
-            .clone()
-            .ok_or_else(|| bad("the geoid grid has no CRS"))?;
-        Ok(Geoid::Grid {
-            path: path.clone(),
-            values: r.read_band_f32(1)?,
-            width: r.info.width,
-            height: r.info.height,
-            gt,
-            src: src.clone(),
-            grid_crs,
-        })
-    }
-
-    /// N at each (x, y) of the data CRS; a position the grid does not cover is an error.
-    fn at(&self, x: &[f64], y: &[f64]) -> Result<Vec<f64>> {
-        match self {
-            Geoid::Constant(n) => Ok(vec![*n; x.len()]),
-            Geoid::Grid {
-                path,
-                values,
-                width,
-                height,
-                gt,
-                src,
-                grid_crs,
-            } => {
-                let (mut gx, mut gy, mut gz) = (x.to_vec(), y.to_vec(), vec![0.0; x.len()]);
-                // A PROJ transformer is not shareable between threads: one per call.
-                Transformer::new(src, grid_crs)?.apply(&mut gx, &mut gy, &mut gz)?;
-                let (w, h) = (*width, *height);
-                gx.iter()
-                    .zip(&gy)
-                    .enumerate()
-                    .map(|(k, (&u, &v))| {
-                        let outside = || {
-                            ExportError::Invalid(format!(
-                                "{}: the geoid grid has no value at {:.3}, {:.3} (data CRS)",
-                                path.display(),
-                                x[k],
-                                y[k]
-                            ))
-                        };
-                        // Bilinear between pixel centres, clamped at the border pixels.
-                        let [c, r] = gt.world_to_pixel(u, v).ok_or_else(outside)?;
-                        if !(c >= 0.0 && r >= 0.0 && c <= w as f64 && r <= h as f64) {
-                            return Err(outside());
-                        }
-                        let (fc, fr) = (
-                            (c - 0.5).clamp(0.0, (w - 1) as f64),
-                            (r - 0.5).clamp(0.0, (h - 1) as f64),
-                        );
-                        let (c0, r0) = (
-                            (fc as usize).min(w.saturating_sub(2)),
-                            (fr as usize).min(h.saturating_sub(2)),
-                        );
-                        let (c1, r1) = ((c0 + 1).min(w - 1), (r0 + 1).min(h - 1));
-                        let (tc, tr) = (fc - c0 as f64, fr - r0 as f64);
-                        let g = |cc: usize, rr: usize| f64::from(values[rr * w + cc]);
-                        let n = (1.0 - tr) * ((1.0 - tc) * g(c0, r0) + tc * g(c1, r0))
-                            + tr * ((1.0 - tc) * g(c0, r1) + tc * g(c1, r1));
-                        if n.is_finite() {
-                            Ok(n)
-                        } else {
-                            Err(outside())
-                        }
-                    })
-                    .collect()
-            }
-        }
-    }
-
-    fn describe(&self) -> String {
-        match self {
-            Geoid::Constant(n) if *n == 0.0 => {
-                "as in the source (treated as ellipsoidal: no geoid offset given)".into()
-            }
-            Geoid::Constant(n) => format!("orthometric + {n} m geoid offset = ellipsoidal"),
-            Geoid::Grid { path, .. } => format!(
-                "orthometric + geoid undulation from {} (bilinear) = ellipsoidal",
-                path.display()
-            ),
-        }
-    }
-}
-
 /// East, north, up unit vectors at a longitude/latitude (degrees).
 fn enu_axes(lon: f64, lat: f64) -> [[f64; 3]; 3] {
     let (sl, cl) = lon.to_radians().sin_cos();
@@ -220,7 +100,7 @@ fn enu_axes(lon: f64, lat: f64) -> [[f64; 3]; 3] {
 fn to_enu(
     cloud: &PointCloud,
     src: &Crs,
-    geoid: &Geoid,
+    geoid: &Undulation,
     origin: [f64; 3],
     axes: &[[f64; 3]; 3],
 ) -> Result<Vec<[f32; 3]>> {
@@ -266,7 +146,7 @@ fn to_enu(
 fn to_enu_grid(
     cloud: &PointCloud,
     src: &Crs,
-    geoid: &Geoid,
+    geoid: &Undulation,
     origin: [f64; 3],
     axes: &[[f64; 3]; 3],
 ) -> Result<Vec<[f32; 3]>> {
@@ -379,8 +259,8 @@ fn write_into(cloud: &PointCloud, dir: &Path, opts: &Options) -> Result<Summary>
             )));
         }
     }
-    let src = horizontal(data_crs)?;
-    let geoid = Geoid::new(opts, &src)?;
+    let src = crs::horizontal(data_crs)?;
+    let geoid = Undulation::new(&opts.geoid, opts.geoid_offset, &src)?;
     let b = cloud.bounds();
     let centre = b.center();
     let n_centre = geoid.at(&[centre[0]], &[centre[1]])?[0];
@@ -526,8 +406,10 @@ fn write_into(cloud: &PointCloud, dir: &Path, opts: &Options) -> Result<Summary>
             "extras": {
                 "crs": { "name": data_crs.name, "epsg": data_crs.epsg, "vertical_epsg": data_crs.vertical_epsg },
                 "heights": geoid.describe(),
-                "geoid_offset_m": if opts.geoid_grid.is_some() { serde_json::Value::Null } else { json!(opts.geoid_offset) },
-                "geoid_grid": opts.geoid_grid.as_ref().map(|p| p.display().to_string()),
+                "geoid": opts.geoid.to_string(),
+                "geoid_model": geoid.model().map(|m| m.name()),
+                "geoid_offset_m": if opts.geoid == GeoidSpec::None { json!(opts.geoid_offset) } else { serde_json::Value::Null },
+                "geoid_grid": opts.geoid.grid().map(|p| p.display().to_string()),
                 "geoid_at_centre_m": n_centre,
                 "centre": { "x": centre[0], "y": centre[1], "z": centre[2], "lon": lon[0], "lat": lat[0] },
                 "colour": colour_desc,
@@ -578,7 +460,7 @@ mod tests {
         let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
             .join("sample_data/epoch1_2025.laz");
         let cloud = crate::io::las::read(&dir).expect("sample").cloud;
-        let src = horizontal(cloud.crs.as_ref().expect("crs")).expect("crs");
+        let src = crs::horizontal(cloud.crs.as_ref().expect("crs")).expect("crs");
         let c = cloud.bounds().center();
         let (mut x, mut y, mut z) = (vec![c[0]], vec![c[1]], vec![c[2] + 30.0]);
         Transformer::to_epsg(&src, 4978)
@@ -592,8 +474,8 @@ mod tests {
             .apply(&mut lon, &mut lat, &mut h)
             .unwrap();
         let axes = enu_axes(lon[0], lat[0]);
-        let exact = to_enu(&cloud, &src, &Geoid::Constant(30.0), origin, &axes).unwrap();
-        let fast = to_enu_grid(&cloud, &src, &Geoid::Constant(30.0), origin, &axes).unwrap();
+        let exact = to_enu(&cloud, &src, &Undulation::Constant(30.0), origin, &axes).unwrap();
+        let fast = to_enu_grid(&cloud, &src, &Undulation::Constant(30.0), origin, &axes).unwrap();
         let worst = exact
             .iter()
             .zip(&fast)
@@ -614,7 +496,7 @@ mod tests {
         )
         .expect("sample")
         .cloud;
-        let src = horizontal(cloud.crs.as_ref().expect("crs")).expect("crs");
+        let src = crs::horizontal(cloud.crs.as_ref().expect("crs")).expect("crs");
         // A geoid tilted 0.1 m per 0.001 degree of longitude over the site (EPSG:4326 grid).
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("geoid.tif");
@@ -627,13 +509,13 @@ mod tests {
                 n_at(lon, lat) as f32
             })
             .collect();
-        let wgs84 = crs::from_epsg(4326, CrsSource::User).unwrap();
+        let wgs84 = crs::from_epsg(4326, crate::cloud::CrsSource::User).unwrap();
         crate::io::raster::write_f32(&path, w, h, gt, Some(&wgs84), -9999.0, &values).unwrap();
         let opts = Options {
-            geoid_grid: Some(path.clone()),
+            geoid: GeoidSpec::Grid(path.clone()),
             ..Default::default()
         };
-        let geoid = Geoid::new(&opts, &src).unwrap();
+        let geoid = Undulation::new(&opts.geoid, 0.0, &src).unwrap();
         let c = cloud.bounds().center();
         let (mut lon, mut lat, mut z) = (vec![c[0]], vec![c[1]], vec![0.0]);
         Transformer::to_epsg(&src, 4326)
@@ -663,7 +545,7 @@ mod tests {
         assert!(worst < 1e-3, "worst difference {worst} m");
         // The tilt is there: against a constant N at the centre, the west and east edges move
         // by about -/+ 0.1 m in height.
-        let flat = to_enu_grid(&cloud, &src, &Geoid::Constant(n_c), origin, &axes).unwrap();
+        let flat = to_enu_grid(&cloud, &src, &Undulation::Constant(n_c), origin, &axes).unwrap();
         let dz: Vec<f32> = fast.iter().zip(&flat).map(|(a, b)| a[2] - b[2]).collect();
         let (lo, hi) = dz
             .iter()

@@ -357,6 +357,7 @@ pub fn run_series(
                 plane_radius: Some(icp.plane_radius),
                 params: icp.clone(),
                 output: None,
+                heights: Default::default(),
             };
             let a = super::register::align(&rj, &reference, index, &mut e, &icp, cancel).map_err(
                 |err| {

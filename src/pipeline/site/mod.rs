@@ -17,6 +17,7 @@ mod session;
 
 use super::change::{ChangeJob, Cores, M3c2Settings, Method, RegisterJob};
 use super::dod::DodJob;
+use super::heights::Heights;
 use super::objects::ObjectsJob;
 use super::report::ReportJob;
 use super::series::SeriesJob;
@@ -25,6 +26,7 @@ use super::{Cancel, Files, PipelineError, Progress, Result};
 use crate::analysis::dod::Stat;
 use crate::analysis::icp::{IcpParams, Rotation};
 use crate::analysis::normals::{Neighbourhoods, Orientation};
+use crate::io::geoid::{GeoidSpec, HeightSystem};
 use crate::io::IoError;
 use crate::lang::Lang;
 pub use run::{done_paths, job_sha256, run, DoneRecord, RunSummary, StepOutcome, StepRecord};
@@ -52,6 +54,15 @@ pub struct SiteFile {
     pub series: Option<SeriesStep>,
     /// Set in the job files `kizashi plan` writes: this job is one tile of a planned run.
     pub tile: Option<crate::pipeline::tiling::TileStep>,
+    pub heights: Option<HeightsStep>,
+}
+
+/// `[heights]`: how epochs without a declared height system get one.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HeightsStep {
+    /// Epochs with no `heights` and no vertical CRS take Japan's system on their date.
+    pub by_date: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -70,6 +81,8 @@ pub struct Epoch {
     /// Survey date (TOML date, e.g. 2025-05-01).
     pub date: Option<toml::value::Datetime>,
     pub name: Option<String>,
+    /// The epoch's height system: `gsigeo2011`, `jpgeo2024` or `ellipsoidal`.
+    pub heights: Option<HeightSystem>,
 }
 
 /// A number, or the word "auto" (= derived from the point density, as when left out).
@@ -176,7 +189,8 @@ pub struct TilesStep {
     /// Fields carried as properties [default: every field of the change result].
     pub attributes: Option<Vec<String>>,
     pub geoid_offset: f64,
-    pub geoid: Option<PathBuf>,
+    /// `jpgeo2024`, `gsigeo2011`, `none` or a grid file (relative to the job file).
+    pub geoid: GeoidSpec,
     pub max_points_per_tile: Option<usize>,
 }
 
@@ -404,6 +418,13 @@ pub fn plan_site(file: &Path, site: &SiteFile) -> Result<Plan> {
     // Pairwise steps compare the oldest epoch with the latest.
     let e1 = at(&site.epochs[0].path);
     let mut e2 = at(&site.epochs[n - 1].path);
+    let mut heights = Heights {
+        epoch1: site.epochs[0].heights,
+        epoch2: site.epochs[n - 1].heights,
+        by_date: site.heights.as_ref().is_some_and(|h| h.by_date),
+        date1: dates[0],
+        date2: dates[n - 1],
+    };
     let mut steps = Vec::new();
     if let Some(r) = &site.register {
         let aligned = o("epoch2_aligned.laz");
@@ -419,8 +440,14 @@ pub fn plan_site(file: &Path, site: &SiteFile) -> Result<Plan> {
                 ..Default::default()
             },
             output: Some(aligned.clone()),
+            heights: heights.clone(),
         }));
         e2 = aligned;
+        // The aligned copy is in epoch 1's height system: nothing left to convert or warn of.
+        heights = Heights {
+            date2: heights.date1,
+            ..Default::default()
+        };
     }
     let mut result = None;
     if let Some(c) = &site.change {
@@ -463,6 +490,7 @@ pub fn plan_site(file: &Path, site: &SiteFile) -> Result<Plan> {
             output: Some(laz.clone()),
             csv: c.csv.unwrap_or(true).then(|| o("change.csv")),
             area,
+            heights: heights.clone(),
         }));
         result = Some((laz, c.method));
     }
@@ -489,6 +517,7 @@ pub fn plan_site(file: &Path, site: &SiteFile) -> Result<Plan> {
             min_area: d.min_area,
             wgs84: d.wgs84,
             area,
+            heights: heights.clone(),
         }));
         dod_file = Some(tif);
     }
@@ -605,7 +634,10 @@ pub fn plan_site(file: &Path, site: &SiteFile) -> Result<Plan> {
             output: o("tiles"),
             attributes,
             geoid_offset: t.geoid_offset,
-            geoid: t.geoid.as_deref().map(at),
+            geoid: match &t.geoid {
+                GeoidSpec::Grid(p) => GeoidSpec::Grid(at(p)),
+                g => g.clone(),
+            },
             max_points_per_tile: t.max_points_per_tile.unwrap_or(50_000),
             // The runner owns its output folder: a rerun replaces the tileset whole.
             overwrite: true,

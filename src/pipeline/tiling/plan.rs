@@ -415,9 +415,10 @@ fn tile_base(
     }
     if let Some(Value::Table(tt)) = t.get_mut("tiles") {
         let g = whole.steps.iter().find_map(|s| match s {
-            StepJob::Tiles(j) => j.geoid.clone(),
+            StepJob::Tiles(j) => j.geoid.grid().map(PathBuf::from),
             _ => None,
         });
+        // The grid's path resolved against the site's folder; a model name stays as it is.
         if let Some(g) = g {
             tt.insert("geoid".into(), path(&g));
         }

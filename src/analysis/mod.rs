@@ -4,6 +4,7 @@
 
 pub mod c2c;
 pub mod columns;
+pub mod coreg;
 pub mod dod;
 pub mod icp;
 pub mod index;

@@ -3,6 +3,7 @@
 //! the file and the problem.
 
 pub mod crs;
+pub mod dem;
 pub mod extra_bytes;
 pub mod geoid;
 mod guard;

@@ -78,11 +78,14 @@ fn system(
 }
 
 /// Decides both epochs' systems; returns the conversion of epoch 2's heights into epoch 1's
-/// system when they differ (`None` when nothing is to be done), the note, and warnings.
+/// system when they differ (`None` when nothing is to be done), built over `at` (a CRS and
+/// [xmin, ymin, xmax, ymax] in it: where epoch 2's heights will be converted; epoch 2's own
+/// when `None`), the note, and warnings.
 pub fn resolve(
     job: &Heights,
     e1: &EpochHeights,
     e2: &EpochHeights,
+    at: Option<(&Crs, [f64; 4])>,
     warnings: &mut Vec<String>,
 ) -> Result<(Option<Conversion>, HeightsNote)> {
     let s1 = system(job.epoch1, e1, job.by_date);
@@ -94,7 +97,7 @@ pub fn resolve(
     };
     match (s1, s2) {
         (Some((a, _)), Some((b, _))) if a != b => {
-            let Some(crs) = e2.crs.or(e1.crs) else {
+            let Some((crs, bounds)) = at.or(e2.crs.or(e1.crs).map(|c| (c, e2.bounds))) else {
                 return Err(super::PipelineError::Invalid(format!(
                     "epoch 1 is in {} heights and epoch 2 in {}: converting needs a CRS, and \
                      neither epoch has one",
@@ -102,7 +105,7 @@ pub fn resolve(
                     b.name()
                 )));
             };
-            let c = Conversion::new(b, a, crs, e2.bounds)?;
+            let c = Conversion::new(b, a, crs, bounds)?;
             note.converted = true;
             note.mean_shift_m = Some(c.mean());
             warnings.push(format!(
@@ -173,7 +176,7 @@ pub fn convert(
         epoch(e1, heights.date1.or(dates[0])),
         epoch(e2, heights.date2.or(dates[1])),
     );
-    let (conv, note) = resolve(heights, &a, &b, warnings)?;
+    let (conv, note) = resolve(heights, &a, &b, None, warnings)?;
     if let Some(c) = conv {
         apply(&c, e2);
     }

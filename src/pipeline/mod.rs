@@ -14,6 +14,7 @@ mod register;
 pub mod report;
 pub mod series;
 pub mod site;
+pub mod surfaces;
 pub mod tiles;
 pub mod tiling;
 

@@ -281,7 +281,7 @@ pub fn export_dod(v: &mut Viewer, path: std::path::PathBuf) -> Result<(), String
     let job = crate::pipeline::dod::DodJob {
         epoch1: e1,
         epoch2: e2,
-        cell: v.change.dod_cell,
+        cell: Some(v.change.dod_cell),
         stat: crate::analysis::dod::Stat::Mean,
         ground: false,
         registration_error: v.change.registration_error,
@@ -291,6 +291,7 @@ pub fn export_dod(v: &mut Viewer, path: std::path::PathBuf) -> Result<(), String
         wgs84: false,
         area: None,
         heights: Default::default(),
+        coregister: None,
     };
     let label = format!("{} {}", S::ExportDod.t(lang), path.display());
     let j = jobs::Job::spawn(label, move |p, cancel| {

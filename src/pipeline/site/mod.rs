@@ -154,6 +154,11 @@ pub struct DodStep {
     pub objects: Option<bool>,
     pub min_area: f64,
     pub wgs84: bool,
+    /// Nuth & Kääb co-registration of epoch 2 onto epoch 1 first.
+    pub coregister: bool,
+    /// Stable ground for it: polygons (relative to the job file) and/or |plain DoD| below.
+    pub stable_polygon: Option<PathBuf>,
+    pub stable_dh: Option<f64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -497,11 +502,16 @@ pub fn plan_site(file: &Path, site: &SiteFile) -> Result<Plan> {
     let mut dod_file = None;
     if let Some(d) = &site.dod {
         let cell = match d.cell {
-            Some(c) => c,
+            Some(c) => Some(c),
+            // A DEM epoch 1 gives its own cells.
+            None if crate::io::dem::is_dem(&e1) => None,
             // The one rule, from epoch 1's header (bounds and count): no need to read points.
             None => {
                 let h = crate::io::las::read_header(&e1)?;
-                super::params::derive(super::params::spacing_of(&h.bounds, h.point_count)).dod_cell
+                Some(
+                    super::params::derive(super::params::spacing_of(&h.bounds, h.point_count))
+                        .dod_cell,
+                )
             }
         };
         let tif = o("dod.tif");
@@ -518,6 +528,12 @@ pub fn plan_site(file: &Path, site: &SiteFile) -> Result<Plan> {
             wgs84: d.wgs84,
             area,
             heights: heights.clone(),
+            coregister: (d.coregister || d.stable_polygon.is_some() || d.stable_dh.is_some()).then(
+                || super::dod::Coregister {
+                    stable_polygon: d.stable_polygon.as_deref().map(at),
+                    stable_dh: d.stable_dh,
+                },
+            ),
         }));
         dod_file = Some(tif);
     }

@@ -142,6 +142,17 @@ pub fn plan(job: &PlanJob) -> Result<Manifest> {
         StepJob::Dod(d) => Some(d.clone()),
         _ => None,
     });
+    if let Some(d) = &dod {
+        if d.coregister.is_some() {
+            return Err(refuse(
+                "dod",
+                "co-registration fits one shift on the whole area; co-register first",
+            ));
+        }
+        if d.cell.is_none() {
+            return Err(refuse("dod", "a plan tiles point-cloud epochs, not DEMs"));
+        }
+    }
     let (e1, e2) = match (&change, &dod) {
         (Some(c), _) => (c.epoch1.clone(), c.epoch2.clone()),
         (None, Some(d)) => (d.epoch1.clone(), d.epoch2.clone()),
@@ -194,7 +205,7 @@ pub fn plan(job: &PlanJob) -> Result<Manifest> {
         Grid::covering(
             [both.min[0], both.min[1], both.max[0], both.max[1]]
                 .map(|v| (v * 1000.0).round() / 1000.0),
-            d.cell,
+            d.cell.unwrap_or(1.0),
         )
     });
     if let Some(g) = &dod_grid {
@@ -410,7 +421,7 @@ fn tile_base(
         }
     }
     if let (Some(d), Some(Value::Table(dt))) = (dod, t.get_mut("dod")) {
-        dt.insert("cell".into(), Value::Float(d.cell));
+        dt.insert("cell".into(), Value::Float(d.cell.unwrap_or(1.0)));
         dt.insert("objects".into(), Value::Boolean(false));
     }
     if let Some(Value::Table(tt)) = t.get_mut("tiles") {

@@ -9,7 +9,7 @@ PKGS=(
   libx11-dev libxkbcommon-dev libwayland-dev libxcursor1 libxrandr2 libxi6
   libvulkan1 mesa-vulkan-drivers xvfb xauth
   fonts-noto-cjk
-  python3-pip
+  python3-pip python3-venv         # the xDEM anchor runs in its own venv
   chromium                        # headless CesiumJS check of the 3D Tiles export; report PDF
   poppler-utils                   # pdftotext/pdftoppm: tests reopen the report PDF
 )
@@ -46,6 +46,24 @@ if ! $PY -c 'import dask.distributed' 2>/dev/null; then
   echo "setup: installing dask[distributed]"
   $PY -m pip install -q "dask[distributed]>=2024.1" || \
     $PY -m pip install -q --break-system-packages "dask[distributed]>=2024.1"
+fi
+
+# pyproj + japan-geoid (the geoid crate's Python twin): independent heights for the geoid and
+# height-system tests.
+if ! $PY -c 'import pyproj, japan_geoid' 2>/dev/null; then
+  echo "setup: installing pyproj japan-geoid"
+  $PY -m pip install -q "pyproj>=3.6" "japan-geoid>=0.6" || \
+    $PY -m pip install -q --break-system-packages "pyproj>=3.6" "japan-geoid>=0.6"
+fi
+
+# xDEM 0.2.3 (the DEM co-registration anchor, ../shared/bench/dem/run_xdem.py) in its own venv:
+# its rasterio/geopandas stack stays apart from the system Python.
+XDEM_VENV="${KIZASHI_XDEM_VENV:-/var/cache/kizashi/xdem-venv}"
+if ! "$XDEM_VENV/bin/python" -c 'import xdem' 2>/dev/null; then
+  echo "setup: installing xdem==0.2.3 into $XDEM_VENV"
+  mkdir -p "$(dirname "$XDEM_VENV")"
+  $PY -m venv "$XDEM_VENV"
+  "$XDEM_VENV/bin/pip" install -q "xdem==0.2.3"
 fi
 
 # Khronos glTF-Validator (npm) for the 3D Tiles tests; node from Debian when there is none.

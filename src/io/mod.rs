@@ -49,7 +49,9 @@ pub enum IoError {
     OutputIsInput { output: PathBuf, input: PathBuf },
     #[error("cancelled")]
     Cancelled,
-    #[error("{path}: unknown file type (expected .las, .laz, .copc.laz, .tif, .tiff)")]
+    #[error(
+        "{path}: unknown file type (expected .las, .laz, .copc.laz, .tif, .tiff, GSI .xml or .zip)"
+    )]
     UnknownType { path: PathBuf },
 }
 
@@ -78,9 +80,8 @@ pub fn file_kind(path: &Path) -> Result<FileKind> {
         .map(|e| e.to_ascii_lowercase());
     match ext.as_deref() {
         Some("las") | Some("laz") => Ok(FileKind::PointCloud),
-        Some("tif") | Some("tiff") | Some("vrt") | Some("img") | Some("asc") => {
-            Ok(FileKind::Raster)
-        }
+        Some("tif") | Some("tiff") | Some("vrt") | Some("img") | Some("asc") | Some("xml")
+        | Some("zip") => Ok(FileKind::Raster),
         _ => {
             // Fall back on magic bytes, so a LAS file without extension still opens.
             let mut magic = [0u8; 4];

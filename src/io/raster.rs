@@ -102,14 +102,43 @@ fn rerr(path: &Path, reason: impl std::fmt::Display) -> IoError {
 }
 
 impl Raster {
+    /// Opens a raster GDAL reads, or a GSI FG-GML DEM (XML, zip, folder) as an in-memory one.
     pub fn open(path: &Path) -> Result<Raster> {
         crs::quiet_gdal();
+        if super::dem::is_gsi(path) {
+            return Raster::from_dem(path, &super::dem::Dem::open(path)?);
+        }
         let meta = std::fs::metadata(path).map_err(|e| IoError::io(path, e))?;
         if meta.len() == 0 {
             return Err(rerr(path, "empty file"));
         }
         let ds = Dataset::open(path)
             .map_err(|e| rerr(path, format!("GDAL cannot open it ({})", gdal_msg(&e))))?;
+        Raster::from_dataset(path, ds)
+    }
+
+    /// A DEM read by our own reader as a GDAL in-memory dataset (NaN = no data), so the
+    /// viewer and every raster reader see it as they see a GeoTIFF.
+    fn from_dem(path: &Path, d: &super::dem::Dem) -> Result<Raster> {
+        let e = |e: gdal::errors::GdalError| rerr(path, gdal_msg(&e));
+        let drv = gdal::DriverManager::get_driver_by_name("MEM").map_err(e)?;
+        let mut ds = drv
+            .create_with_band_type::<f32, _>("", d.width, d.height, 1)
+            .map_err(e)?;
+        ds.set_geo_transform(&d.gt.0).map_err(e)?;
+        if let Some(c) = &d.crs {
+            ds.set_projection(&c.wkt).map_err(e)?;
+        }
+        {
+            let mut b = ds.rasterband(1).map_err(e)?;
+            b.set_no_data_value(Some(f64::NAN)).map_err(e)?;
+            let mut buf = Buffer::new((d.width, d.height), d.z.clone());
+            b.write((0, 0), (d.width, d.height), &mut buf).map_err(e)?;
+        }
+        Raster::from_dataset(path, ds)
+    }
+
+    fn from_dataset(path: &Path, ds: Dataset) -> Result<Raster> {
         let (width, height) = ds.raster_size();
         let band_count = ds.raster_count();
         if width == 0 || height == 0 || band_count == 0 {

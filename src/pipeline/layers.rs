@@ -28,7 +28,7 @@ pub fn is_raster(path: &Path) -> bool {
         .to_ascii_lowercase();
     matches!(
         ext.as_str(),
-        "tif" | "tiff" | "vrt" | "jp2" | "png" | "jpg" | "jpeg" | "img"
+        "tif" | "tiff" | "vrt" | "jp2" | "png" | "jpg" | "jpeg" | "img" | "xml" | "zip"
     )
 }
 

@@ -87,8 +87,8 @@ fn open_dialog(v: &mut Viewer) {
     ask(v, || {
         rfd::FileDialog::new()
             .add_filter(
-                "LAS/LAZ/COPC, GeoTIFF, job file",
-                &["las", "laz", "tif", "tiff", "toml"],
+                "LAS/LAZ/COPC, GeoTIFF, GSI DEM, job file",
+                &["las", "laz", "tif", "tiff", "xml", "zip", "toml"],
             )
             .add_filter("*", &["*"])
             .pick_files()

@@ -117,6 +117,117 @@ impl Dem {
         [g[0].min(x1), g[3].min(y1), g[0].max(x1), g[3].max(y1)]
     }
 
+    /// Cell size in metres (geometric mean of x and y; at the centre for a geographic DEM,
+    /// to 0.1 m).
+    pub fn metric_cell(&self) -> f64 {
+        let r = self.resolution();
+        if !self.crs.as_ref().is_some_and(|c| c.is_geographic) {
+            return (r[0] * r[1]).sqrt();
+        }
+        let e = self.extent();
+        let lat = (0.5 * (e[1] + e[3])).to_radians();
+        let (mx, my) = (111_320.0 * lat.cos(), 110_574.0);
+        ((r[0] * mx * r[1] * my).sqrt() * 10.0).round() / 10.0
+    }
+
+    /// The extent in another CRS (the edges sampled at 33 points each).
+    pub fn extent_in(&self, to: &Crs) -> Result<[f64; 4]> {
+        let e = self.extent();
+        let (mut x, mut y) = (Vec::new(), Vec::new());
+        for k in 0..=32 {
+            let t = k as f64 / 32.0;
+            for (px, py) in [
+                (e[0] + t * (e[2] - e[0]), e[1]),
+                (e[0] + t * (e[2] - e[0]), e[3]),
+                (e[0], e[1] + t * (e[3] - e[1])),
+                (e[2], e[1] + t * (e[3] - e[1])),
+            ] {
+                x.push(px);
+                y.push(py);
+            }
+        }
+        if let Some(from) = &self.crs {
+            crs::Transformer::new(from, to)?.apply(&mut x, &mut y, &mut [])?;
+        }
+        let min = |v: &[f64]| v.iter().cloned().fold(f64::INFINITY, f64::min);
+        let max = |v: &[f64]| v.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+        Ok([min(&x), min(&y), max(&x), max(&y)])
+    }
+
+    /// Heights at the cell centres of a north-up grid (`gt`, `width` x `height`) in `to`
+    /// (the DEM's own CRS when `None`), bilinear; the DEM itself when the grid is its own.
+    pub fn resampled(
+        &self,
+        gt: GeoTransform,
+        width: usize,
+        height: usize,
+        to: Option<&Crs>,
+    ) -> Result<Dem> {
+        let other_crs = matches!((to, &self.crs), (Some(a), Some(b)) if !a.same_as(b));
+        if gt == self.gt && width == self.width && height == self.height && !other_crs {
+            return Ok(self.clone());
+        }
+        let (mut x, mut y) = (
+            Vec::with_capacity(width * height),
+            Vec::with_capacity(width * height),
+        );
+        for r in 0..height {
+            for c in 0..width {
+                let p = gt.pixel_to_world(c as f64 + 0.5, r as f64 + 0.5);
+                x.push(p[0]);
+                y.push(p[1]);
+            }
+        }
+        if let (true, Some(from), Some(dem)) = (other_crs, to, &self.crs) {
+            crs::Transformer::new(from, dem)?.apply(&mut x, &mut y, &mut [])?;
+        }
+        Ok(Dem {
+            z: x.iter().zip(&y).map(|(&x, &y)| self.sample(x, y)).collect(),
+            width,
+            height,
+            gt,
+            crs: to.cloned().or_else(|| self.crs.clone()),
+            date: self.date,
+            source: self.source.clone(),
+        })
+    }
+
+    /// A geographic DEM on a metric grid (its UTM zone: JGD2011 / JGD2000 UTM for Japanese
+    /// datums, WGS 84 UTM otherwise) at its metric cell size; a projected one as it is.
+    pub fn to_metric(&self) -> Result<Dem> {
+        let Some(c) = self.crs.as_ref().filter(|c| c.is_geographic) else {
+            return Ok(self.clone());
+        };
+        let e = self.extent();
+        let (lon, lat) = (0.5 * (e[0] + e[2]), 0.5 * (e[1] + e[3]));
+        let zone = (((lon + 180.0) / 6.0).floor() as u32 + 1).clamp(1, 60);
+        let code = match (c.epsg, zone) {
+            (Some(6668), 51..=55) => 6688 + zone - 51,
+            (Some(4612), 51..=55) => 3097 + zone - 51,
+            _ if lat >= 0.0 => 32600 + zone,
+            _ => 32700 + zone,
+        };
+        let to = crs::from_epsg(code, CrsSource::User)?;
+        let cell = self.metric_cell();
+        let b = self.extent_in(&to)?;
+        let x0 = (b[0] / cell).floor() * cell;
+        let y0 = (b[3] / cell).ceil() * cell;
+        let w = (((b[2] - x0) / cell).ceil() as usize).max(1);
+        let h = (((y0 - b[1]) / cell).ceil() as usize).max(1);
+        if w.saturating_mul(h) > 400_000_000 {
+            return Err(derr(
+                Path::new(&self.source),
+                "too large to put on a metric grid",
+            ));
+        }
+        self.resampled(
+            GeoTransform([x0, cell, 0.0, y0, 0.0, -cell]),
+            w,
+            h,
+            Some(&to),
+        )
+    }
+
     /// Bilinear height between cell centres at a position of the DEM's CRS; NaN outside the
     /// grid or next to a no-data cell (as GDAL's bilinear warp leaves them).
     pub fn sample(&self, x: f64, y: f64) -> f32 {

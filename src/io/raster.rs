@@ -119,7 +119,7 @@ impl Raster {
 
     /// A DEM read by our own reader as a GDAL in-memory dataset (NaN = no data), so the
     /// viewer and every raster reader see it as they see a GeoTIFF.
-    fn from_dem(path: &Path, d: &super::dem::Dem) -> Result<Raster> {
+    pub fn from_dem(path: &Path, d: &super::dem::Dem) -> Result<Raster> {
         let e = |e: gdal::errors::GdalError| rerr(path, gdal_msg(&e));
         let drv = gdal::DriverManager::get_driver_by_name("MEM").map_err(e)?;
         let mut ds = drv

@@ -39,7 +39,16 @@ const MAX_DEM_SIDE: usize = 512;
 /// A raster as a viewer layer: a DEM (one band, not 8-bit) as heights and a hillshade at most
 /// MAX_DEM_SIDE on a side, an image as an RGB preview at most MAX_TEXTURE on a side.
 pub fn open_raster(path: &Path) -> Result<RasterLayer> {
-    let r = Raster::open(path)?;
+    let mut r = Raster::open(path)?;
+    // A geographic DEM (GSI's are) is shown on its UTM grid, so cells and heights are metres.
+    let info = &r.info;
+    if info.crs.as_ref().is_some_and(|c| c.is_geographic)
+        && info.band_count == 1
+        && info.band_types.first().is_some_and(|t| t != "UInt8")
+    {
+        let d = crate::io::dem::Dem::open(path)?.to_metric()?;
+        r = Raster::from_dem(path, &d)?;
+    }
     let info = &r.info;
     let Some(g) = info.geotransform else {
         return Err(IoError::Raster {

@@ -81,61 +81,18 @@ fn differ(a: Option<&Crs>, b: Option<&Crs>) -> bool {
     matches!((a, b), (Some(a), Some(b)) if !a.same_as(b))
 }
 
-/// A DEM's cell size in metres (geometric mean of x and y) at its centre.
-fn metric_cell(d: &Dem) -> f64 {
-    let r = d.resolution();
-    if !geographic(d.crs.as_ref()) {
-        return (r[0] * r[1]).sqrt();
-    }
-    let e = d.extent();
-    let lat = (0.5 * (e[1] + e[3])).to_radians();
-    let (mx, my) = (111_320.0 * lat.cos(), 110_574.0);
-    ((r[0] * mx * r[1] * my).sqrt() * 10.0).round() / 10.0
-}
-
-/// The extent of a DEM in another CRS: its edges sampled at 32 points each.
-fn extent_in(d: &Dem, to: &Crs) -> Result<[f64; 4]> {
-    let e = d.extent();
-    let (mut x, mut y) = (Vec::new(), Vec::new());
-    for k in 0..=32 {
-        let t = k as f64 / 32.0;
-        for (px, py) in [
-            (e[0] + t * (e[2] - e[0]), e[1]),
-            (e[0] + t * (e[2] - e[0]), e[3]),
-            (e[0], e[1] + t * (e[3] - e[1])),
-            (e[2], e[1] + t * (e[3] - e[1])),
-        ] {
-            x.push(px);
-            y.push(py);
-        }
-    }
-    let from = d.crs.as_ref().expect("checked by the caller");
-    Transformer::new(from, to)?.apply(&mut x, &mut y, &mut [])?;
-    let min = |v: &[f64]| v.iter().cloned().fold(f64::INFINITY, f64::min);
-    let max = |v: &[f64]| v.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-    Ok([min(&x), min(&y), max(&x), max(&y)])
-}
-
 /// A DEM sampled at every cell centre of `grid` (in `crs`).
 fn sample_dem(d: &Dem, grid: &Grid, crs: Option<&Crs>) -> Result<Surface> {
-    let n = grid.width * grid.height;
-    let own = d.gt.0 == grid.geotransform() && d.width == grid.width && d.height == grid.height;
-    let z: Vec<f32> = if own && !differ(d.crs.as_ref(), crs) {
-        d.z.clone()
-    } else {
-        let (mut x, mut y): (Vec<f64>, Vec<f64>) =
-            (0..n).map(|i| grid.centre(i)).map(|c| (c[0], c[1])).unzip();
-        if let (Some(from), Some(to)) = (crs, d.crs.as_ref()) {
-            if !from.same_as(to) {
-                Transformer::new(from, to)?.apply(&mut x, &mut y, &mut [])?;
-            }
-        }
-        x.iter().zip(&y).map(|(&x, &y)| d.sample(x, y)).collect()
-    };
+    let r = d.resampled(
+        crate::io::raster::GeoTransform(grid.geotransform()),
+        grid.width,
+        grid.height,
+        crs,
+    )?;
     Ok(Surface {
-        n: z.iter().map(|v| u32::from(v.is_finite())).collect(),
-        std: vec![f32::NAN; n],
-        z,
+        n: r.z.iter().map(|v| u32::from(v.is_finite())).collect(),
+        std: vec![f32::NAN; r.z.len()],
+        z: r.z,
     })
 }
 
@@ -250,19 +207,19 @@ pub fn on_grid(
             }
         }
         EpochData::Dem(d) => {
-            let c = cell(Some(metric_cell(d)))?;
+            let c = cell(Some(d.metric_cell()))?;
             if job.cell.is_none() {
                 warnings.push(format!(
                     "epoch 1 is geographic: the DoD grid is in epoch 2's CRS with {c} m cells"
                 ));
             }
             let to = crs.as_ref().expect("epoch 2's projected CRS");
-            Grid::covering(extent_in(d, to)?, c)
+            Grid::covering(d.extent_in(to)?, c)
         }
         EpochData::Cloud(l) => {
             let default = match e2 {
                 EpochData::Dem(d) if !geographic(c2) => Some(d.resolution()[0]),
-                EpochData::Dem(d) => Some(metric_cell(d)),
+                EpochData::Dem(d) => Some(d.metric_cell()),
                 _ => None,
             };
             let b = l.cloud.bounds();

@@ -92,7 +92,7 @@ impl super::Files for DodJob {
         v
     }
     fn outputs(&self) -> Vec<PathBuf> {
-        let mut v = vec![self.output.clone()];
+        let mut v = vec![self.output.clone(), super::sidecar_path(&self.output)];
         v.extend(self.objects.clone());
         v
     }
@@ -265,7 +265,7 @@ pub fn run_dod(job: &DodJob, progress: &dyn Progress, cancel: &Cancel) -> Result
             job.wgs84,
         )?;
     }
-    Ok(DodSummary {
+    let summary = DodSummary {
         epoch1: job.epoch1.display().to_string(),
         epoch2: job.epoch2.display().to_string(),
         output: job.output.display().to_string(),
@@ -286,7 +286,10 @@ pub fn run_dod(job: &DodJob, progress: &dyn Progress, cancel: &Cancel) -> Result
         coregistration,
         by_slope,
         seconds: t0.elapsed().as_secs_f64(),
-    })
+    };
+    // The record beside the raster: what a report later says about heights and alignment.
+    super::write_sidecar(&job.output, &summary)?;
+    Ok(summary)
 }
 
 /// Both point-cloud epochs gridded on the grid over their extent (a tile: its own area).

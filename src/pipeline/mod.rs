@@ -8,6 +8,7 @@ pub mod dod;
 pub mod heights;
 pub mod layers;
 pub mod objects;
+mod pair;
 mod panel;
 pub mod params;
 mod register;

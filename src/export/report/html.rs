@@ -325,6 +325,45 @@ pub(super) fn html(d: &ReportData, font_url: Option<&str>) -> Result<String> {
             num(e, 4)
         );
     }
+    let hs = &d.heights;
+    let unknown = tr("not known", "不明");
+    let _ = write!(
+        h,
+        "<div>{}: {} {}, {} {}</div>",
+        tr("Height systems", "高さの基準"),
+        tr("epoch 1", "第1期"),
+        esc(hs.epoch1.as_deref().unwrap_or(unknown)),
+        tr("epoch 2", "第2期"),
+        esc(hs.epoch2.as_deref().unwrap_or(unknown))
+    );
+    if let Some(m) = hs.converted {
+        let _ = write!(
+            h,
+            "<div>{}: {} m</div>",
+            tr(
+                "Epoch 2's heights were converted into epoch 1's height system (GSI geoid models; mean change of height)",
+                "第2期の高さを第1期の高さの基準に変換済み（国土地理院のジオイドモデル、高さの平均変化量）"
+            ),
+            num(m, 3)
+        );
+    }
+    if let Some((shift, cells, before, after)) = d.dod.as_ref().and_then(|dd| dd.coregistration) {
+        let _ = write!(
+            h,
+            "<div>{}: {} / {} / {} m ({} {}); NMAD {} → {} m</div>",
+            tr(
+                "DEM co-registration (Nuth & Kääb 2011): epoch 2 shifted east / north / up by",
+                "DEM位置合わせ（Nuth & Kääb 2011）：第2期の移動量 東 / 北 / 上"
+            ),
+            num(shift[0], 3),
+            num(shift[1], 3),
+            num(shift[2], 3),
+            cells,
+            tr("stable cells", "安定セル"),
+            num(before, 3),
+            num(after, 3)
+        );
+    }
     h.push_str("</section>\n");
 
     // Method and parameters.

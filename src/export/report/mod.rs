@@ -48,6 +48,18 @@ pub struct DodInfo {
     pub path: String,
     pub cell: f64,
     pub volumes: crate::analysis::dod::Volumes,
+    /// Nuth & Kääb shift applied to epoch 2 (east, north, up), stable cells, NMAD before and
+    /// after, as the DoD's record gives them.
+    pub coregistration: Option<([f64; 3], usize, f64, f64)>,
+}
+
+/// Each epoch's height system and where it came from; whether epoch 2 was converted and by
+/// how much on average (m).
+#[derive(Clone, Debug, Default)]
+pub struct Heights {
+    pub epoch1: Option<String>,
+    pub epoch2: Option<String>,
+    pub converted: Option<f64>,
 }
 
 #[derive(Clone, Debug)]
@@ -84,6 +96,7 @@ pub struct ReportData<'a> {
     /// The registration error the LoD included (m).
     pub registration_error: Option<f64>,
     pub dod: Option<DodInfo>,
+    pub heights: Heights,
     pub objects: Vec<ObjectRow>,
     /// Where the objects came from (file, or computed from the result).
     pub objects_source: String,

@@ -250,10 +250,18 @@ pub fn run_report(
         check_crs(p, "the DoD", r.info.crs.as_ref(), c.crs.as_ref())?;
         let (diff, lod) = (r.read_band_f32(1)?, r.read_band_f32(2)?);
         let cell = gt.resolution()[0].abs();
+        // The DoD's record (`DOD.tif.json`), when `kizashi dod` left one: its co-registration.
+        let record: Option<super::dod::DodSummary> = std::fs::read(super::sidecar_path(p))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok());
         dod_info = Some(DodInfo {
             path: p.display().to_string(),
             cell,
             volumes: crate::analysis::dod::volumes(&diff, &lod, cell),
+            coregistration: record
+                .as_ref()
+                .and_then(|r| r.coregistration.as_ref())
+                .map(|c| (c.shift, c.cells, c.nmad_before, c.nmad_after)),
         });
         if r.info.band_count >= 3 {
             dod_heights = Some((r.read_band_f32(3)?, r.info.width, r.info.height, gt));
@@ -442,6 +450,14 @@ pub fn run_report(
             .and_then(|s| s.parameters.m3c2.as_ref())
             .map(|p| p.registration_error),
         dod: dod_info,
+        heights: side
+            .as_ref()
+            .map(|s| crate::export::report::Heights {
+                epoch1: s.heights.epoch1.clone(),
+                epoch2: s.heights.epoch2.clone(),
+                converted: s.heights.mean_shift_m.filter(|_| s.heights.converted),
+            })
+            .unwrap_or_default(),
         objects,
         objects_source,
         background: &background,

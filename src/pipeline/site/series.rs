@@ -1,6 +1,6 @@
 //! The `[series]` step of job files: the monitoring series over every epoch.
 
-use super::auto;
+use super::file::auto;
 use crate::pipeline::change::{Cores, M3c2Settings};
 use crate::pipeline::series::{SeriesEpoch, SeriesJob, SeriesRegister};
 use chrono::NaiveDate;

@@ -131,6 +131,30 @@ fn nuth_kaab_matches_xdem_on_the_toronto_dtms() {
     assert_eq!(classes.len(), 5);
     let nmad = |k: usize| classes[k]["nmad"].as_f64().unwrap();
     assert!(nmad(0) < nmad(2), "{classes:?}");
+
+    // The same from a job file: two DEM epochs, [dod] with co-registration.
+    let site = dir.path().join("site.toml");
+    std::fs::write(
+        &site,
+        format!(
+            "[site]\noutput = \"{}\"\n[[epoch]]\npath = \"{}\"\n[[epoch]]\npath = \"{}\"\n\
+             [dod]\ncoregister = true\nstable_dh = 1.0\n",
+            s(&dir.path().join("out")),
+            s(&data("epochs/ttp/ttp_dtm_2015.tif")),
+            s(&data("epochs/ttp/ttp_dtm_2023.tif"))
+        ),
+    )
+    .unwrap();
+    let o = Command::new(kizashi())
+        .args(["run", s(&site)])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let rec: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("out/dod.tif.json")).unwrap())
+            .unwrap();
+    assert_eq!(rec["coregistration"]["shift"], c["shift"]);
+    assert_eq!(rec["grid"]["cell"], 1.0);
 }
 
 #[test]

@@ -292,6 +292,29 @@ fn a_pair_across_the_2025_height_revision_is_converted_or_warned_about() {
     let shift = converted["heights"]["mean_shift_m"].as_f64().unwrap();
     assert!((shift - 0.111).abs() < 0.002, "{shift}");
 
+    // The same from a job file: each epoch's system in its [[epoch]] table.
+    let site = p("site.toml");
+    std::fs::write(
+        &site,
+        format!(
+            "[site]\noutput = \"{}\"\n[[epoch]]\npath = \"{}\"\nheights = \"gsigeo2011\"\n\
+             [[epoch]]\npath = \"{}\"\nheights = \"jpgeo2024\"\n[dod]\ncell = 2.0\n",
+            s(&p("site_out")),
+            s(&e1),
+            s(&p("e2new.laz"))
+        ),
+    )
+    .unwrap();
+    let o = Command::new(kizashi())
+        .args(["run", s(&site)])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let rec: Value =
+        serde_json::from_slice(&std::fs::read(p("site_out/dod.tif.json")).unwrap()).unwrap();
+    assert!((dod_mean(&rec) - t).abs() < 0.002, "{rec}");
+    assert_eq!(rec["heights"]["epoch1"], "gsigeo2011 (job)");
+
     // M3C2 sees the same: converted, the mean distance is the true one.
     let change = |e2: &Path, extra: &[&str]| {
         let mut a = vec!["change", s(&e1), s(e2)];

@@ -376,6 +376,32 @@ fn orthophoto_under_real_cloud() {
     assert!(1.0 - share(&px, is_background) > 0.3);
 }
 
+#[test]
+fn gsi_dem_opens_like_a_geotiff_dem() {
+    // GSI 基盤地図情報 DEM5A (FG-GML XML, JGD2011 geographic): shown on its UTM grid.
+    let r = view(
+        &["--lang", "ja"],
+        &[data("gsi/FG-GML-5238-74-00-DEM5A-20161001.xml")],
+    );
+    let s = &r.stats;
+    assert_eq!(
+        s["errors"].as_array().map(|a| a.len()),
+        Some(0),
+        "{}",
+        r.stderr
+    );
+    let layers = s["layers"].as_array().expect("layers");
+    assert!(layers.iter().any(|l| l["kind"] == "dem"), "{layers:?}");
+    let px = view_pixels(&r);
+    // The hillshaded slope of Mt Fuji's foot fills much of the view, in many shades.
+    assert!(1.0 - share(&px, is_background) > 0.3);
+    let mut shades = std::collections::HashSet::new();
+    for p in &px {
+        shades.insert(p[0] / 16);
+    }
+    assert!(shades.len() >= 6, "{shades:?}");
+}
+
 /// The photo and the points' own RGB (from the same survey) agree where they overlap: the
 /// georeferencing of both is right (what the drape shows by eye).
 #[test]

@@ -569,6 +569,9 @@ mod tests {
         // A 3" x 2" tile (1" cells) on snapped corners.
         assert!((t.upper[1] - (35.25 + 2.0 / 3600.0)).abs() < 1e-12);
         assert!((t.upper[0] - (138.5 + 3.0 / 3600.0)).abs() < 1e-12);
+        // Older downloads are on JGD2000.
+        let old = parse_gsi(&TILE.replace("jgd2011.bl", "jgd2000.bl"), Path::new("t.xml"));
+        assert_eq!(old.unwrap().crs_epsg, 4612);
     }
 
     #[test]

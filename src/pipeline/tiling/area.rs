@@ -42,6 +42,18 @@ impl TileArea {
 /// (only those meeting the area). The job runner hashes these; a name it cannot expand stays
 /// as it is, and the step then fails saying why.
 pub fn epoch_files(path: &Path, area: Option<&TileArea>) -> Vec<PathBuf> {
+    // A folder of GSI DEM tiles: its XMLs and zips.
+    if path.is_dir() && crate::io::dem::is_dem(path) {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(path)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| crate::io::dem::is_gsi(p) && p.is_file())
+            .collect();
+        v.sort();
+        return v;
+    }
     if area.is_none() && !las::is_many(path) {
         return vec![path.to_path_buf()];
     }

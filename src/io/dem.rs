@@ -357,8 +357,11 @@ fn parse_gsi(text: &str, path: &Path) -> Result<GsiTile> {
     }
     let mut z = vec![f32::NAN; cols * rows];
     let s = start.unwrap_or([0.0, 0.0]);
-    let mut k = s[1] as usize * cols + s[0] as usize;
-    for line in tuples.lines().map(str::trim).filter(|l| !l.is_empty()) {
+    let first = (s[1] as usize)
+        .saturating_mul(cols)
+        .saturating_add(s[0] as usize);
+    let lines = tuples.lines().map(str::trim).filter(|l| !l.is_empty());
+    for (k, line) in (first..).zip(lines) {
         let v = line
             .rsplit(',')
             .next()
@@ -371,7 +374,6 @@ fn parse_gsi(text: &str, path: &Path) -> Result<GsiTile> {
         }
         // -9999: no data (sea, or no measurement).
         z[k] = if v <= -9998.0 { f32::NAN } else { v };
-        k += 1;
     }
     Ok(GsiTile {
         lower,
@@ -570,7 +572,10 @@ mod tests {
         assert!((t.upper[1] - (35.25 + 2.0 / 3600.0)).abs() < 1e-12);
         assert!((t.upper[0] - (138.5 + 3.0 / 3600.0)).abs() < 1e-12);
         // Older downloads are on JGD2000.
-        let old = parse_gsi(&TILE.replace("jgd2011.bl", "jgd2000.bl"), Path::new("t.xml"));
+        let old = parse_gsi(
+            &TILE.replace("jgd2011.bl", "jgd2000.bl"),
+            Path::new("t.xml"),
+        );
         assert_eq!(old.unwrap().crs_epsg, 4612);
     }
 

@@ -241,8 +241,7 @@ pub fn run_change(
     let mut warnings = super::same_epochs_warning(&job.epoch1, &job.epoch2);
     let t_read = Instant::now();
     let (e1, e2, heights) = load_pair(
-        &job.epoch1,
-        &job.epoch2,
+        [&job.epoch1, &job.epoch2],
         las::Fields::POSITIONS,
         job.area.as_ref(),
         &job.heights,

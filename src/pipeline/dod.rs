@@ -354,7 +354,7 @@ fn clouds_on_grid(
             Grid {
                 x0: g[0],
                 y0: g[3],
-                cell: cell,
+                cell,
                 width: n(g[2] - g[0]),
                 height: n(g[3] - g[1]),
             }

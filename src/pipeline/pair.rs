@@ -56,8 +56,7 @@ fn overlap(a: &PointCloud, b: &PointCloud) -> Result<()> {
 /// Reads both epochs (epoch 2 with `fields2`; only points inside `area` when given), checks
 /// them, and puts epoch 2 in epoch 1's local frame.
 pub(crate) fn load_pair(
-    p1: &Path,
-    p2: &Path,
+    [p1, p2]: [&Path; 2],
     fields2: las::Fields,
     area: Option<&super::tiling::TileArea>,
     heights: &Heights,

@@ -85,8 +85,7 @@ pub fn run_register(
     }
     let mut warnings = super::same_epochs_warning(&job.epoch1, &job.epoch2);
     let (e1, mut e2, _) = load_pair(
-        &job.epoch1,
-        &job.epoch2,
+        [&job.epoch1, &job.epoch2],
         las::Fields::ALL,
         None,
         &job.heights,

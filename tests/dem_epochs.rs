@@ -145,11 +145,7 @@ fn nuth_kaab_matches_xdem_on_the_toronto_dtms() {
         ),
     )
     .unwrap();
-    let o = Command::new(kizashi())
-        .args(["run", s(&site)])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    common::run_site(&site);
     let rec: Value =
         serde_json::from_slice(&std::fs::read(dir.path().join("out/dod.tif.json")).unwrap())
             .unwrap();

@@ -305,11 +305,7 @@ fn a_pair_across_the_2025_height_revision_is_converted_or_warned_about() {
         ),
     )
     .unwrap();
-    let o = Command::new(kizashi())
-        .args(["run", s(&site)])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    common::run_site(&site);
     let rec: Value =
         serde_json::from_slice(&std::fs::read(p("site_out/dod.tif.json")).unwrap()).unwrap();
     assert!((dod_mean(&rec) - t).abs() < 0.002, "{rec}");

@@ -78,6 +78,21 @@ pub fn kizashi() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_kizashi"))
 }
 
+/// `kizashi run SITE.toml`, which must succeed.
+pub fn run_site(site: &Path) {
+    let o = Command::new(kizashi())
+        .arg("run")
+        .arg(site)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "kizashi run {}: {}",
+        site.display(),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
 /// Khronos glTF-Validator over every glb under `dir` (tests/js/validate_gltf.js): its JSON.
 pub fn gltf_validator(dir: &Path) -> Value {
     let node_dir =

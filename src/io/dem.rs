@@ -347,6 +347,10 @@ fn parse_gsi(text: &str, path: &Path) -> Result<GsiTile> {
         return Err(bad("implausible grid size"));
     }
     let (cols, rows) = (hi[0] as usize + 1, hi[1] as usize + 1);
+    // A mesh tile is at most a few thousand cells a side (DEM1A: 1125 x 750).
+    if cols * rows > 50_000_000 {
+        return Err(bad("implausible grid size"));
+    }
     // Corners are "latitude longitude".
     let lower = [snap(lo[1]), snap(lo[0])];
     let upper = [snap(up[1]), snap(up[0])];

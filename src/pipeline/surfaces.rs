@@ -213,7 +213,13 @@ pub fn on_grid(
                     "epoch 1 is geographic: the DoD grid is in epoch 2's CRS with {c} m cells"
                 ));
             }
-            let to = crs.as_ref().expect("epoch 2's projected CRS");
+            let Some(to) = crs.as_ref() else {
+                return Err(bad(
+                    "epoch 1 is geographic and epoch 2 names no CRS: no metric grid to put \
+                     them on"
+                        .into(),
+                ));
+            };
             Grid::covering(d.extent_in(to)?, c)
         }
         EpochData::Cloud(l) => {
@@ -223,7 +229,26 @@ pub fn on_grid(
                 _ => None,
             };
             let b = l.cloud.bounds();
-            Grid::covering([b.min[0], b.min[1], b.max[0], b.max[1]], cell(default)?)
+            let mut ext = [b.min[0], b.min[1], b.max[0], b.max[1]];
+            if let (Some(from), Some(to)) = (c1, crs.as_ref()) {
+                if differ(Some(from), Some(to)) {
+                    // A geographic cloud onto epoch 2's metric CRS: its box's corners moved.
+                    let (mut x, mut y) = (
+                        vec![ext[0], ext[2], ext[0], ext[2]],
+                        vec![ext[1], ext[1], ext[3], ext[3]],
+                    );
+                    Transformer::new(from, to)?.apply(&mut x, &mut y, &mut [])?;
+                    let f =
+                        |v: &[f64], m: fn(f64, f64) -> f64, i: f64| v.iter().copied().fold(i, m);
+                    ext = [
+                        f(&x, f64::min, f64::INFINITY),
+                        f(&y, f64::min, f64::INFINITY),
+                        f(&x, f64::max, f64::NEG_INFINITY),
+                        f(&y, f64::max, f64::NEG_INFINITY),
+                    ];
+                }
+            }
+            Grid::covering(ext, cell(default)?)
         }
     };
     if grid.width.saturating_mul(grid.height) > super::dod::MAX_CELLS {
@@ -251,7 +276,12 @@ pub fn on_grid(
     };
     let (s1, n1, src1) = surface(e1, "epoch 1")?;
     let (mut s2, n2, src2) = surface(e2, "epoch 2")?;
-    if n1 == 0 || n2 == 0 {
+    if !s1
+        .z
+        .iter()
+        .zip(&s2.z)
+        .any(|(a, b)| a.is_finite() && b.is_finite())
+    {
         return Err(bad(
             "the epochs do not overlap on the grid (no cell has a height in both)".into(),
         ));
@@ -265,7 +295,11 @@ pub fn on_grid(
         g[3],
     ];
     let at = crs.as_ref().map(|c| (c, bounds));
-    let (conv, note) = heights::resolve(&job.heights, &e1.heights(), &e2.heights(), at, warnings)?;
+    // Dates from the job file come first, as for point-cloud pairs.
+    let (mut h1, mut h2) = (e1.heights(), e2.heights());
+    h1.date = job.heights.date1.or(h1.date);
+    h2.date = job.heights.date2.or(h2.date);
+    let (conv, note) = heights::resolve(&job.heights, &h1, &h2, at, warnings)?;
     if let Some(c) = conv {
         for (i, z) in s2.z.iter_mut().enumerate() {
             let p = grid.centre(i);

@@ -56,6 +56,13 @@ if ! $PY -c 'import pyproj, japan_geoid' 2>/dev/null; then
     $PY -m pip install -q --break-system-packages "pyproj>=3.6" "japan-geoid>=0.6"
 fi
 
+# CSF (cloth simulation filter), the ground classification anchor (../shared/bench/ground).
+if ! $PY -c 'import CSF' 2>/dev/null; then
+  echo "setup: installing cloth-simulation-filter"
+  $PY -m pip install -q "cloth-simulation-filter==1.1.7" || \
+    $PY -m pip install -q --break-system-packages "cloth-simulation-filter==1.1.7"
+fi
+
 # xDEM 0.2.3 (the DEM co-registration anchor, ../shared/bench/dem/run_xdem.py) in its own venv:
 # its rasterio/geopandas stack stays apart from the system Python.
 XDEM_VENV="${KIZASHI_XDEM_VENV:-/var/cache/kizashi/xdem-venv}"

@@ -6,6 +6,7 @@ pub mod c2c;
 pub mod columns;
 pub mod coreg;
 pub mod dod;
+pub mod ground;
 pub mod icp;
 pub mod index;
 pub mod m3c2;

@@ -2,6 +2,7 @@
 //! (`TryFrom`), calling the pipeline once and printing the summary. `run` only dispatches.
 
 mod change;
+mod classify;
 mod dod;
 mod export;
 mod info;
@@ -44,6 +45,9 @@ pub enum Command {
     Series(series::Args),
     /// Register epoch 2 onto epoch 1 (robust point-to-plane ICP) and write it aligned.
     Register(register::Args),
+    /// Ground classification of an unclassified cloud (SMRF): class 2 ground, 1 other, 7 low
+    /// noise; optionally height above ground and vegetation classes.
+    Classify(classify::Args),
     /// DEM of difference: both epochs gridded, difference GeoTIFF with a level of detection per
     /// cell, cut and fill volumes.
     Dod(dod::Args),
@@ -79,6 +83,7 @@ pub fn run() -> Result<i32> {
         Some(Command::Change(a)) => change::run(a),
         Some(Command::Series(a)) => series::run(a),
         Some(Command::Register(a)) => register::run(a),
+        Some(Command::Classify(a)) => classify::run(a),
         Some(Command::Dod(a)) => dod::run(a),
         Some(Command::Objects(a)) => objects::run(a),
         Some(Command::Report(a)) => report::run(a),

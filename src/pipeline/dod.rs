@@ -367,19 +367,14 @@ fn clouds_on_grid(
             cell, grid.width, grid.height
         )));
     }
-    let ground_mask = |c: &crate::cloud::PointCloud, name: &str| -> Result<Option<Vec<bool>>> {
-        if !job.ground {
-            return Ok(None);
-        }
-        match &c.classification {
-            Some(cl) => Ok(Some(cl.iter().map(|&k| k == 2).collect())),
-            None if c.is_empty() => Ok(Some(Vec::new())),
-            None => Err(PipelineError::Invalid(format!(
-                "{name} has no classification: --ground needs ground points (class 2)"
-            ))),
-        }
+    let mask = |c: &crate::cloud::PointCloud, name: &str, w: &mut Vec<String>| {
+        job.ground
+            .then(|| super::classify::ground_mask(c, name, job.area.is_none(), w))
     };
-    let (m1, m2) = (ground_mask(&e1, "epoch 1")?, ground_mask(&e2, "epoch 2")?);
+    let (m1, m2) = (
+        mask(&e1, "epoch 1", warnings),
+        mask(&e2, "epoch 2", warnings),
+    );
     let used = |m: &Option<Vec<bool>>, n: usize| {
         m.as_ref()
             .map(|m| m.iter().filter(|&&x| x).count())

@@ -3,6 +3,7 @@
 
 pub mod ccparams;
 pub mod change;
+pub mod classify;
 mod cores;
 pub mod dod;
 pub mod heights;

@@ -127,6 +127,7 @@ fn reproject(c: &PointCloud, to: &Crs) -> Result<PointCloud> {
 /// Grids a point-cloud epoch (reprojected into `crs` when it is in another).
 fn grid_cloud(
     job: &DodJob,
+    warnings: &mut Vec<String>,
     l: &las::Loaded,
     grid: &Grid,
     crs: Option<&Crs>,
@@ -140,15 +141,9 @@ fn grid_cloud(
         }
         _ => &l.cloud,
     };
-    let mask = match (&c.classification, job.ground) {
-        (_, false) => None,
-        (Some(cl), true) => Some(cl.iter().map(|&k| k == 2).collect::<Vec<bool>>()),
-        (None, true) => {
-            return Err(PipelineError::Invalid(format!(
-                "{name} has no classification: --ground needs ground points (class 2)"
-            )))
-        }
-    };
+    let mask = job
+        .ground
+        .then(|| super::classify::ground_mask(c, name, true, warnings));
     let used = mask
         .as_ref()
         .map_or(c.len(), |m| m.iter().filter(|&&k| k).count());
@@ -261,7 +256,7 @@ pub fn on_grid(
         warnings
             .push("--ground applies to point-cloud epochs only; DEMs are used as they are".into());
     }
-    let surface = |e: &EpochData, name: &str| -> Result<(Surface, usize, String)> {
+    let mut surface = |e: &EpochData, name: &str| -> Result<(Surface, usize, String)> {
         match e {
             EpochData::Dem(d) => {
                 let s = sample_dem(d, &grid, crs.as_ref())?;
@@ -269,7 +264,7 @@ pub fn on_grid(
                 Ok((s, n, d.source.clone()))
             }
             EpochData::Cloud(l) => {
-                let (s, n) = grid_cloud(job, l, &grid, crs.as_ref(), name)?;
+                let (s, n) = grid_cloud(job, warnings, l, &grid, crs.as_ref(), name)?;
                 Ok((s, n, format!("point cloud ({} points)", l.cloud.len())))
             }
         }

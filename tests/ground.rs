@@ -127,3 +127,67 @@ fn toronto_ground_and_low_vegetation_match_the_vendor() {
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
+
+#[test]
+fn unclassified_epochs_classify_on_the_fly_or_in_a_job_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |n: &str| dir.path().join(n);
+    // The Toronto pair with its classes removed.
+    for (src, dst) in [("ttp_2015.laz", "u2015.laz"), ("ttp_2023.laz", "u2023.laz")] {
+        let code = "import sys, laspy, numpy as np; l = laspy.read(sys.argv[1]); \
+                    l.classification = np.zeros(len(l.x), np.uint8); l.write(sys.argv[2])";
+        let o = Command::new("python3")
+            .args(["-c", code])
+            .arg(data(&format!("epochs/ttp/{src}")))
+            .arg(p(dst))
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    let o = Command::new(kizashi())
+        .arg("dod")
+        .arg(p("u2015.laz"))
+        .arg(p("u2023.laz"))
+        .args(["--cell", "1", "--ground", "-o"])
+        .arg(p("fly.tif"))
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let fly: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let w = fly["warnings"].to_string();
+    assert!(
+        w.contains("epoch 1 has no ground class") && w.contains("epoch 2"),
+        "{w}"
+    );
+    let used = fly["points_used"][0].as_u64().unwrap();
+    assert!(used > 60_000 && used < 89_815, "{used}");
+    // A job file: [classify] first, the DoD reads the classified copies (no warning), and a
+    // second run skips both steps.
+    let site = p("site.toml");
+    std::fs::write(
+        &site,
+        format!(
+            "[site]\noutput = \"{}\"\n[[epoch]]\npath = \"{}\"\n[[epoch]]\npath = \"{}\"\n\
+             [classify]\nhag = true\n[dod]\ncell = 1.0\nground = true\n",
+            p("out").display(),
+            p("u2015.laz").display(),
+            p("u2023.laz").display()
+        ),
+    )
+    .unwrap();
+    common::run_site(&site);
+    let rec: Value =
+        serde_json::from_slice(&std::fs::read(p("out/dod.tif.json")).unwrap()).unwrap();
+    assert!(!rec["warnings"].to_string().contains("no ground class"));
+    assert_eq!(rec["points_used"], fly["points_used"]);
+    assert!(p("out/epoch1_classified.laz").exists() && p("out/epoch2_classified.laz").exists());
+    let o = Command::new(kizashi())
+        .args(["run", "--json"])
+        .arg(&site)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let again = String::from_utf8_lossy(&o.stdout);
+    assert!(!again.contains("\"ran\""), "{again}");
+}

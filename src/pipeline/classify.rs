@@ -171,3 +171,29 @@ pub fn run_classify(
         seconds: t0.elapsed().as_secs_f64(),
     })
 }
+
+/// A job file's `[classify]` step: every compared epoch classified, one record for all.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ClassifyEpochs {
+    pub epochs: Vec<ClassifyJob>,
+}
+
+impl Files for ClassifyEpochs {
+    fn inputs(&self) -> Vec<PathBuf> {
+        self.epochs.iter().flat_map(|j| j.inputs()).collect()
+    }
+    fn outputs(&self) -> Vec<PathBuf> {
+        self.epochs.iter().flat_map(|j| j.outputs()).collect()
+    }
+}
+
+pub fn run_classify_epochs(
+    job: &ClassifyEpochs,
+    progress: &dyn Progress,
+    cancel: &Cancel,
+) -> Result<Vec<ClassifySummary>> {
+    job.epochs
+        .iter()
+        .map(|j| run_classify(j, progress, cancel))
+        .collect()
+}

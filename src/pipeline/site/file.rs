@@ -19,6 +19,7 @@ pub struct SiteFile {
     /// Survey epochs, oldest first (`[[epoch]]` tables).
     #[serde(rename = "epoch", default)]
     pub epochs: Vec<Epoch>,
+    pub classify: Option<ClassifyStep>,
     pub register: Option<RegisterStep>,
     pub change: Option<ChangeStep>,
     pub dod: Option<DodStep>,
@@ -76,6 +77,21 @@ pub(super) fn auto<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
             "expected a value or \"auto\", got \"{w}\""
         ))),
     }
+}
+
+/// Ground classification of the compared epochs first (`epochN_classified.laz`); the later
+/// steps read the classified copies. Parameters in metres, defaults as `kizashi classify`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClassifyStep {
+    pub cell: Option<f64>,
+    pub slope: Option<f64>,
+    pub window: Option<f64>,
+    pub threshold: Option<f64>,
+    pub scalar: Option<f64>,
+    pub low: Option<f64>,
+    pub hag: bool,
+    pub vegetation: bool,
 }
 
 /// Epoch 2 registered onto epoch 1; the change and DoD steps then compare the aligned copy.

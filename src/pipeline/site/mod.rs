@@ -43,6 +43,7 @@ use std::time::Instant;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StepJob {
+    Classify(super::classify::ClassifyEpochs),
     Register(RegisterJob),
     Change(ChangeJob),
     Dod(DodJob),
@@ -55,6 +56,7 @@ pub enum StepJob {
 impl StepJob {
     pub fn name(&self) -> &'static str {
         match self {
+            StepJob::Classify(_) => "classify",
             StepJob::Register(_) => "register",
             StepJob::Change(_) => "change",
             StepJob::Dod(_) => "dod",
@@ -67,6 +69,7 @@ impl StepJob {
     /// What the step reads and writes.
     pub fn files(&self) -> &dyn Files {
         match self {
+            StepJob::Classify(j) => j,
             StepJob::Register(j) => j,
             StepJob::Change(j) => j,
             StepJob::Dod(j) => j,
@@ -82,6 +85,9 @@ impl StepJob {
             v.map_err(|e| PipelineError::Invalid(e.to_string()))
         };
         match self {
+            StepJob::Classify(j) => json(serde_json::to_value(
+                super::classify::run_classify_epochs(j, progress, cancel)?,
+            )),
             StepJob::Register(j) => json(serde_json::to_value(super::change::run_register(
                 j, progress, cancel,
             )?)),
@@ -261,7 +267,7 @@ pub fn plan_site(file: &Path, site: &SiteFile) -> Result<Plan> {
         ));
     }
     // Pairwise steps compare the oldest epoch with the latest.
-    let e1 = at(&site.epochs[0].path);
+    let mut e1 = at(&site.epochs[0].path);
     let mut e2 = at(&site.epochs[n - 1].path);
     let mut heights = Heights {
         epoch1: site.epochs[0].heights,
@@ -270,7 +276,40 @@ pub fn plan_site(file: &Path, site: &SiteFile) -> Result<Plan> {
         date1: dates[0],
         date2: dates[n - 1],
     };
+    // Epoch 1 as surveyed: what parameters are derived from (a classified copy has the same
+    // header but does not exist yet when the plan is made).
+    let surveyed = e1.clone();
     let mut steps = Vec::new();
+    if let Some(c) = &site.classify {
+        if site.series.is_some() {
+            return Err(invalid(
+                file,
+                "[classify] runs before the pairwise steps; classify a series' epochs with \
+                 `kizashi classify` first",
+            ));
+        }
+        let d = crate::analysis::ground::Params::default();
+        let params = crate::analysis::ground::Params {
+            cell: c.cell.unwrap_or(d.cell),
+            slope: c.slope.unwrap_or(d.slope),
+            window: c.window.unwrap_or(d.window),
+            threshold: c.threshold.unwrap_or(d.threshold),
+            scalar: c.scalar.unwrap_or(d.scalar),
+            low: c.low.unwrap_or(d.low),
+        };
+        let (c1, c2) = (o("epoch1_classified.laz"), o("epoch2_classified.laz"));
+        let job = |input: &PathBuf, output: &PathBuf| super::classify::ClassifyJob {
+            input: input.clone(),
+            output: output.clone(),
+            params,
+            hag: c.hag,
+            vegetation: c.vegetation,
+        };
+        steps.push(StepJob::Classify(super::classify::ClassifyEpochs {
+            epochs: vec![job(&e1, &c1), job(&e2, &c2)],
+        }));
+        (e1, e2) = (c1, c2);
+    }
     if let Some(r) = &site.register {
         let aligned = o("epoch2_aligned.laz");
         steps.push(StepJob::Register(RegisterJob {
@@ -344,10 +383,10 @@ pub fn plan_site(file: &Path, site: &SiteFile) -> Result<Plan> {
         let cell = match d.cell {
             Some(c) => Some(c),
             // A DEM epoch 1 gives its own cells.
-            None if crate::io::dem::is_dem(&e1) => None,
+            None if crate::io::dem::is_dem(&surveyed) => None,
             // The one rule, from epoch 1's header (bounds and count): no need to read points.
             None => {
-                let h = crate::io::las::read_header(&e1)?;
+                let h = crate::io::las::read_header(&surveyed)?;
                 Some(
                     super::params::derive(super::params::spacing_of(&h.bounds, h.point_count))
                         .dod_cell,

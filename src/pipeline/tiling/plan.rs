@@ -121,6 +121,12 @@ pub fn plan(job: &PlanJob) -> Result<Manifest> {
     if sf.tile.is_some() {
         return Err(refuse("tile", "it is already one tile of a plan"));
     }
+    if sf.classify.is_some() {
+        return Err(refuse(
+            "classify",
+            "a tile sees part of the terrain; classify the survey first, then plan",
+        ));
+    }
     if sf.register.is_some() {
         return Err(refuse(
             "register",

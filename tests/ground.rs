@@ -191,3 +191,52 @@ fn unclassified_epochs_classify_on_the_fly_or_in_a_job_step() {
     let again = String::from_utf8_lossy(&o.stdout);
     assert!(!again.contains("\"ran\""), "{again}");
 }
+
+#[test]
+fn dtm_from_ground_points_matches_the_sample_bare_earth() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sample_data");
+    let out = dir.path().join("dtm.tif");
+    let o = Command::new(kizashi())
+        .arg("dtm")
+        .arg(root.join("epoch1_2025.laz"))
+        .args(["--cell", "1", "-o"])
+        .arg(&out)
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let ours = kizashi::io::raster::Raster::open(&out).unwrap();
+    let truth = kizashi::io::raster::Raster::open(&root.join("dtm_2025.tif")).unwrap();
+    let (zo, zt) = (
+        ours.read_band_f32(1).unwrap(),
+        truth.read_band_f32(1).unwrap(),
+    );
+    let (go, gt) = (
+        ours.info.geotransform.unwrap(),
+        truth.info.geotransform.unwrap(),
+    );
+    let mut d = Vec::new();
+    for (k, v) in zo.iter().enumerate() {
+        let (c, r) = (k % ours.info.width, k / ours.info.width);
+        let [x, y] = go.pixel_to_world(c as f64 + 0.5, r as f64 + 0.5);
+        let [tc, tr] = gt.world_to_pixel(x, y).unwrap();
+        let (tc, tr) = (tc.floor(), tr.floor());
+        if v.is_finite() && tc >= 0.0 && tr >= 0.0 {
+            let (tc, tr) = (tc as usize, tr as usize);
+            if tc < truth.info.width && tr < truth.info.height {
+                let t = zt[tr * truth.info.width + tc];
+                if t.is_finite() {
+                    d.push((v - t).abs());
+                }
+            }
+        }
+    }
+    d.sort_by(f32::total_cmp);
+    let (med, p95) = (d[d.len() / 2], d[d.len() * 95 / 100]);
+    eprintln!(
+        "DTM vs sample bare earth: {} cells, median {med:.3} m, p95 {p95:.3} m",
+        d.len()
+    );
+    assert!(d.len() > 25_000 && med < 0.05 && p95 < 0.3, "{med} {p95}");
+}

@@ -377,6 +377,36 @@ fn orthophoto_under_real_cloud() {
 }
 
 #[test]
+fn classify_ground_on_a_layer_colours_by_class() {
+    // ISPRS sample 11 (steep slope with buildings and trees): the layer's "classify ground"
+    // replaces its classes with SMRF's and colours by class.
+    let r = view(
+        &["--lang", "en", "--classify-ground"],
+        &[data("ground/samp11.laz")],
+    );
+    let s = &r.stats;
+    assert_eq!(
+        s["errors"].as_array().map(|a| a.len()),
+        Some(0),
+        "{}",
+        r.stderr
+    );
+    let layers = s["layers"].as_array().expect("layers");
+    let cloud = layers.iter().find(|l| l["kind"] == "cloud").expect("cloud");
+    assert_eq!(cloud["colour"], "Classification", "{layers:?}");
+    let px = view_pixels(&r);
+    let near =
+        |p: [u8; 3], c: [u8; 3]| (0..3).all(|k| (i32::from(p[k]) - i32::from(c[k])).abs() < 60);
+    // Ground (brown) and other points (grey) both on screen, shaded by EDL.
+    let ground = share(&px, |p| near(p, [166, 120, 75]) && p[0] > p[2] + 40);
+    let other = share(&px, |p| p[0].abs_diff(p[2]) < 20 && p[0] > 90);
+    assert!(
+        ground > 0.05 && other > 0.02,
+        "ground {ground}, other {other}"
+    );
+}
+
+#[test]
 fn gsi_dem_opens_like_a_geotiff_dem() {
     // GSI 基盤地図情報 DEM5A (FG-GML XML, JGD2011 geographic): shown on its UTM grid.
     let r = view(

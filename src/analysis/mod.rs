@@ -14,6 +14,7 @@ pub mod normals;
 pub mod objects;
 pub mod octree;
 pub mod series;
+pub mod tin;
 
 /// Why an analysis could not run.
 #[derive(Debug, thiserror::Error)]

@@ -58,6 +58,8 @@ pub struct Auto {
     profile: Option<[f64; 4]>,
     export: Vec<PathBuf>,
     run_series: bool,
+    classify_ground: bool,
+    ground_only: bool,
 }
 
 impl Auto {
@@ -79,6 +81,8 @@ impl Auto {
             profile: o.profile,
             export: o.export.clone(),
             run_series: o.run_series,
+            classify_ground: o.classify_ground,
+            ground_only: o.ground_only,
         }
     }
 
@@ -114,8 +118,20 @@ pub fn step(
         Stage::Loading => {
             if !viewer.busy(JobKind::Load) {
                 auto.load_s = Some(elapsed);
+                if auto.classify_ground {
+                    let epochs: Vec<u32> = viewer
+                        .layers
+                        .iter()
+                        .filter(|l| l.is_epoch())
+                        .map(|l| l.id)
+                        .collect();
+                    for id in epochs {
+                        ui::start_classify(&mut viewer, id);
+                    }
+                }
                 if let Some(m) = auto.change {
                     viewer.change.method = m;
+                    viewer.change.ground_only = auto.ground_only;
                     ui::defaults_from_density(&mut viewer);
                     if let Err(e) = ui::start_change(&mut viewer) {
                         viewer.errors.push(e);

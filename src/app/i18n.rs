@@ -40,6 +40,10 @@ strings! {
     Orthophoto => "Orthophoto", "オルソ画像";
     Dem => "DEM", "DEM";
     Colourise => "Colourise points from orthophoto", "オルソ画像で点群を着色";
+    ClassifyGround => "Classify ground", "地表面を分類";
+    GroundPoints => "ground points (SMRF)", "点が地表面（SMRF）";
+    GroundOnly => "Ground points only", "地表面の点のみ";
+    LowNoise => "Low noise", "低ノイズ";
     GroundHeight => "Drape height (m)", "投影高さ (m)";
     OnDem => "Lay on the DEM", "DEM に重ねる";
     ChangeDetection => "Change detection", "変化検出";

@@ -69,6 +69,11 @@ pub enum Output {
         rgb: Vec<[u16; 3]>,
         covered: usize,
     },
+    Classified {
+        layer: u32,
+        class: Vec<u8>,
+        ground: usize,
+    },
     Saved {
         path: PathBuf,
     },
@@ -163,6 +168,28 @@ pub fn load(path: PathBuf, p: &JobProgress, cancel: &Cancel) -> Result<Output, S
         cloud: loaded.cloud,
         octree,
         warnings: loaded.warnings,
+    })
+}
+
+/// Ground classification of a cloud layer (`pipeline::classify`, SMRF): 2 ground, 1 other,
+/// 7 low noise.
+pub fn classify(layer: u32, cloud: Arc<PointCloud>, p: &JobProgress) -> Result<Output, String> {
+    p.set_step("ground");
+    let (g, _) = pipeline::classify::classify_cloud(&cloud, &Default::default());
+    let class: Vec<u8> = g
+        .class
+        .iter()
+        .map(|c| match c {
+            crate::analysis::ground::Class::Ground => 2,
+            crate::analysis::ground::Class::LowNoise => 7,
+            crate::analysis::ground::Class::Object => 1,
+        })
+        .collect();
+    let ground = class.iter().filter(|&&k| k == 2).count();
+    Ok(Output::Classified {
+        layer,
+        class,
+        ground,
     })
 }
 

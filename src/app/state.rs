@@ -27,6 +27,10 @@ pub struct ViewOptions {
     pub export: Vec<PathBuf>,
     /// Run the series over the loaded epochs once they are loaded (the panel's button).
     pub run_series: bool,
+    /// Classify ground on every epoch layer once loaded (the layer's button).
+    pub classify_ground: bool,
+    /// Change detection on ground points only (the change panel's checkbox).
+    pub ground_only: bool,
     /// A series result: show this epoch's displacement.
     pub series_epoch: Option<usize>,
     /// Pick the core point nearest this XY (data CRS), as a click would.
@@ -184,6 +188,8 @@ pub struct ChangePanel {
     pub register: bool,
     /// Registration estimates the heading only (no tilt), as `kizashi register --rotation vertical`.
     pub register_heading_only: bool,
+    /// Compare ground points only (classified on the fly when an epoch has no ground class).
+    pub ground_only: bool,
     /// DEM-of-difference cell (m); the density defaults set it to twice the core spacing.
     pub dod_cell: f64,
     pub defaults_for: Option<(u32, u32)>,
@@ -293,6 +299,7 @@ impl Viewer {
                 robust: false,
                 register: false,
                 register_heading_only: true,
+                ground_only: false,
                 dod_cell: 2.0,
                 defaults_for: None,
                 registration: None,

@@ -138,6 +138,23 @@ pub(super) fn poll_jobs(
                 }
                 viewer.set_colour(&mut commands, layer, ColourMode::Rgb);
             }
+            Ok(jobs::Output::Classified {
+                layer,
+                class,
+                ground,
+            }) => {
+                let lang = viewer.lang;
+                if let Some(l) = viewer.layers.iter_mut().find(|l| l.id == layer) {
+                    if let LayerKind::Cloud(c) = &mut l.kind {
+                        let mut cloud = (*c.cloud).clone();
+                        cloud.classification = Some(class);
+                        c.cloud = Arc::new(cloud);
+                    }
+                    l.warnings
+                        .push(format!("{ground} {}", S::GroundPoints.t(lang)));
+                }
+                viewer.set_colour(&mut commands, layer, ColourMode::Classification);
+            }
         }
     }
 }

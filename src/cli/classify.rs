@@ -2,7 +2,7 @@
 
 use anyhow::Result;
 use kizashi::analysis::ground::Params;
-use kizashi::pipeline::classify::{run_classify, ClassifyJob};
+use kizashi::pipeline::classify::{run_classify, run_dtm, ClassifyJob, DtmJob};
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
@@ -79,5 +79,40 @@ pub fn run(a: Args) -> Result<i32> {
         "wrote {}: {} points, {} ground, {} low noise, {} other ({:.2} s classifying)",
         s.output, s.points, s.ground, s.low_noise, s.other, s.classify_s
     );
+    Ok(0)
+}
+
+#[derive(clap::Args)]
+pub struct DtmArgs {
+    /// LAS/LAZ/COPC: its ground points (class 2), classified here when it has none.
+    input: PathBuf,
+    /// Cell size in CRS units.
+    #[arg(long)]
+    cell: f64,
+    /// GeoTIFF of the TIN through the ground points at the cell centres (nodata -9999).
+    #[arg(short, long)]
+    output: PathBuf,
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn dtm(a: DtmArgs) -> Result<i32> {
+    let job = DtmJob {
+        input: a.input,
+        output: a.output,
+        cell: a.cell,
+    };
+    let cancel = super::cancel_on_ctrl_c();
+    let s = run_dtm(&job, &kizashi::pipeline::Silent, &cancel)?;
+    if a.json {
+        return super::print_json(&s).map(|_| 0);
+    }
+    println!(
+        "wrote {} ({} x {} cells of {}): {} ground points, {} cells with a height",
+        s.output, s.grid.width, s.grid.height, s.grid.cell, s.ground_points, s.cells
+    );
+    for w in &s.warnings {
+        eprintln!("warning: {w}");
+    }
     Ok(0)
 }

@@ -48,6 +48,8 @@ pub enum Command {
     /// Ground classification of an unclassified cloud (SMRF): class 2 ground, 1 other, 7 low
     /// noise; optionally height above ground and vegetation classes.
     Classify(classify::Args),
+    /// DTM GeoTIFF from the ground points (TIN, linear within each triangle).
+    Dtm(classify::DtmArgs),
     /// DEM of difference: both epochs gridded, difference GeoTIFF with a level of detection per
     /// cell, cut and fill volumes.
     Dod(dod::Args),
@@ -84,6 +86,7 @@ pub fn run() -> Result<i32> {
         Some(Command::Series(a)) => series::run(a),
         Some(Command::Register(a)) => register::run(a),
         Some(Command::Classify(a)) => classify::run(a),
+        Some(Command::Dtm(a)) => classify::dtm(a),
         Some(Command::Dod(a)) => dod::run(a),
         Some(Command::Objects(a)) => objects::run(a),
         Some(Command::Report(a)) => report::run(a),

@@ -42,6 +42,12 @@ pub struct Args {
     /// Run the monitoring series over the epochs once loaded (the series panel's button).
     #[arg(long)]
     run_series: bool,
+    /// Classify ground on every epoch once loaded (the layer's "classify ground" button).
+    #[arg(long)]
+    classify_ground: bool,
+    /// With --change: compare ground points only (the change panel's checkbox).
+    #[arg(long)]
+    ground_only: bool,
     /// A series result: show the displacement at this epoch (0 = the first).
     #[arg(long)]
     series_epoch: Option<usize>,
@@ -109,6 +115,8 @@ pub fn run(a: Args) -> Result<i32> {
         profile,
         export: a.export,
         run_series: a.run_series,
+        classify_ground: a.classify_ground,
+        ground_only: a.ground_only,
         series_epoch: a.series_epoch,
         pick,
     };

@@ -110,6 +110,22 @@ pub fn ground_mask(
     g.class.iter().map(|&k| k == Class::Ground).collect()
 }
 
+/// The ground points of an in-memory epoch (positions and CRS, what the change panel
+/// compares when "ground only" is on), classified on the fly when it has no ground class.
+pub fn ground_only(c: &PointCloud, name: &str, warnings: &mut Vec<String>) -> PointCloud {
+    let m = ground_mask(c, name, true, warnings);
+    let mut g = PointCloud::with_origin(c.origin);
+    g.positions = c
+        .positions
+        .iter()
+        .zip(&m)
+        .filter(|(_, &k)| k)
+        .map(|(p, _)| *p)
+        .collect();
+    g.crs = c.crs.clone();
+    g
+}
+
 pub fn run_classify(
     job: &ClassifyJob,
     progress: &dyn Progress,
@@ -196,4 +212,104 @@ pub fn run_classify_epochs(
         .iter()
         .map(|j| run_classify(j, progress, cancel))
         .collect()
+}
+
+/// `kizashi dtm`: the ground points (the file's class 2, or classified here) as a TIN sampled
+/// at the cell centres of a GeoTIFF.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DtmJob {
+    pub input: PathBuf,
+    pub output: PathBuf,
+    /// Cell size in CRS units.
+    pub cell: f64,
+}
+
+impl Files for DtmJob {
+    fn inputs(&self) -> Vec<PathBuf> {
+        vec![self.input.clone()]
+    }
+    fn outputs(&self) -> Vec<PathBuf> {
+        vec![self.output.clone()]
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct DtmSummary {
+    pub input: String,
+    pub output: String,
+    pub ground_points: usize,
+    pub grid: crate::analysis::dod::Grid,
+    /// Cells with a height (inside the ground points' hull).
+    pub cells: usize,
+    pub warnings: Vec<String>,
+    pub seconds: f64,
+}
+
+pub fn run_dtm(job: &DtmJob, progress: &dyn Progress, cancel: &Cancel) -> Result<DtmSummary> {
+    let t0 = Instant::now();
+    super::refuse_overwriting_inputs(job)?;
+    if !(job.cell.is_finite() && job.cell > 0.0) {
+        return Err(super::PipelineError::Invalid(format!(
+            "cell size must be positive, got {}",
+            job.cell
+        )));
+    }
+    let cloud = load_epoch(&job.input, las::Fields::ALL, progress, cancel)?.cloud;
+    let mut warnings = Vec::new();
+    let mask = ground_mask(&cloud, "the survey", true, &mut warnings);
+    let pts: Vec<[f64; 3]> = (0..cloud.len())
+        .filter(|&i| mask[i])
+        .map(|i| cloud.world(i))
+        .collect();
+    if pts.len() < 3 {
+        return Err(super::PipelineError::Invalid(format!(
+            "{}: {} ground points; a DTM needs at least 3",
+            job.input.display(),
+            pts.len()
+        )));
+    }
+    let b = pts.iter().fold(
+        [
+            f64::INFINITY,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NEG_INFINITY,
+        ],
+        |b, p| {
+            [
+                b[0].min(p[0]),
+                b[1].min(p[1]),
+                b[2].max(p[0]),
+                b[3].max(p[1]),
+            ]
+        },
+    );
+    let grid = crate::analysis::dod::Grid::covering(b, job.cell);
+    if grid.width.saturating_mul(grid.height) > super::dod::MAX_CELLS {
+        return Err(super::PipelineError::Invalid(format!(
+            "a {} m grid over this area has {} x {} cells; use a larger --cell",
+            job.cell, grid.width, grid.height
+        )));
+    }
+    progress.update("TIN", 0, 1);
+    let z = crate::analysis::tin::rasterize(&pts, &grid);
+    progress.update("TIN", 1, 1);
+    crate::io::raster::write_f32(
+        &job.output,
+        grid.width,
+        grid.height,
+        crate::io::raster::GeoTransform(grid.geotransform()),
+        cloud.crs.as_ref(),
+        -9999.0,
+        &z,
+    )?;
+    Ok(DtmSummary {
+        input: job.input.display().to_string(),
+        output: job.output.display().to_string(),
+        ground_points: pts.len(),
+        grid,
+        cells: z.iter().filter(|v| v.is_finite()).count(),
+        warnings,
+        seconds: t0.elapsed().as_secs_f64(),
+    })
 }

@@ -145,11 +145,23 @@ pub fn start_change(v: &mut Viewer) -> Result<(), String> {
             "C2C"
         }
     );
+    let ground_only = v.change.ground_only;
     let j = jobs::Job::spawn(label, move |p, cancel| {
+        let mut notes = Vec::new();
+        let (c1, c2) = if ground_only {
+            p.set_step("ground");
+            let g = |c: &crate::cloud::PointCloud, n: &str, w: &mut Vec<String>| {
+                std::sync::Arc::new(crate::pipeline::classify::ground_only(c, n, w))
+            };
+            (g(&c1, "epoch 1", &mut notes), g(&c2, "epoch 2", &mut notes))
+        } else {
+            (c1, c2)
+        };
         p.set_step("ICP");
-        let (outcome, registration) =
+        let (mut outcome, registration) =
             change::run_change_registered(&job, &c1, &c2, register, p, cancel)
                 .map_err(|e| e.to_string())?;
+        outcome.summary.warnings.extend(notes);
         Ok(jobs::Output::Change {
             outcome: Box::new(outcome),
             registration,

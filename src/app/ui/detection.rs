@@ -87,6 +87,7 @@ pub(super) fn change_panel(ui: &mut egui::Ui, v: &mut Viewer) {
             });
         ui.checkbox(&mut v.change.robust, S::Robust.t(lang));
     }
+    ui.checkbox(&mut v.change.ground_only, S::GroundOnly.t(lang));
     ui.checkbox(&mut v.change.register, S::Register.t(lang));
     if v.change.register {
         ui.indent("heading_only", |ui| {

@@ -9,6 +9,7 @@ pub(super) fn layers_panel(ui: &mut egui::Ui, v: &mut Viewer, commands: &mut Com
     }
     let mut remove = None;
     let mut export = None;
+    let mut classify = None;
     let mut recolour = None;
     let mut colourise = None;
     let ids: Vec<u32> = v.layers.iter().map(|l| l.id).collect();
@@ -125,6 +126,9 @@ pub(super) fn layers_panel(ui: &mut egui::Ui, v: &mut Viewer, commands: &mut Com
                     if l.cloud().is_some() && ui.small_button(S::ExportTiles.t(lang)).clicked() {
                         export = Some(id);
                     }
+                    if l.is_epoch() && ui.small_button(S::ClassifyGround.t(lang)).clicked() {
+                        classify = Some(id);
+                    }
                     if ui.small_button(S::Remove.t(lang)).clicked() {
                         remove = Some(id);
                     }
@@ -140,6 +144,9 @@ pub(super) fn layers_panel(ui: &mut egui::Ui, v: &mut Viewer, commands: &mut Com
     }
     if let Some(id) = export {
         tiles_dialog(v, id);
+    }
+    if let Some(id) = classify {
+        start_classify(v, id);
     }
     if let Some((cid, Some(path))) = colourise {
         if let Some(cloud) = v
@@ -221,4 +228,15 @@ pub(super) fn available_modes(c: &crate::app::CloudLayer) -> Vec<ColourMode> {
         m.push(c.mode.clone());
     }
     m
+}
+
+/// "Classify ground" on a cloud layer: SMRF in the background, then colour by class.
+pub fn start_classify(v: &mut Viewer, id: u32) {
+    if let Some(cloud) = v.layer(id).and_then(|l| l.cloud()).map(|c| c.cloud.clone()) {
+        let label = v.t(S::ClassifyGround).to_string();
+        v.jobs.push((
+            JobKind::Colourise,
+            jobs::Job::spawn(label, move |p, _| jobs::classify(id, cloud, p)),
+        ));
+    }
 }

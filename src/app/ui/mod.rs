@@ -12,6 +12,7 @@ mod tools;
 
 pub use actions::*;
 use detection::*;
+pub use layers::start_classify;
 use layers::*;
 use overlays::*;
 use series::*;

@@ -36,6 +36,7 @@ pub(super) fn legend(ctx: &egui::Context, v: &Viewer, central: egui::Rect) {
                             (5, S::Vegetation),
                             (6, S::Building),
                             (9, S::Water),
+                            (7, S::LowNoise),
                             (1, S::Other),
                         ] {
                             ui.horizontal(|ui| {

@@ -180,7 +180,15 @@ fn unclassified_epochs_classify_on_the_fly_or_in_a_job_step() {
     let rec: Value =
         serde_json::from_slice(&std::fs::read(p("out/dod.tif.json")).unwrap()).unwrap();
     assert!(!rec["warnings"].to_string().contains("no ground class"));
-    assert_eq!(rec["points_used"], fly["points_used"]);
+    // The same ground but for f32 rounding at the threshold (the DoD reads epoch 2 in epoch
+    // 1's local frame, the classify step in its own).
+    for k in 0..2 {
+        let (a, b) = (
+            rec["points_used"][k].as_i64().unwrap(),
+            fly["points_used"][k].as_i64().unwrap(),
+        );
+        assert!((a - b).abs() <= a / 1000, "{a} vs {b}");
+    }
     assert!(p("out/epoch1_classified.laz").exists() && p("out/epoch2_classified.laz").exists());
     let o = Command::new(kizashi())
         .args(["run", "--json"])

@@ -9,7 +9,8 @@
 //! 1. the lowest point per cell (`cell`, 1 m) gives a minimum surface; empty cells are filled
 //!    from their neighbours (a coarse-to-fine pyramid, then smoothing);
 //! 2. low outliers are pits of that surface: a progressive opening of the negated surface with
-//!    a steep slope (5) over one cell marks them, and they are filled like empty cells;
+//!    a steep slope (5) over one cell marks them, and so does a cell lower than all eight
+//!    neighbours by more than `low`; they are filled like empty cells;
 //! 3. objects: openings with square windows of radius 1 .. `window` / `cell` cells, each
 //!    compared with the previous one; a cell is an object where it rises above the opening
 //!    by more than `slope` x window size;
@@ -153,8 +154,31 @@ pub fn classify(cloud: &PointCloud, p: &Params) -> Ground {
     // Low outliers: pits one cell wide and steep (slope 5) in the negated surface.
     let neg: Vec<f64> = min.z.iter().map(|v| -v).collect();
     let pits = progressive(&neg, w, h, 5.0, 1, cell);
-    for (k, &pit) in pits.iter().enumerate() {
-        if pit {
+    // And single cells lower than all eight neighbours by more than `low`: a monotonic slope
+    // never is, an isolated low outlier too shallow for the slope-5 test is.
+    let alone: Vec<bool> = (0..w * h)
+        .into_par_iter()
+        .map(|k| {
+            let (r, c) = (k / w, k % w);
+            let mut lowest = f64::INFINITY;
+            for dr in -1i64..=1 {
+                for dc in -1i64..=1 {
+                    let (rr, cc) = (r as i64 + dr, c as i64 + dc);
+                    if (dr, dc) != (0, 0)
+                        && rr >= 0
+                        && cc >= 0
+                        && (rr as usize) < h
+                        && (cc as usize) < w
+                    {
+                        lowest = lowest.min(min.z[rr as usize * w + cc as usize]);
+                    }
+                }
+            }
+            min.z[k] < lowest - p.low
+        })
+        .collect();
+    for (k, (&pit, &alone)) in pits.iter().zip(&alone).enumerate() {
+        if pit || alone {
             min.z[k] = f64::NAN;
         }
     }
@@ -222,19 +246,19 @@ fn progressive(z: &[f64], w: usize, h: usize, slope: f64, radius: usize, cell: f
 }
 
 fn erode(z: &[f64], w: usize, h: usize, r: usize) -> Vec<f64> {
-    window(z, w, h, r, f64::min)
+    window(z, w, h, r, f64::min, f64::INFINITY)
 }
 
 fn dilate(z: &[f64], w: usize, h: usize, r: usize) -> Vec<f64> {
-    window(z, w, h, r, f64::max)
+    window(z, w, h, r, f64::max, f64::NEG_INFINITY)
 }
 
 /// A square (2r+1)² min or max filter as two 1D passes (van Herk / Gil-Werman: prefix and
-/// suffix extremes per block, O(1) per cell).
-fn window(z: &[f64], w: usize, h: usize, r: usize, f: fn(f64, f64) -> f64) -> Vec<f64> {
+/// suffix extremes per block, O(1) per cell); `id` is the operation's neutral value.
+fn window(z: &[f64], w: usize, h: usize, r: usize, f: fn(f64, f64) -> f64, id: f64) -> Vec<f64> {
     let rows: Vec<f64> = z
         .par_chunks(w)
-        .flat_map_iter(|row| line(row, r, f))
+        .flat_map_iter(|row| line(row, r, f, id))
         .collect();
     // Columns: transpose, filter, transpose back.
     let mut t = vec![0.0; w * h];
@@ -245,7 +269,7 @@ fn window(z: &[f64], w: usize, h: usize, r: usize, f: fn(f64, f64) -> f64) -> Ve
     }
     let cols: Vec<f64> = t
         .par_chunks(h)
-        .flat_map_iter(|col| line(col, r, f))
+        .flat_map_iter(|col| line(col, r, f, id))
         .collect();
     let mut out = vec![0.0; w * h];
     for c in 0..w {
@@ -256,26 +280,34 @@ fn window(z: &[f64], w: usize, h: usize, r: usize, f: fn(f64, f64) -> f64) -> Ve
     out
 }
 
-fn line(v: &[f64], r: usize, f: fn(f64, f64) -> f64) -> Vec<f64> {
+/// The 1D filter over windows [i - r, i + r], the ends padded with `id` so that every window
+/// is a whole block or spans two.
+fn line(v: &[f64], r: usize, f: fn(f64, f64) -> f64, id: f64) -> Vec<f64> {
     let n = v.len();
     let k = 2 * r + 1;
-    let mut pre = v.to_vec();
-    let mut suf = v.to_vec();
-    for i in 1..n {
+    let mut p = vec![id; n + 2 * r];
+    p[r..r + n].copy_from_slice(v);
+    let m = p.len();
+    let mut pre = p.clone();
+    let mut suf = p.clone();
+    for i in 1..m {
         if i % k != 0 {
-            pre[i] = f(pre[i - 1], v[i]);
+            pre[i] = f(pre[i - 1], p[i]);
         }
     }
-    for i in (0..n.saturating_sub(1)).rev() {
+    for i in (0..m.saturating_sub(1)).rev() {
         if (i + 1) % k != 0 {
-            suf[i] = f(suf[i + 1], v[i]);
+            suf[i] = f(suf[i + 1], p[i]);
         }
     }
     (0..n)
         .map(|i| {
-            let lo = i.saturating_sub(r);
-            let hi = (i + r).min(n - 1);
-            f(suf[lo], pre[hi])
+            // The window p[i ..= i + 2r].
+            if i % k == 0 {
+                pre[i + k - 1]
+            } else {
+                f(suf[i], pre[i + k - 1])
+            }
         })
         .collect()
 }
@@ -438,13 +470,24 @@ mod tests {
     #[test]
     fn square_windows_are_exact_min_filters() {
         let v = [5.0, 3.0, 8.0, 1.0, 9.0, 7.0, 2.0];
+        let ext = |r: usize, f: fn(f64, f64) -> f64, id: f64| -> Vec<f64> {
+            (0..v.len())
+                .map(|i| {
+                    v[i.saturating_sub(r)..=(i + r).min(v.len() - 1)]
+                        .iter()
+                        .fold(id, |a, &b| f(a, b))
+                })
+                .collect()
+        };
         assert_eq!(
-            line(&v, 1, f64::min),
-            vec![3.0, 3.0, 1.0, 1.0, 1.0, 2.0, 2.0]
-        );
-        assert_eq!(
-            line(&v, 2, f64::max),
+            line(&v, 2, f64::max, f64::NEG_INFINITY),
             vec![8.0, 8.0, 9.0, 9.0, 9.0, 9.0, 9.0]
         );
+        for r in 0..5 {
+            let lo = line(&v, r, f64::min, f64::INFINITY);
+            assert_eq!(lo, ext(r, f64::min, f64::INFINITY), "r = {r}");
+            let hi = line(&v, r, f64::max, f64::NEG_INFINITY);
+            assert_eq!(hi, ext(r, f64::max, f64::NEG_INFINITY), "r = {r}");
+        }
     }
 }

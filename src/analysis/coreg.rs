@@ -194,7 +194,8 @@ pub fn slope_degrees(z: &[f32], w: usize, h: usize, res: [f64; 2]) -> Vec<f32> {
         .collect()
 }
 
-fn median(v: &mut [f64]) -> f64 {
+/// The median (mean of the middle two for an even count); sorts `v`.
+pub fn median(v: &mut [f64]) -> f64 {
     let n = v.len();
     v.sort_unstable_by(|a, b| a.total_cmp(b));
     if n % 2 == 1 {

@@ -193,11 +193,11 @@ pub fn run_dod(job: &DodJob, progress: &dyn Progress, cancel: &Cancel) -> Result
         heights,
         sources,
     } = g;
-    let plain = dod::difference(&s1, &s2, grid.cell, 0.0).diff;
     let mut registration_error = job.registration_error;
     let coregistration = match &job.coregister {
         Some(c) => {
             progress.update("co-registration", 0, 1);
+            let plain = dod::difference(&s1, &s2, grid.cell, 0.0).diff;
             let (co, aligned, residual) = coregister(c, &grid, crs.as_ref(), &s1, &s2, &plain)?;
             s2.z = aligned;
             // What stays between the aligned epochs on stable ground bounds every cell's error.
@@ -475,14 +475,7 @@ fn slope_classes(z1: &[f32], diff: &[f32], grid: &Grid) -> Vec<SlopeClass> {
             let n = v.len();
             let mean = (n > 0).then(|| v.iter().sum::<f64>() / n as f64);
             let nmad = (n > 0).then(|| coreg::nmad(v.iter().copied()));
-            let median = (n > 0).then(|| {
-                v.sort_unstable_by(|a, b| a.total_cmp(b));
-                if n % 2 == 1 {
-                    v[n / 2]
-                } else {
-                    0.5 * (v[n / 2 - 1] + v[n / 2])
-                }
-            });
+            let median = (n > 0).then(|| coreg::median(&mut v));
             SlopeClass {
                 slope_deg: [e[0], e[1]],
                 cells: n,

@@ -29,6 +29,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         csv: None,
         area: None,
         heights: Default::default(),
+        ground: false,
     };
     let outcome = run_change(&job, &Silent, &Cancel::default())?;
     let s = &outcome.summary;

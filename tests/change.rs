@@ -31,6 +31,7 @@ fn job(e1: PathBuf, e2: PathBuf) -> ChangeJob {
         csv: None,
         area: None,
         heights: Default::default(),
+        ground: false,
     }
 }
 

@@ -162,6 +162,71 @@ fn unclassified_epochs_classify_on_the_fly_or_in_a_job_step() {
     );
     let used = fly["points_used"][0].as_u64().unwrap();
     assert!(used > 60_000 && used < 89_815, "{used}");
+    // M3C2 and ICP with --ground on the unclassified pair against the vendor's ground: the
+    // same change (median within 3 cm, spread far below all points'), and a tighter fit.
+    let json = |args: &[&std::ffi::OsStr]| -> Value {
+        let o = Command::new(kizashi())
+            .args(args)
+            .arg("--json")
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    let (v15, v23) = (
+        data("epochs/ttp/ttp_2015.laz"),
+        data("epochs/ttp/ttp_2023.laz"),
+    );
+    let (u15, u23) = (p("u2015.laz"), p("u2023.laz"));
+    let distances = |e1: &Path, e2: &Path, ground: bool, out: &str| {
+        let mut a: Vec<&std::ffi::OsStr> = vec!["change".as_ref(), e1.as_ref(), e2.as_ref()];
+        if ground {
+            a.push("--ground".as_ref());
+        }
+        let o = p(out);
+        a.extend(["-o".as_ref(), o.as_os_str()]);
+        let s = json(&a);
+        let r = kizashi::io::las::read(&o).unwrap().cloud;
+        let mut d: Vec<f32> = r.scalar("m3c2_distance").unwrap().values.clone();
+        d.retain(|v| v.is_finite());
+        d.sort_by(f32::total_cmp);
+        let q = |f: f64| d[((d.len() - 1) as f64 * f) as usize];
+        (s, q(0.5), q(0.95) - q(0.05))
+    };
+    let (s_ours, med_ours, spread_ours) = distances(&u15, &u23, true, "ours.laz");
+    let (s_vendor, med_vendor, spread_vendor) = distances(&v15, &v23, true, "vendor.laz");
+    let (s_all, _, spread_all) = distances(&v15, &v23, false, "all.laz");
+    let w = s_ours["warnings"].to_string();
+    assert!(
+        w.contains("epoch 1 has no ground class") && w.contains("epoch 2"),
+        "{w}"
+    );
+    assert_eq!(s_ours["epoch1_points"].as_u64(), Some(used));
+    assert!(s_ours["ground_only"].as_bool().unwrap() && !s_all["ground_only"].as_bool().unwrap());
+    // The vendor's file is classified: its own class 2 is taken, no classification here.
+    assert!(s_vendor["warnings"].as_array().unwrap().is_empty());
+    assert_eq!(s_vendor["epoch1_points"].as_u64(), Some(45_955));
+    eprintln!(
+        "M3C2 --ground median/spread: ours {med_ours:.3}/{spread_ours:.3}, vendor's \
+         {med_vendor:.3}/{spread_vendor:.3}, all points spread {spread_all:.3}"
+    );
+    assert!(
+        (med_ours - med_vendor).abs() < 0.03,
+        "{med_ours} {med_vendor}"
+    );
+    assert!(spread_ours < spread_all / 5.0, "{spread_ours} {spread_all}");
+    let rms = |e1: &Path, e2: &Path, ground: bool| {
+        let mut a: Vec<&std::ffi::OsStr> = vec!["register".as_ref(), e1.as_ref(), e2.as_ref()];
+        if ground {
+            a.push("--ground".as_ref());
+        }
+        let s = json(&a);
+        assert_eq!(s["stable"] == "ground", ground, "{}", s["stable"]);
+        s["rms"].as_f64().unwrap()
+    };
+    let (r_all, r_ours) = (rms(&u15, &u23, false), rms(&u15, &u23, true));
+    eprintln!("ICP rms: all points {r_all:.3}, --ground {r_ours:.3}");
+    assert!(r_ours < 0.6 * r_all, "{r_ours} {r_all}");
     // A job file: [classify] first, the DoD reads the classified copies (no warning), and a
     // second run skips both steps.
     let site = p("site.toml");
@@ -169,7 +234,7 @@ fn unclassified_epochs_classify_on_the_fly_or_in_a_job_step() {
         &site,
         format!(
             "[site]\noutput = \"{}\"\n[[epoch]]\npath = \"{}\"\n[[epoch]]\npath = \"{}\"\n\
-             [classify]\nhag = true\n[dod]\ncell = 1.0\nground = true\n",
+             [classify]\nhag = true\n[dtm]\ncell = 2.0\n[dod]\ncell = 1.0\nground = true\n",
             p("out").display(),
             p("u2015.laz").display(),
             p("u2023.laz").display()
@@ -190,6 +255,35 @@ fn unclassified_epochs_classify_on_the_fly_or_in_a_job_step() {
         assert!((a - b).abs() <= a / 1000, "{a} vs {b}");
     }
     assert!(p("out/epoch1_classified.laz").exists() && p("out/epoch2_classified.laz").exists());
+    // [dtm]: each epoch's TIN through its ground on 2 m cells, reopened by GDAL; the two
+    // surveys' bare earth agrees but for the pair's known ~0.5 m bias.
+    let dtm = |n: &str| kizashi::io::raster::Raster::open(&p(n)).unwrap();
+    let (r1, r2) = (dtm("out/epoch1_dtm.tif"), dtm("out/epoch2_dtm.tif"));
+    let (g1, g2) = (r1.info.geotransform.unwrap(), r2.info.geotransform.unwrap());
+    assert_eq!((g1.0[1], g2.0[1]), (2.0, 2.0));
+    let (z1, z2) = (r1.read_band_f32(1).unwrap(), r2.read_band_f32(1).unwrap());
+    let mut dz = Vec::new();
+    for (k, a) in z1.iter().enumerate().filter(|(_, a)| a.is_finite()) {
+        let (c, r) = (k % r1.info.width, k / r1.info.width);
+        let [x, y] = g1.pixel_to_world(c as f64 + 0.5, r as f64 + 0.5);
+        let [c2, r2c] = g2.world_to_pixel(x, y).unwrap();
+        let (c2, r2c) = (c2.floor(), r2c.floor());
+        if c2 >= 0.0
+            && r2c >= 0.0
+            && (c2 as usize) < r2.info.width
+            && (r2c as usize) < r2.info.height
+        {
+            let b = z2[r2c as usize * r2.info.width + c2 as usize];
+            if b.is_finite() {
+                dz.push(b - a);
+            }
+        }
+    }
+    dz.sort_by(f32::total_cmp);
+    assert!(dz.len() > 15_000, "{}", dz.len());
+    let med = dz[dz.len() / 2];
+    eprintln!("DTM 2023 - 2015 median {med:.3} m over {} cells", dz.len());
+    assert!((-0.6..-0.25).contains(&med), "{med}");
     let o = Command::new(kizashi())
         .args(["run", "--json"])
         .arg(&site)

@@ -512,6 +512,12 @@ fn plan_refuses_what_cannot_be_tiled() {
         ("[change]\ncore_step = 10\n", "50", "core_spacing"),
         ("[register]\n[change]\n", "50", "register first"),
         ("[change]\nmethod = \"c2c\"\n", "50", "max_distance"),
+        (
+            "[change]\nground = true\n",
+            "50",
+            "derives them from the ground points",
+        ),
+        ("[dtm]\ncell = 1.0\n[change]\n", "50", "kizashi dtm"),
         ("[change]\n", "0", "tile size must be positive"),
     ] {
         let job = site(d, &e, &root().join("sample_data/epoch2_2026.laz"), steps);

@@ -86,6 +86,10 @@ pub struct Args {
     /// Output CSV, one row per core point.
     #[arg(long)]
     csv: Option<PathBuf>,
+    /// Compare ground points (class 2) only; an epoch without a ground class is classified
+    /// on the fly (SMRF, as `kizashi classify`).
+    #[arg(long)]
+    ground: bool,
     /// Print one JSON summary line.
     #[arg(long)]
     json: bool,
@@ -137,6 +141,7 @@ impl TryFrom<&Args> for Declared {
             csv: a.csv.clone(),
             area: None,
             heights: a.heights.job(),
+            ground: a.ground,
         };
         Ok(Declared(job, warnings))
     }

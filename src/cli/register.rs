@@ -35,6 +35,10 @@ pub struct Args {
     /// M3C2 cylinder radius, at least 0.5].
     #[arg(long, allow_negative_numbers = true)]
     plane_radius: Option<f64>,
+    /// Fit on ground points (class 2) only, so that vegetation growth and new buildings do
+    /// not pull the fit; an epoch without a ground class is classified on the fly.
+    #[arg(long)]
+    ground: bool,
     /// Aligned epoch 2 (LAS/LAZ, all attributes kept).
     #[arg(short, long)]
     output: Option<PathBuf>,
@@ -73,6 +77,7 @@ impl TryFrom<&Args> for RegisterJob {
             },
             output: a.output.clone(),
             heights: a.heights.job(),
+            ground: a.ground,
         })
     }
 }

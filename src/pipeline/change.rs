@@ -128,6 +128,10 @@ pub struct ChangeJob {
     /// The epochs' height systems (epoch 2 converted into epoch 1's when they differ).
     #[serde(default, skip_serializing_if = "Heights::is_default")]
     pub heights: Heights,
+    /// Only ground points (class 2) of both epochs; an epoch without a ground class is
+    /// classified on the fly (not in a plan's tile: there the file's classes are taken).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ground: bool,
 }
 
 impl super::Files for ChangeJob {
@@ -196,6 +200,9 @@ pub struct ChangeSummary {
     /// The epochs' height systems and whether epoch 2 was converted.
     #[serde(default)]
     pub heights: HeightsNote,
+    /// Ground points only were compared (`epochN_points` count those).
+    #[serde(default)]
+    pub ground_only: bool,
     /// Distance statistics over the non-NaN core points (metres).
     pub distance_min: Option<f64>,
     pub distance_max: Option<f64>,
@@ -226,6 +233,7 @@ pub struct ChangeOutcome {
 ///     csv: None,
 ///     area: None,
 ///     heights: Default::default(),
+///     ground: false,
 /// };
 /// let s = run_change(&job, &Silent, &Cancel::default()).unwrap().summary;
 /// assert_eq!(s.parameters.m3c2.unwrap().cyl_radius, 1.0); // from 5 points/m2
@@ -240,17 +248,47 @@ pub fn run_change(
     validate_declared(job)?;
     let mut warnings = super::same_epochs_warning(&job.epoch1, &job.epoch2);
     let t_read = Instant::now();
-    let (e1, e2, heights) = load_pair(
+    let fields = las::Fields::POSITIONS.with_classes(job.ground);
+    let (mut e1, mut e2, heights) = load_pair(
         [&job.epoch1, &job.epoch2],
-        las::Fields::POSITIONS,
+        [fields; 2],
         job.area.as_ref(),
         &job.heights,
         &mut warnings,
         progress,
         cancel,
     )?;
+    if job.ground {
+        progress.update("ground", 0, 2);
+        (e1, e2) = ground_pair(&e1, &e2, job.area.is_none(), &mut warnings)?;
+        progress.update("ground", 2, 2);
+    }
     let read_s = t_read.elapsed().as_secs_f64();
     change_between(job, (e1, e2), heights, read_s, warnings, progress, cancel)
+}
+
+/// The ground points of both epochs for `--ground` (classified on the fly where an epoch has
+/// no ground class and `on_the_fly`); an epoch left without any is refused, except in a
+/// plan's tile, where an empty part compares to nothing.
+pub(crate) fn ground_pair(
+    e1: &PointCloud,
+    e2: &PointCloud,
+    on_the_fly: bool,
+    warnings: &mut Vec<String>,
+) -> Result<(PointCloud, PointCloud)> {
+    use super::classify::ground_only;
+    let (g1, g2) = (
+        ground_only(e1, "epoch 1", on_the_fly, warnings),
+        ground_only(e2, "epoch 2", on_the_fly, warnings),
+    );
+    for (g, name) in [(&g1, "epoch 1"), (&g2, "epoch 2")] {
+        if g.is_empty() && on_the_fly {
+            return Err(PipelineError::Invalid(format!(
+                "no ground points in {name} (--ground)"
+            )));
+        }
+    }
+    Ok((g1, g2))
 }
 
 /// The same job on epochs already in memory (the viewer's): only positions, origin and CRS
@@ -498,6 +536,7 @@ fn change_between(
         timings,
         warnings,
         heights,
+        ground_only: job.ground,
         distance_min,
         distance_max,
         distance_mean,

@@ -110,10 +110,16 @@ pub fn ground_mask(
     g.class.iter().map(|&k| k == Class::Ground).collect()
 }
 
-/// The ground points of an in-memory epoch (positions and CRS, what the change panel
-/// compares when "ground only" is on), classified on the fly when it has no ground class.
-pub fn ground_only(c: &PointCloud, name: &str, warnings: &mut Vec<String>) -> PointCloud {
-    let m = ground_mask(c, name, true, warnings);
+/// The ground points of an epoch (positions and CRS: what M3C2/C2C and ICP compare with
+/// `--ground`, and the change panel when "ground only" is on), classified on the fly when it
+/// has no ground class (see [`ground_mask`]).
+pub fn ground_only(
+    c: &PointCloud,
+    name: &str,
+    on_the_fly: bool,
+    warnings: &mut Vec<String>,
+) -> PointCloud {
+    let m = ground_mask(c, name, on_the_fly, warnings);
     let mut g = PointCloud::with_origin(c.origin);
     g.positions = c
         .positions
@@ -188,13 +194,16 @@ pub fn run_classify(
     })
 }
 
-/// A job file's `[classify]` step: every compared epoch classified, one record for all.
+/// A job file's step run on each compared epoch (`[classify]`, `[dtm]`): one record for all.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ClassifyEpochs {
-    pub epochs: Vec<ClassifyJob>,
+pub struct EachEpoch<J> {
+    pub epochs: Vec<J>,
 }
 
-impl Files for ClassifyEpochs {
+pub type ClassifyEpochs = EachEpoch<ClassifyJob>;
+pub type DtmEpochs = EachEpoch<DtmJob>;
+
+impl<J: Files> Files for EachEpoch<J> {
     fn inputs(&self) -> Vec<PathBuf> {
         self.epochs.iter().flat_map(|j| j.inputs()).collect()
     }
@@ -312,4 +321,15 @@ pub fn run_dtm(job: &DtmJob, progress: &dyn Progress, cancel: &Cancel) -> Result
         warnings,
         seconds: t0.elapsed().as_secs_f64(),
     })
+}
+
+pub fn run_dtm_epochs(
+    job: &DtmEpochs,
+    progress: &dyn Progress,
+    cancel: &Cancel,
+) -> Result<Vec<DtmSummary>> {
+    job.epochs
+        .iter()
+        .map(|j| run_dtm(j, progress, cancel))
+        .collect()
 }

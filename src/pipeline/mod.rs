@@ -251,6 +251,7 @@ pub fn run_demo(
         csv: Some(out_dir.join("m3c2.csv")),
         area: None,
         heights: Default::default(),
+        ground: false,
     };
     let change = change::run_change(&job, progress, cancel)?.summary;
     let summary = DemoSummary {

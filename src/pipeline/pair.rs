@@ -53,11 +53,11 @@ fn overlap(a: &PointCloud, b: &PointCloud) -> Result<()> {
     Ok(())
 }
 
-/// Reads both epochs (epoch 2 with `fields2`; only points inside `area` when given), checks
-/// them, and puts epoch 2 in epoch 1's local frame.
+/// Reads both epochs (with `fields`; only points inside `area` when given), checks them, and
+/// puts epoch 2 in epoch 1's local frame.
 pub(crate) fn load_pair(
     [p1, p2]: [&Path; 2],
-    fields2: las::Fields,
+    [fields1, fields2]: [las::Fields; 2],
     area: Option<&super::tiling::TileArea>,
     heights: &Heights,
     warnings: &mut Vec<String>,
@@ -65,7 +65,7 @@ pub(crate) fn load_pair(
     cancel: &Cancel,
 ) -> Result<(PointCloud, PointCloud, HeightsNote)> {
     let tile = |k| area.map(|a| (a, k));
-    let l1 = load_epoch_in(p1, las::Fields::POSITIONS, tile(0), progress, cancel)?;
+    let l1 = load_epoch_in(p1, fields1, tile(0), progress, cancel)?;
     let l2 = load_epoch_in(p2, fields2, tile(1), progress, cancel)?;
     let (e1, mut e2) = (l1.cloud, l2.cloud);
     if area.is_some() && (e1.is_empty() || e2.is_empty()) {

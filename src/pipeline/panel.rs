@@ -44,6 +44,7 @@ impl Panel {
             csv: None,
             area: None,
             heights: Default::default(),
+            ground: false,
         };
         if self.method == Method::C2c {
             job.cores = Some(Cores::All);

@@ -34,6 +34,10 @@ pub struct RegisterJob {
     /// aligned copy is in epoch 1's system.
     #[serde(default, skip_serializing_if = "super::heights::Heights::is_default")]
     pub heights: super::heights::Heights,
+    /// Fit on ground points (class 2) only, classified on the fly where an epoch has no
+    /// ground class; every point of epoch 2 is still moved and written.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ground: bool,
 }
 
 impl super::Files for RegisterJob {
@@ -84,22 +88,40 @@ pub fn run_register(
         )));
     }
     let mut warnings = super::same_epochs_warning(&job.epoch1, &job.epoch2);
+    let fields1 = las::Fields::POSITIONS.with_classes(job.ground);
     let (e1, mut e2, _) = load_pair(
         [&job.epoch1, &job.epoch2],
-        las::Fields::ALL,
+        [fields1, las::Fields::ALL],
         None,
         &job.heights,
         &mut warnings,
         progress,
         cancel,
     )?;
+    // With --ground: epoch 1's ground is the reference surface, epoch 2's ground the
+    // candidates (the fit never pairs a roof or a tree with the terrain).
+    let (g1, m2) = if job.ground {
+        progress.update("ground", 0, 2);
+        let g1 = super::classify::ground_only(&e1, "epoch 1", true, &mut warnings);
+        let m2 = super::classify::ground_mask(&e2, "epoch 2", true, &mut warnings);
+        progress.update("ground", 2, 2);
+        if g1.is_empty() || !m2.contains(&true) {
+            return Err(PipelineError::Invalid(
+                "no ground points in one of the epochs (--ground)".into(),
+            ));
+        }
+        (Some(g1), Some(m2))
+    } else {
+        (None, None)
+    };
+    let reference = g1.as_ref().unwrap_or(&e1);
     let mut params = job.params.clone();
     params.plane_radius = job
         .plane_radius
-        .unwrap_or_else(|| super::params::derive_for(&e1).plane_radius);
-    let sorted = morton_sorted(&e1.positions);
+        .unwrap_or_else(|| super::params::derive_for(reference).plane_radius);
+    let sorted = morton_sorted(&reference.positions);
     let index = Index::build(&sorted);
-    let aligned = align(job, &e1, &index, &mut e2, &params, cancel)?;
+    let aligned = align(job, &e1, &index, &mut e2, m2.as_deref(), &params, cancel)?;
     let (r, m, stable, candidates) = (
         aligned.icp,
         aligned.matrix,
@@ -155,12 +177,14 @@ pub(crate) struct Aligned {
 }
 
 /// Registers `e2` (already in `e1`'s frame) onto `e1` (indexed as `index`) on the stable
-/// ground `job` declares, and moves `e2`'s points. The series registers every epoch with it.
+/// ground `job` declares (and among the points `only` marks, when given), and moves all of
+/// `e2`'s points. The series registers every epoch with it.
 pub(crate) fn align(
     job: &RegisterJob,
     e1: &PointCloud,
     index: &Index,
     e2: &mut PointCloud,
+    only: Option<&[bool]>,
     params: &crate::analysis::icp::IcpParams,
     cancel: &Cancel,
 ) -> Result<Aligned> {
@@ -189,11 +213,15 @@ pub(crate) fn align(
                 .as_ref()
                 .is_none_or(|f| crate::io::vector::inside_polygons(f, [x, y]))
     };
+    if only.is_some() {
+        stable.push("ground".into());
+    }
     let mut candidates: Vec<[f32; 3]> = e2
         .positions
         .iter()
-        .copied()
-        .filter(|p| keep(p.map(f64::from)))
+        .enumerate()
+        .filter(|&(i, p)| only.is_none_or(|m| m[i]) && keep(p.map(f64::from)))
+        .map(|(_, p)| *p)
         .collect();
     if candidates.is_empty() {
         return Err(PipelineError::Invalid(format!(

@@ -151,7 +151,7 @@ pub fn start_change(v: &mut Viewer) -> Result<(), String> {
         let (c1, c2) = if ground_only {
             p.set_step("ground");
             let g = |c: &crate::cloud::PointCloud, n: &str, w: &mut Vec<String>| {
-                std::sync::Arc::new(crate::pipeline::classify::ground_only(c, n, w))
+                std::sync::Arc::new(crate::pipeline::classify::ground_only(c, n, true, w))
             };
             (g(&c1, "epoch 1", &mut notes), g(&c2, "epoch 2", &mut notes))
         } else {

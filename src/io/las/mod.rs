@@ -142,6 +142,13 @@ impl Fields {
         rgb: false,
         extra: false,
     };
+    /// These fields, plus the classification when `on` (what `--ground` needs).
+    pub const fn with_classes(self, on: bool) -> Fields {
+        Fields {
+            classification: self.classification || on,
+            ..self
+        }
+    }
 
     fn selection(&self) -> laz::DecompressionSelection {
         use laz::DecompressionSelection as S;

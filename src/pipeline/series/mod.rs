@@ -358,15 +358,15 @@ pub fn run_series(
                 params: icp.clone(),
                 output: None,
                 heights: Default::default(),
+                ground: false,
             };
-            let a = super::register::align(&rj, &reference, index, &mut e, &icp, cancel).map_err(
-                |err| {
+            let a = super::register::align(&rj, &reference, index, &mut e, None, &icp, cancel)
+                .map_err(|err| {
                     PipelineError::Invalid(format!(
                         "registering epoch {k} ({}): {err}",
                         path.display()
                     ))
-                },
-            )?;
+                })?;
             rec.matrix = Some(a.matrix);
             rec.rms = Some(a.icp.rms);
             p.registration_error = a.icp.registration_error;

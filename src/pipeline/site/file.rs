@@ -21,6 +21,7 @@ pub struct SiteFile {
     pub epochs: Vec<Epoch>,
     pub classify: Option<ClassifyStep>,
     pub register: Option<RegisterStep>,
+    pub dtm: Option<DtmStep>,
     pub change: Option<ChangeStep>,
     pub dod: Option<DodStep>,
     pub objects: Option<ObjectsStep>,
@@ -94,6 +95,15 @@ pub struct ClassifyStep {
     pub vegetation: bool,
 }
 
+/// A DTM GeoTIFF of each compared epoch (`epochN_dtm.tif`, after classification and
+/// registration): a TIN through its ground points, as `kizashi dtm`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DtmStep {
+    /// Cell size in CRS units.
+    pub cell: f64,
+}
+
 /// Epoch 2 registered onto epoch 1; the change and DoD steps then compare the aligned copy.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -104,6 +114,8 @@ pub struct RegisterStep {
     pub rotation: Rotation,
     #[serde(deserialize_with = "auto")]
     pub plane_radius: Option<f64>,
+    /// Fit on ground points only (classified on the fly where an epoch has no ground class).
+    pub ground: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -130,6 +142,8 @@ pub struct ChangeStep {
     pub exact_normals: bool,
     /// Also write `change.csv` [default: true].
     pub csv: Option<bool>,
+    /// Compare ground points only (classified on the fly where an epoch has no ground class).
+    pub ground: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -45,6 +45,7 @@ use std::time::Instant;
 pub enum StepJob {
     Classify(super::classify::ClassifyEpochs),
     Register(RegisterJob),
+    Dtm(super::classify::DtmEpochs),
     Change(ChangeJob),
     Dod(DodJob),
     Objects(ObjectsJob),
@@ -58,6 +59,7 @@ impl StepJob {
         match self {
             StepJob::Classify(_) => "classify",
             StepJob::Register(_) => "register",
+            StepJob::Dtm(_) => "dtm",
             StepJob::Change(_) => "change",
             StepJob::Dod(_) => "dod",
             StepJob::Objects(_) => "objects",
@@ -71,6 +73,7 @@ impl StepJob {
         match self {
             StepJob::Classify(j) => j,
             StepJob::Register(j) => j,
+            StepJob::Dtm(j) => j,
             StepJob::Change(j) => j,
             StepJob::Dod(j) => j,
             StepJob::Objects(j) => j,
@@ -89,6 +92,9 @@ impl StepJob {
                 super::classify::run_classify_epochs(j, progress, cancel)?,
             )),
             StepJob::Register(j) => json(serde_json::to_value(super::change::run_register(
+                j, progress, cancel,
+            )?)),
+            StepJob::Dtm(j) => json(serde_json::to_value(super::classify::run_dtm_epochs(
                 j, progress, cancel,
             )?)),
             StepJob::Change(j) => json(serde_json::to_value(
@@ -257,6 +263,7 @@ pub fn plan_site(file: &Path, site: &SiteFile) -> Result<Plan> {
     let area = site.tile.as_ref().map(|t| t.area());
     if area.is_some()
         && (site.register.is_some()
+            || site.dtm.is_some()
             || site.series.is_some()
             || site.objects.is_some()
             || site.report.is_some())
@@ -325,6 +332,7 @@ pub fn plan_site(file: &Path, site: &SiteFile) -> Result<Plan> {
             },
             output: Some(aligned.clone()),
             heights: heights.clone(),
+            ground: r.ground,
         }));
         e2 = aligned;
         // The aligned copy is in epoch 1's height system: nothing left to convert or warn of.
@@ -332,6 +340,22 @@ pub fn plan_site(file: &Path, site: &SiteFile) -> Result<Plan> {
             date2: heights.date1,
             ..Default::default()
         };
+    }
+    if let Some(d) = &site.dtm {
+        if site.series.is_some() {
+            return Err(invalid(
+                file,
+                "[dtm] makes the compared pair's DTMs; make a series' with `kizashi dtm`",
+            ));
+        }
+        let job = |input: &PathBuf, name: &str| super::classify::DtmJob {
+            input: input.clone(),
+            output: o(name),
+            cell: d.cell,
+        };
+        steps.push(StepJob::Dtm(super::classify::DtmEpochs {
+            epochs: vec![job(&e1, "epoch1_dtm.tif"), job(&e2, "epoch2_dtm.tif")],
+        }));
     }
     let mut result = None;
     if let Some(c) = &site.change {
@@ -375,6 +399,7 @@ pub fn plan_site(file: &Path, site: &SiteFile) -> Result<Plan> {
             csv: c.csv.unwrap_or(true).then(|| o("change.csv")),
             area,
             heights: heights.clone(),
+            ground: c.ground,
         }));
         result = Some((laz, c.method));
     }

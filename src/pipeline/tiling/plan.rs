@@ -127,6 +127,12 @@ pub fn plan(job: &PlanJob) -> Result<Manifest> {
             "a tile sees part of the terrain; classify the survey first, then plan",
         ));
     }
+    if sf.dtm.is_some() {
+        return Err(refuse(
+            "dtm",
+            "a TIN over a tile's ground is cut at its edges; make the DTMs with `kizashi dtm`",
+        ));
+    }
     if sf.register.is_some() {
         return Err(refuse(
             "register",
@@ -173,6 +179,21 @@ pub fn plan(job: &PlanJob) -> Result<Manifest> {
     let mut halo: f64 = 0.0;
     let change = match change {
         Some(mut c) => {
+            if c.ground
+                && c.method == Method::M3c2
+                && (c.m3c2.cyl_radius.is_none()
+                    || c.m3c2.normal_radii.is_none()
+                    || c.m3c2.max_distance.is_none()
+                    || c.cores.is_none())
+            {
+                // The untiled run derives them from epoch 1's ground points; the headers
+                // count every point.
+                return Err(refuse(
+                    "change",
+                    "with ground = true, declare cyl_radius, normal_radii, max_distance and \
+                     core_spacing (the whole run derives them from the ground points)",
+                ));
+            }
             match c.method {
                 Method::M3c2 => {
                     let p = c.m3c2.resolve(&derived);

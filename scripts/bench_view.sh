@@ -29,3 +29,42 @@ print(f"points {int(sys.argv[2]):>9,}  budget {int(sys.argv[3]):>9,}  drawn {d['
 PY
   done
 done
+
+# Opening large files (issue 15): time to the first frame with points (the overview), time until
+# the view is fully refined (every point read, every wanted node drawn), peak memory; LAS, LAZ
+# and COPC (from our exporter) of the same survey, each opened with the overview and without it
+# (--overview-points 0: every point read first, as before), interleaved over rounds.
+# Sizes: KIZASHI_BENCH_OPEN_SIZES ("10000000"; 100 M needs ~8 GB of disk and ~20 min to make);
+# rounds: KIZASHI_BENCH_ROUNDS (2). KIZASHI_BENCH_OPEN=0 skips this part.
+[ "${KIZASHI_BENCH_OPEN:-1}" = "0" ] && exit 0
+ROUNDS="${KIZASHI_BENCH_ROUNDS:-2}"
+peak() { # runs "$@"; prints the child's peak resident memory in MB on fd 3
+  python3 -c 'import resource, subprocess, sys
+r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024, r.returncode)' "$@"
+}
+for n in ${KIZASHI_BENCH_OPEN_SIZES:-10000000}; do
+  laz="$WORK/view_$n.laz"; las="$WORK/view_$n.las"; copc="$WORK/view_$n.copc.laz"
+  [ -s "$laz" ] || "$SYN" "$laz" "$n"
+  [ -s "$las" ] || "$SYN" "$las" "$n"
+  [ -s "$copc" ] || "$BIN" export copc "$laz" -o "$copc" >/dev/null
+  for round in $(seq "$ROUNDS"); do
+    for f in "$las" "$laz" "$copc"; do
+      for ov in 1048576 0; do
+        out="$WORK/open_$(basename "$f")_$ov.json"
+        run=("$BIN" view "$f" --lang en --frames 3 --overview-points "$ov" --stats "$out")
+        if [ -n "${KIZASHI_BENCH_NO_XVFB:-}" ]; then mem=$(peak "${run[@]}")
+        else mem=$(peak xvfb-run -a -s '-screen 0 1280x800x24' "${run[@]}"); fi
+        python3 - "$out" "$f" "$ov" "$mem" "$round" <<'PY'
+import json, os, sys
+d = json.load(open(sys.argv[1]))
+mem, rc = sys.argv[4].split()
+f = lambda k: f"{d[k]:6.2f}" if d.get(k) is not None else "     -"
+print(f"round {sys.argv[5]}  {os.path.basename(sys.argv[2]):>24}  overview {'on ' if sys.argv[3] != '0' else 'off'}  "
+      f"window {f('window_s')} s  first frame {f('first_frame_s')} s  refined {f('refined_s')} s  "
+      f"peak {int(mem):>6} MB  frame {d['frame_ms_mean']:7.1f} ms  rc {rc}")
+PY
+      done
+    done
+  done
+done

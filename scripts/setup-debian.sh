@@ -63,6 +63,13 @@ if ! $PY -c 'import CSF' 2>/dev/null; then
     $PY -m pip install -q --break-system-packages "cloth-simulation-filter==1.1.7"
 fi
 
+# copclib (the reference C++ COPC library): an independent reader for the COPC export tests.
+if ! $PY -c 'import copclib' 2>/dev/null; then
+  echo "setup: installing copclib"
+  $PY -m pip install -q "copclib==2.6.3" || \
+    $PY -m pip install -q --break-system-packages "copclib==2.6.3"
+fi
+
 # xDEM 0.2.3 (the DEM co-registration anchor, ../shared/bench/dem/run_xdem.py) in its own venv:
 # its rasterio/geopandas stack stays apart from the system Python.
 XDEM_VENV="${KIZASHI_XDEM_VENV:-/var/cache/kizashi/xdem-venv}"
@@ -82,10 +89,11 @@ if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
 fi
 NODE_DIR="${KIZASHI_NODE_DIR:-/var/cache/kizashi/node}"
 if [ ! -f "$NODE_DIR/node_modules/gltf-validator/package.json" ] || [ ! -f "$NODE_DIR/node_modules/cesium/package.json" ] \
-   || [ ! -f "$NODE_DIR/node_modules/playwright-core/package.json" ]; then
-  echo "setup: installing gltf-validator, cesium, playwright-core into $NODE_DIR"
+   || [ ! -f "$NODE_DIR/node_modules/playwright-core/package.json" ] \
+   || [ ! -f "$NODE_DIR/node_modules/copc/package.json" ]; then
+  echo "setup: installing gltf-validator, cesium, playwright-core, copc into $NODE_DIR"
   mkdir -p "$NODE_DIR"
-  (cd "$NODE_DIR" && npm install --silent --no-audit --no-fund gltf-validator@2.0.0-dev.3.10 cesium@1.145.0 playwright-core@1.65.1)
+  (cd "$NODE_DIR" && npm install --silent --no-audit --no-fund gltf-validator@2.0.0-dev.3.10 cesium@1.145.0 playwright-core@1.65.1 copc@0.0.8)
 fi
 
 # Rust toolchain: use the one on PATH (rustup-managed on our machines).

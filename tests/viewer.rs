@@ -720,3 +720,31 @@ fn series_runs_from_the_viewer_over_loaded_epochs() {
     );
     assert_panels_drawn(&r);
 }
+
+/// The layer's "COPC…" button (scripted as `--export X.copc.laz`): the opened file written as
+/// COPC in the background, then read back whole by copclib against the source.
+#[test]
+fn layer_exports_copc() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sample_data/epoch2_2026.laz");
+    let out = dir.path().join("e2.copc.laz");
+    let r = view(
+        &["--lang", "ja", "--export", out.to_str().unwrap()],
+        std::slice::from_ref(&src),
+    );
+    assert!(
+        r.stats["errors"].as_array().unwrap().is_empty(),
+        "{}",
+        r.stats["errors"]
+    );
+    let o = Command::new("python3")
+        .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/py/copc_check.py"))
+        .arg(&src)
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let c: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(c["mismatched"], serde_json::json!([]), "{c}");
+    assert!(c["extra"].to_string().contains("true_dz"), "{c}");
+}

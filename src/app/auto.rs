@@ -53,6 +53,13 @@ pub struct Auto {
     frame_ms: Vec<f32>,
     drawn: Vec<usize>,
     saved: Arc<Mutex<Option<Result<(), String>>>>,
+    first_screenshot: Option<PathBuf>,
+    first_saved: Arc<Mutex<Option<Result<(), String>>>>,
+    /// The first frame drawn at all (the window is up), the first with points on screen
+    /// (pipelines compiled), and the end of loading with every wanted node drawn.
+    window_s: Option<f64>,
+    first_frame_s: Option<f64>,
+    refined_s: Option<f64>,
     load_s: Option<f64>,
     change_s: Option<f64>,
     profile: Option<[f64; 4]>,
@@ -76,6 +83,11 @@ impl Auto {
             frame_ms: Vec::new(),
             drawn: Vec::new(),
             saved: Arc::new(Mutex::new(None)),
+            first_screenshot: o.first_screenshot.clone(),
+            first_saved: Arc::new(Mutex::new(None)),
+            window_s: None,
+            first_frame_s: None,
+            refined_s: None,
             load_s: None,
             change_s: None,
             profile: o.profile,
@@ -89,6 +101,24 @@ impl Auto {
     pub fn active(&self) -> bool {
         self.screenshot.is_some() || self.stats.is_some()
     }
+}
+
+/// Saves the window to `path` when the frame is captured; `saved` says how it went.
+fn capture(commands: &mut Commands, path: PathBuf, saved: Arc<Mutex<Option<Result<(), String>>>>) {
+    commands
+        .spawn(Screenshot::primary_window())
+        .observe(move |shot: On<ScreenshotCaptured>| {
+            let r = match shot.image.clone().try_into_dynamic() {
+                Ok(img) => img
+                    .to_rgb8()
+                    .save(&path)
+                    .map_err(|e| format!("{}: {e}", path.display())),
+                Err(e) => Err(format!("screenshot: {e:?}")),
+            };
+            if let Ok(mut s) = saved.lock() {
+                *s = Some(r);
+            }
+        });
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -113,6 +143,16 @@ pub fn step(
         auto.stage = Stage::Done;
         exit.write(AppExit::error());
         return;
+    }
+    if auto.window_s.is_none() && viewer.frame >= 1 {
+        auto.window_s = Some(elapsed);
+    }
+    // Points on screen: some drawn, and no pipeline still compiling (those frames are black).
+    if auto.first_frame_s.is_none() && viewer.points_drawn > 0 && ready.0.load(Ordering::Relaxed) {
+        auto.first_frame_s = Some(elapsed);
+        if let Some(path) = auto.first_screenshot.clone() {
+            capture(&mut commands, path, auto.first_saved.clone());
+        }
     }
     match auto.stage {
         Stage::Loading => {
@@ -142,6 +182,8 @@ pub fn step(
                     auto.stage = Stage::Changing;
                 } else {
                     open_profile(&auto, &mut viewer);
+                    // Exports that need no result (a session, a layer as COPC).
+                    start_exports(&auto, &mut viewer);
                     auto.stage = Stage::Settling;
                 }
             }
@@ -157,12 +199,16 @@ pub fn step(
         Stage::Settling => {
             // Ready = nothing left to spawn and no pipeline compiling, three frames running
             // (a new mesh can queue a new pipeline the frame after it appears).
+            let first_done = auto.first_screenshot.is_none()
+                || auto.first_saved.lock().is_ok_and(|s| s.is_some());
             let ok = !viewer.lod_pending
                 && viewer.jobs.is_empty()
                 && ready.0.load(Ordering::Relaxed)
-                && viewer.frame > 3;
+                && viewer.frame > 3
+                && first_done;
             auto.settled = if ok { auto.settled + 1 } else { 0 };
             if auto.settled >= 3 {
+                auto.refined_s = Some(elapsed);
                 auto.stage = Stage::Measuring;
                 viewer.auto_active = true;
             }
@@ -174,21 +220,7 @@ pub fn step(
             if auto.frame_ms.len() as u32 >= auto.frames {
                 match auto.screenshot.clone() {
                     Some(path) => {
-                        let saved = auto.saved.clone();
-                        commands.spawn(Screenshot::primary_window()).observe(
-                            move |shot: On<ScreenshotCaptured>| {
-                                let r = match shot.image.clone().try_into_dynamic() {
-                                    Ok(img) => img
-                                        .to_rgb8()
-                                        .save(&path)
-                                        .map_err(|e| format!("{}: {e}", path.display())),
-                                    Err(e) => Err(format!("screenshot: {e:?}")),
-                                };
-                                if let Ok(mut s) = saved.lock() {
-                                    *s = Some(r);
-                                }
-                            },
-                        );
+                        capture(&mut commands, path, auto.saved.clone());
                         auto.stage = Stage::Capturing;
                     }
                     None => finish(&mut auto, &viewer, &windows, &exit_code, &mut exit, None),
@@ -196,7 +228,11 @@ pub fn step(
             }
         }
         Stage::Capturing => {
-            let r = auto.saved.lock().ok().and_then(|s| s.clone());
+            let first = auto.first_saved.lock().ok().and_then(|s| s.clone());
+            let r = match (auto.saved.lock().ok().and_then(|s| s.clone()), first) {
+                (Some(Ok(())), Some(Err(e))) => Some(Err(e)),
+                (r, _) => r,
+            };
             if let Some(r) = r {
                 finish(&mut auto, &viewer, &windows, &exit_code, &mut exit, r.err());
             } else if elapsed > auto.timeout_s + 60.0 {
@@ -240,6 +276,19 @@ fn start_exports(auto: &Auto, viewer: &mut Viewer) {
                 }
             }
             ("geojson" | "json", Some(id)) => ui::export_objects(viewer, id, path.clone()),
+            // A COPC copy of the first layer read from a file (its "COPC…" button).
+            ("laz", _) if path.to_string_lossy().to_lowercase().ends_with(".copc.laz") => {
+                match viewer
+                    .layers
+                    .iter()
+                    .find(|l| l.path.is_some() && l.cloud().is_some())
+                {
+                    Some(l) => ui::export_copc(viewer, l.id, path.clone()),
+                    None => viewer
+                        .errors
+                        .push(format!("--export {}: no cloud", path.display())),
+                }
+            }
             (_, Some(id)) => ui::export_report(viewer, id, path.clone()),
             (_, None) => viewer.errors.push(format!(
                 "--export {}: no change result to export",
@@ -290,6 +339,7 @@ fn write_stats(auto: &Auto, viewer: &Viewer, windows: &Query<&Window>, failure: 
                 "points": c.cloud.len(), "drawn": c.drawn, "visible": l.visible,
                 "colour": format!("{:?}", c.mode), "range": [c.range.0, c.range.1],
                 "octree_nodes": c.octree.nodes.len(), "spacing": c.spacing, "warnings": l.warnings,
+                "overview_of": c.overview_of,
                 "crs_epsg": c.cloud.crs.as_ref().and_then(|c| c.epsg),
             }),
             LayerKind::Raster(r) => serde_json::json!({
@@ -324,6 +374,9 @@ fn write_stats(auto: &Auto, viewer: &Viewer, windows: &Query<&Window>, failure: 
         "frame_ms_max": auto.frame_ms.iter().cloned().fold(0.0f32, f32::max),
         "fps": if mean > 0.0 { 1000.0 / mean } else { 0.0 },
         "load_s": auto.load_s,
+        "window_s": auto.window_s,
+        "first_frame_s": auto.first_frame_s,
+        "refined_s": auto.refined_s,
         "change_s": auto.change_s,
         "total_s": auto.started.elapsed().as_secs_f64(),
         "screenshot": auto.screenshot,

@@ -62,6 +62,8 @@ strings! {
     Run => "Run", "実行";
     Cancel => "Cancel", "中止";
     NeedTwoEpochs => "Open two epochs to compare.", "比較する2時期を開いてください。";
+    StillLoading => "Wait until every point is loaded (the view shows an overview).", "全点の読み込みが終わるまでお待ちください（表示は概観です）。";
+    Overview => "overview of", "概観：全";
     Result => "Result", "結果";
     CorePoints => "core points", "コア点";
     Significant => "significant change", "有意な変化";
@@ -71,6 +73,7 @@ strings! {
     SaveResult => "Save result (LAZ)…", "結果を保存（LAZ）…";
     Saved => "Saved", "保存しました";
     ExportTiles => "3D Tiles…", "3D Tiles 出力…";
+    ExportCopc => "COPC…", "COPC 出力…";
     ExportObjects => "Change objects (GeoJSON)…", "変化領域（GeoJSON）…";
     ExportReport => "Report (PDF / HTML)…", "レポート（PDF / HTML）…";
     ExportDod => "DEM of difference (GeoTIFF)…", "DEM差分（GeoTIFF）…";

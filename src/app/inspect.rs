@@ -247,6 +247,8 @@ mod tests {
             drawn: 0,
             summary: None,
             histogram: Default::default(),
+            overview_of: None,
+            retired: Vec::new(),
         };
         v.layers.push(super::super::Layer {
             id: 7,

@@ -14,6 +14,8 @@ pub struct JobProgress {
     step: Mutex<String>,
     done: AtomicU64,
     total: AtomicU64,
+    /// Results handed over before the job ends (a file's overview while the rest is read).
+    early: Mutex<Vec<Output>>,
 }
 
 impl JobProgress {
@@ -25,6 +27,21 @@ impl JobProgress {
             self.total.load(Ordering::Relaxed),
         );
         (step, (t > 0).then(|| (d as f64 / t as f64).min(1.0) as f32))
+    }
+
+    /// Hands a result to the viewer now; the job goes on.
+    pub fn publish(&self, o: Output) {
+        if let Ok(mut e) = self.early.lock() {
+            e.push(o);
+        }
+    }
+
+    /// What the job published since the last call.
+    pub fn take_published(&self) -> Vec<Output> {
+        self.early
+            .lock()
+            .map(|mut e| std::mem::take(&mut *e))
+            .unwrap_or_default()
     }
 
     pub fn set_step(&self, step: &str) {
@@ -55,6 +72,8 @@ pub enum Output {
         cloud: PointCloud,
         octree: Octree,
         warnings: Vec<String>,
+        /// An overview of a file of this many points; the whole cloud follows.
+        overview_of: Option<u64>,
     },
     Raster {
         path: PathBuf,
@@ -83,6 +102,8 @@ pub struct Job {
     pub label: String,
     pub progress: Arc<JobProgress>,
     pub cancel: Cancel,
+    /// The file a load job reads (its layer, once removed, cancels it).
+    pub file: Option<PathBuf>,
     rx: Mutex<Receiver<Result<Output, String>>>,
 }
 
@@ -124,6 +145,7 @@ impl Job {
                 label,
                 progress,
                 cancel,
+                file: None,
                 rx: Mutex::new(rx2),
             };
         }
@@ -131,6 +153,7 @@ impl Job {
             label,
             progress,
             cancel,
+            file: None,
             rx: Mutex::new(rx),
         }
     }
@@ -149,12 +172,35 @@ impl Job {
     }
 }
 
-/// Opens one file: a point cloud (all attributes, plus its LOD octree) or a raster.
-pub fn load(path: PathBuf, p: &JobProgress, cancel: &Cancel) -> Result<Output, String> {
+/// Opens one file: a point cloud (all attributes, plus its LOD octree) or a raster. A large
+/// cloud publishes its overview first (`io::las::read_overview`), drawn while the rest is read.
+pub fn load(
+    path: PathBuf,
+    overview_points: u64,
+    p: &JobProgress,
+    cancel: &Cancel,
+) -> Result<Output, String> {
     if pipeline::layers::is_raster(&path) {
         p.set_step("raster");
         let raster = pipeline::layers::open_raster(&path).map_err(|e| e.to_string())?;
         return Ok(Output::Raster { path, raster });
+    }
+    p.set_step("overview");
+    // A file the overview cannot read is left to the whole read, which says why.
+    let fields = crate::io::las::Fields::ALL;
+    let overview = (overview_points > 0)
+        .then(|| crate::io::las::read_overview(&path, fields, overview_points))
+        .and_then(Result::ok)
+        .flatten();
+    if let Some(o) = overview {
+        let octree = Octree::build(&o.cloud.positions, octree::Params::default());
+        p.publish(Output::Cloud {
+            path: path.clone(),
+            cloud: o.cloud,
+            octree,
+            warnings: o.warnings,
+            overview_of: Some(o.header.point_count),
+        });
     }
     let loaded = pipeline::load_epoch(&path, crate::io::las::Fields::ALL, p, cancel)
         .map_err(|e| e.to_string())?;
@@ -168,6 +214,7 @@ pub fn load(path: PathBuf, p: &JobProgress, cancel: &Cancel) -> Result<Output, S
         cloud: loaded.cloud,
         octree,
         warnings: loaded.warnings,
+        overview_of: None,
     })
 }
 

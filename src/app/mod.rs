@@ -53,6 +53,9 @@ pub fn run(opts: ViewOptions) -> anyhow::Result<()> {
     if let Some(b) = opts.budget {
         settings.budget = b.max(1000);
     }
+    if let Some(n) = opts.overview_points {
+        settings.overview_points = n;
+    }
     let mut viewer = Viewer::new(lang, settings);
     viewer.budget_explicit = opts.budget.is_some();
     viewer.initial_colour = opts.colour.clone();
@@ -235,6 +238,8 @@ pub fn add_cloud(
         drawn: 0,
         summary,
         histogram: Default::default(),
+        overview_of: None,
+        retired: Vec::new(),
     };
     viewer.layers.push(Layer {
         id,
@@ -280,6 +285,33 @@ pub fn add_cloud(
         viewer.compare.b = viewer.change.e2;
     }
     id
+}
+
+/// The whole cloud of a file takes the place of its overview: same layer, colour mode and
+/// range; the overview's meshes stay drawn until the new nodes are (no blank frames).
+pub fn replace_cloud(
+    viewer: &mut Viewer,
+    commands: &mut Commands,
+    id: u32,
+    cloud: PointCloud,
+    octree: Octree,
+    warnings: Vec<String>,
+) {
+    let transform = viewer.layer_transform(cloud.origin);
+    let Some(l) = viewer.layers.iter_mut().find(|l| l.id == id) else {
+        return;
+    };
+    let LayerKind::Cloud(c) = &mut l.kind else {
+        return;
+    };
+    c.colours = colour::colours(&cloud, &c.mode, c.range);
+    c.spacing = mean_spacing(&cloud);
+    c.retired.extend(c.nodes.drain().map(|(_, (e, _))| e));
+    c.cloud = Arc::new(cloud);
+    c.octree = Arc::new(octree);
+    c.overview_of = None;
+    commands.entity(c.root).insert(transform);
+    l.warnings = warnings;
 }
 
 fn add_raster(

@@ -262,6 +262,7 @@ pub fn update_lod(
             Vec::new()
         };
         let wanted_set: std::collections::HashSet<u32> = wanted.iter().copied().collect();
+        let mut layer_pending = false;
         for &id in &wanted {
             if let Some(e) = cl.nodes.get_mut(&id) {
                 e.1 = frame;
@@ -274,6 +275,7 @@ pub fn update_lod(
             let n = &cl.octree.nodes[id as usize];
             if n.count > spawn_left {
                 pending = true;
+                layer_pending = true;
                 continue;
             }
             spawn_left -= n.count;
@@ -291,6 +293,12 @@ pub fn update_lod(
                 .id();
             cl.nodes.insert(id, (e, frame));
             drawn += n.count;
+        }
+        // An overview replaced by its whole cloud goes once the cloud's nodes are all drawn.
+        if !layer_pending || !shown_now {
+            for e in cl.retired.drain(..) {
+                commands.entity(e).despawn();
+            }
         }
         // Hide what is not wanted; free what has been unwanted for ~2 s.
         let mut free = Vec::new();
@@ -322,6 +330,9 @@ pub fn update_lod(
 /// Despawns every node mesh of a layer (after a colour change they are rebuilt next frames).
 pub fn clear_nodes(commands: &mut Commands, cl: &mut CloudLayer) {
     for (_, (e, _)) in cl.nodes.drain() {
+        commands.entity(e).despawn();
+    }
+    for e in cl.retired.drain(..) {
         commands.entity(e).despawn();
     }
 }

@@ -10,6 +10,10 @@ pub struct ViewOptions {
     pub change: Option<Method>,
     /// Save the window to this PNG after `frames` settled frames, then exit.
     pub screenshot: Option<PathBuf>,
+    /// Also save the window at the first frame that shows points (a large file's overview).
+    pub first_screenshot: Option<PathBuf>,
+    /// Files of more points than this open with an overview first (`Settings`).
+    pub overview_points: Option<u64>,
     pub frames: u32,
     /// Write what was shown (layers, errors, points drawn, frame times) as JSON on exit.
     pub stats: Option<PathBuf>,
@@ -50,6 +54,8 @@ pub struct Settings {
     pub rim: bool,
     pub edl: bool,
     pub edl_strength: f32,
+    /// Files of more points than this show an overview of about as many first (0: never).
+    pub overview_points: u64,
 }
 
 impl Default for Settings {
@@ -63,6 +69,7 @@ impl Default for Settings {
             rim: false,
             edl: true,
             edl_strength: 0.5,
+            overview_points: crate::io::las::OVERVIEW_POINTS,
         }
     }
 }
@@ -86,6 +93,11 @@ pub struct CloudLayer {
     /// The result panel's histogram, kept until its field or range changes (not recounted
     /// over every point each frame).
     pub histogram: HistogramCache,
+    /// Only an overview of a file of this many points is held; the whole cloud is being read
+    /// and replaces it (`jobs::load`). Whatever needs every point waits for it.
+    pub overview_of: Option<u64>,
+    /// The overview's meshes, drawn until the whole cloud's nodes are, then despawned.
+    pub retired: Vec<Entity>,
 }
 
 /// Histogram bins of one field over one range.
@@ -150,6 +162,10 @@ impl Layer {
             LayerKind::Cloud(c) => Some(c),
             _ => None,
         }
+    }
+    /// A cloud whose every point is here (not an overview still loading).
+    pub fn complete(&self) -> bool {
+        self.cloud().is_some_and(|c| c.overview_of.is_none())
     }
     /// A survey epoch: not a change result, not a series result.
     pub fn is_epoch(&self) -> bool {
@@ -262,6 +278,7 @@ pub enum DialogResult {
     Open(Vec<PathBuf>),
     Save(u32, PathBuf),
     Tiles(u32, PathBuf),
+    Copc(u32, PathBuf),
     Objects(u32, PathBuf),
     Report(u32, PathBuf),
     Dod(PathBuf),
@@ -365,7 +382,10 @@ impl Viewer {
                 .map(|n| n.to_string_lossy().to_string())
                 .unwrap_or_default()
         );
-        let job = jobs::Job::spawn(label, move |p, c| jobs::load(path, p, c));
+        let file = Some(path.clone());
+        let overview = self.settings.overview_points;
+        let mut job = jobs::Job::spawn(label, move |p, c| jobs::load(path, overview, p, c));
+        job.file = file;
         self.jobs.push((JobKind::Load, job));
     }
 
@@ -479,6 +499,14 @@ impl Viewer {
     pub fn remove_layer(&mut self, commands: &mut Commands, id: u32) {
         if let Some(i) = self.layers.iter().position(|l| l.id == id) {
             let l = self.layers.remove(i);
+            // Removed while its whole cloud is still being read: that read stops.
+            if l.cloud().is_some_and(|c| c.overview_of.is_some()) {
+                for (_, j) in &self.jobs {
+                    if j.file.is_some() && j.file == l.path {
+                        j.cancel.cancel();
+                    }
+                }
+            }
             let root = match l.kind {
                 LayerKind::Cloud(c) => c.root,
                 LayerKind::Raster(r) => r.root,

@@ -13,6 +13,12 @@ pub(super) fn poll_jobs(
     mut images: ResMut<Assets<Image>>,
 ) {
     let mut finished = Vec::new();
+    // What running jobs handed over early (overviews), before what ended.
+    for (kind, job) in &viewer.jobs {
+        for o in job.progress.take_published() {
+            finished.push((*kind, job.label.clone(), Ok(o)));
+        }
+    }
     let mut i = 0;
     while i < viewer.jobs.len() {
         match viewer.jobs[i].1.poll() {
@@ -44,12 +50,26 @@ pub(super) fn poll_jobs(
                 cloud,
                 octree,
                 warnings,
+                overview_of,
             }) => {
+                // The whole cloud of a file whose overview is shown takes its place.
+                let streaming = viewer
+                    .layers
+                    .iter()
+                    .find(|l| {
+                        l.path.as_ref() == Some(&path)
+                            && l.cloud().is_some_and(|c| c.overview_of.is_some())
+                    })
+                    .map(|l| l.id);
+                if let Some(id) = streaming {
+                    replace_cloud(&mut viewer, &mut commands, id, cloud, octree, warnings);
+                    continue;
+                }
                 let name = path
                     .file_name()
                     .map(|n| n.to_string_lossy().to_string())
                     .unwrap_or_default();
-                add_cloud(
+                let id = add_cloud(
                     &mut viewer,
                     &mut commands,
                     &mut materials,
@@ -60,6 +80,14 @@ pub(super) fn poll_jobs(
                     warnings,
                     None,
                 );
+                if let Some(LayerKind::Cloud(c)) = viewer
+                    .layers
+                    .iter_mut()
+                    .find(|l| l.id == id)
+                    .map(|l| &mut l.kind)
+                {
+                    c.overview_of = overview_of;
+                }
                 // A photo opened before the clouds moves down to their ground.
                 if let Some(z) = ground_height(&viewer) {
                     for l in viewer.layers.iter_mut() {
@@ -181,6 +209,7 @@ pub(super) fn poll_dialogs(mut viewer: ResMut<Viewer>) {
             }
             DialogResult::Save(id, path) => ui::save_result(&mut viewer, id, path),
             DialogResult::Tiles(id, dir) => ui::export_tiles(&mut viewer, id, dir),
+            DialogResult::Copc(id, path) => ui::export_copc(&mut viewer, id, path),
             DialogResult::Objects(id, path) => ui::export_objects(&mut viewer, id, path),
             DialogResult::Report(id, path) => ui::export_report(&mut viewer, id, path),
             DialogResult::Session(path) => {

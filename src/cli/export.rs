@@ -1,4 +1,4 @@
-//! `kizashi export tiles`: OGC 3D Tiles 1.1.
+//! `kizashi export tiles`: OGC 3D Tiles 1.1; `kizashi export copc`: COPC.
 
 use anyhow::Result;
 use kizashi::io::geoid::GeoidSpec;
@@ -9,6 +9,46 @@ use std::path::PathBuf;
 pub enum Command {
     /// OGC 3D Tiles 1.1 (glb tiles, refine ADD) for CesiumJS and other 3D Tiles clients.
     Tiles(TilesArgs),
+    /// COPC (cloud-optimized LAZ: an octree of LAZ chunks, for PDAL, QGIS, Potree and web
+    /// viewers), every attribute kept.
+    Copc(CopcArgs),
+}
+
+#[derive(clap::Args)]
+pub struct CopcArgs {
+    /// Point cloud (LAS/LAZ/COPC).
+    input: PathBuf,
+    /// Output `*.copc.laz`.
+    #[arg(short, long)]
+    output: PathBuf,
+    /// A node with at most this many points keeps them all.
+    #[arg(long, default_value_t = 100_000)]
+    leaf_points: usize,
+    /// Print the summary as one JSON line.
+    #[arg(long)]
+    json: bool,
+}
+
+fn run_copc(a: CopcArgs) -> Result<i32> {
+    let job = kizashi::pipeline::copc::CopcJob {
+        input: a.input,
+        output: a.output,
+        leaf_points: Some(a.leaf_points),
+    };
+    let cancel = super::cancel_on_ctrl_c();
+    let s = kizashi::pipeline::copc::run_copc(&job, &kizashi::pipeline::Silent, &cancel)?;
+    if a.json {
+        return super::print_json(&s).map(|_| 0);
+    }
+    let w = &s.written;
+    for x in &w.warnings {
+        eprintln!("warning: {x}");
+    }
+    println!(
+        "wrote {} ({} points, point format {}, {} nodes, depth {}, root spacing {:.3}) in {:.2} s",
+        s.output, w.points, w.point_format, w.nodes, w.depth, w.spacing, s.seconds
+    );
+    Ok(0)
 }
 
 #[derive(clap::Args)]
@@ -57,7 +97,10 @@ impl From<&TilesArgs> for TilesJob {
 }
 
 pub fn run(c: Command) -> Result<i32> {
-    let Command::Tiles(a) = c;
+    let a = match c {
+        Command::Tiles(a) => a,
+        Command::Copc(a) => return run_copc(a),
+    };
     let cancel = super::cancel_on_ctrl_c();
     let s = run_tiles(&TilesJob::from(&a), &kizashi::pipeline::Silent, &cancel)?;
     if a.json {

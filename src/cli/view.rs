@@ -14,6 +14,14 @@ pub struct Args {
     /// Save the window (3D view and panels) to this PNG once everything is drawn, then exit.
     #[arg(long)]
     pub screenshot: Option<PathBuf>,
+    /// Also save the window at the first frame that shows points (a large file: its overview,
+    /// drawn while the rest is read).
+    #[arg(long)]
+    pub first_screenshot: Option<PathBuf>,
+    /// Files of more points than this show an overview of about as many at once, refined
+    /// while the rest is read (0: read every file whole first).
+    #[arg(long, default_value_t = kizashi::io::las::OVERVIEW_POINTS)]
+    pub overview_points: u64,
     /// Frames to render (and time) before the screenshot.
     #[arg(long, default_value_t = 5)]
     pub frames: u32,
@@ -35,8 +43,9 @@ pub struct Args {
     /// Open a cross-section between two points (data CRS): x1,y1,x2,y2.
     #[arg(long, value_delimiter = ',', num_args = 1, allow_hyphen_values = true)]
     profile: Option<Vec<f64>>,
-    /// After --change, export through the viewer's own export buttons: REPORT.pdf|.html,
-    /// OBJECTS.geojson or DOD.tif (repeatable; for scripted runs and tests).
+    /// Once loaded (after --change when given), export through the viewer's own buttons:
+    /// REPORT.pdf|.html, OBJECTS.geojson, DOD.tif (these after --change), SESSION.toml, or
+    /// NAME.copc.laz (the first cloud's file as COPC); repeatable, for scripted runs and tests.
     #[arg(long)]
     export: Vec<PathBuf>,
     /// Run the monitoring series over the epochs once loaded (the series panel's button).
@@ -105,6 +114,8 @@ pub fn run(a: Args) -> Result<i32> {
         files: a.files,
         change: a.change.map(Into::into),
         screenshot: a.screenshot,
+        first_screenshot: a.first_screenshot,
+        overview_points: Some(a.overview_points),
         frames: a.frames,
         stats: a.stats,
         lang,

@@ -194,30 +194,15 @@ pub fn run_classify(
     })
 }
 
-/// A job file's step run on each compared epoch (`[classify]`, `[dtm]`): one record for all.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct EachEpoch<J> {
-    pub epochs: Vec<J>,
-}
-
-pub type ClassifyEpochs = EachEpoch<ClassifyJob>;
-pub type DtmEpochs = EachEpoch<DtmJob>;
-
-impl<J: Files> Files for EachEpoch<J> {
-    fn inputs(&self) -> Vec<PathBuf> {
-        self.epochs.iter().flat_map(|j| j.inputs()).collect()
-    }
-    fn outputs(&self) -> Vec<PathBuf> {
-        self.epochs.iter().flat_map(|j| j.outputs()).collect()
-    }
-}
+pub type ClassifyEpochs = super::EachFile<ClassifyJob>;
+pub type DtmEpochs = super::EachFile<DtmJob>;
 
 pub fn run_classify_epochs(
     job: &ClassifyEpochs,
     progress: &dyn Progress,
     cancel: &Cancel,
 ) -> Result<Vec<ClassifySummary>> {
-    job.epochs
+    job.files
         .iter()
         .map(|j| run_classify(j, progress, cancel))
         .collect()
@@ -328,7 +313,7 @@ pub fn run_dtm_epochs(
     progress: &dyn Progress,
     cancel: &Cancel,
 ) -> Result<Vec<DtmSummary>> {
-    job.epochs
+    job.files
         .iter()
         .map(|j| run_dtm(j, progress, cancel))
         .collect()

@@ -4,6 +4,7 @@
 pub mod ccparams;
 pub mod change;
 pub mod classify;
+pub mod copc;
 mod cores;
 pub mod dod;
 pub mod heights;
@@ -23,7 +24,7 @@ pub mod tiling;
 use crate::analysis::AnalysisError;
 use crate::cloud::PointCloud;
 use crate::io::{info, las, IoError};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -57,6 +58,22 @@ pub trait Files {
     fn inputs(&self) -> Vec<PathBuf>;
     /// Every file or folder the step writes, sidecars included.
     fn outputs(&self) -> Vec<PathBuf>;
+}
+
+/// A job file's step run on several files (`[classify]` and `[dtm]` on each compared epoch,
+/// `[copc]` on the results): one record for all.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EachFile<J> {
+    pub files: Vec<J>,
+}
+
+impl<J: Files> Files for EachFile<J> {
+    fn inputs(&self) -> Vec<PathBuf> {
+        self.files.iter().flat_map(|j| j.inputs()).collect()
+    }
+    fn outputs(&self) -> Vec<PathBuf> {
+        self.files.iter().flat_map(|j| j.outputs()).collect()
+    }
 }
 
 /// Refuses, before any work, a step whose output is one of its inputs (also through a link or

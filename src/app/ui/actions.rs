@@ -126,6 +126,13 @@ pub fn start_change(v: &mut Viewer) -> Result<(), String> {
     let (Some((c1, p1)), Some((c2, p2))) = (get(a), get(b)) else {
         return Err(S::NeedTwoEpochs.t(lang).into());
     };
+    // An overview is a sample: change detection waits for every point.
+    if [a, b]
+        .iter()
+        .any(|&id| v.layer(id).is_some_and(|l| !l.complete()))
+    {
+        return Err(S::StillLoading.t(lang).into());
+    }
     let job = panel(v)?.job(p1, p2);
     change::validate_job(&job).map_err(|e| e.to_string())?;
     let register = v
@@ -192,6 +199,10 @@ pub fn save_result(v: &mut Viewer, id: u32, path: std::path::PathBuf) {
 /// every scalar field as a property attribute (a result's deformation first).
 pub fn export_tiles(v: &mut Viewer, id: u32, dir: std::path::PathBuf) {
     let Some(l) = v.layer(id) else { return };
+    if !l.complete() {
+        v.errors.push(S::StillLoading.t(v.lang).into());
+        return;
+    }
     let Some(c) = l.cloud() else { return };
     let cloud = c.cloud.clone();
     let mut attributes: Vec<String> = cloud.scalars.iter().map(|s| s.name.clone()).collect();
@@ -216,6 +227,24 @@ pub fn export_tiles(v: &mut Viewer, id: u32, dir: std::path::PathBuf) {
         Ok(jobs::Output::Saved {
             path: crate::export::tiles3d::tileset_path(&dir),
         })
+    });
+    v.jobs.push((JobKind::Export, j));
+}
+
+/// A layer's file rewritten as COPC (`kizashi export copc`), in the background.
+pub fn export_copc(v: &mut Viewer, id: u32, output: std::path::PathBuf) {
+    let Some(input) = v.layer(id).and_then(|l| l.path.clone()) else {
+        return;
+    };
+    let label = format!("{} {}", S::ExportCopc.t(v.lang), output.display());
+    let j = jobs::Job::spawn(label, move |p, cancel| {
+        let job = crate::pipeline::copc::CopcJob {
+            input,
+            output: output.clone(),
+            leaf_points: None,
+        };
+        crate::pipeline::copc::run_copc(&job, p, cancel).map_err(|e| e.to_string())?;
+        Ok(jobs::Output::Saved { path: output })
     });
     v.jobs.push((JobKind::Export, j));
 }

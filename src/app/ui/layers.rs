@@ -10,6 +10,7 @@ pub(super) fn layers_panel(ui: &mut egui::Ui, v: &mut Viewer, commands: &mut Com
     let mut remove = None;
     let mut export = None;
     let mut classify = None;
+    let mut copc = None;
     let mut recolour = None;
     let mut colourise = None;
     let ids: Vec<u32> = v.layers.iter().map(|l| l.id).collect();
@@ -66,6 +67,20 @@ pub(super) fn layers_panel(ui: &mut egui::Ui, v: &mut Viewer, commands: &mut Com
                             S::Crs.t(lang),
                             crs
                         ));
+                        // Streaming: the overview is drawn while the rest is read.
+                        if let Some(total) = c.overview_of {
+                            ui.label(
+                                RichText::new(format!(
+                                    "{} {} {} · {}…",
+                                    S::Overview.t(lang),
+                                    fmt_count(total as usize),
+                                    S::Points.t(lang),
+                                    S::Loading.t(lang)
+                                ))
+                                .small()
+                                .color(Color32::from_rgb(140, 190, 240)),
+                            );
+                        }
                         let current = modes.iter().position(|m| *m == c.mode);
                         let mut sel = current.unwrap_or(0);
                         egui::ComboBox::from_id_salt("colour")
@@ -126,6 +141,13 @@ pub(super) fn layers_panel(ui: &mut egui::Ui, v: &mut Viewer, commands: &mut Com
                     if l.cloud().is_some() && ui.small_button(S::ExportTiles.t(lang)).clicked() {
                         export = Some(id);
                     }
+                    // COPC is written from the layer's file (every attribute of every point).
+                    if l.cloud().is_some()
+                        && l.path.is_some()
+                        && ui.small_button(S::ExportCopc.t(lang)).clicked()
+                    {
+                        copc = Some(id);
+                    }
                     if l.is_epoch() && ui.small_button(S::ClassifyGround.t(lang)).clicked() {
                         classify = Some(id);
                     }
@@ -148,8 +170,13 @@ pub(super) fn layers_panel(ui: &mut egui::Ui, v: &mut Viewer, commands: &mut Com
     if let Some(id) = classify {
         start_classify(v, id);
     }
+    if let Some(id) = copc {
+        copc_dialog(v, id);
+    }
     if let Some((cid, Some(path))) = colourise {
-        if let Some(cloud) = v
+        if v.layer(cid).is_some_and(|l| !l.complete()) {
+            v.errors.push(S::StillLoading.t(v.lang).into());
+        } else if let Some(cloud) = v
             .layer(cid)
             .and_then(|l| l.cloud())
             .map(|c| c.cloud.clone())
@@ -232,6 +259,10 @@ pub(super) fn available_modes(c: &crate::app::CloudLayer) -> Vec<ColourMode> {
 
 /// "Classify ground" on a cloud layer: SMRF in the background, then colour by class.
 pub fn start_classify(v: &mut Viewer, id: u32) {
+    if v.layer(id).is_some_and(|l| !l.complete()) {
+        v.errors.push(S::StillLoading.t(v.lang).into());
+        return;
+    }
     if let Some(cloud) = v.layer(id).and_then(|l| l.cloud()).map(|c| c.cloud.clone()) {
         let label = v.t(S::ClassifyGround).to_string();
         v.jobs.push((

@@ -84,6 +84,12 @@ fn tiles_dialog(v: &mut Viewer, id: u32) {
     });
 }
 
+fn copc_dialog(v: &mut Viewer, id: u32) {
+    save_as(v, ("COPC", &["laz"]), "cloud.copc.laz", move |p| {
+        DialogResult::Copc(id, p)
+    });
+}
+
 fn open_dialog(v: &mut Viewer) {
     ask(v, || {
         rfd::FileDialog::new()

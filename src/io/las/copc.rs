@@ -9,7 +9,7 @@
 //! Anything that does not add up (offsets outside the file, counts that do not sum to the
 //! header's) gives `None`, and the caller reads the file sequentially.
 
-use super::Area;
+use super::{Area, Chunk};
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
@@ -47,9 +47,17 @@ fn i32_at(b: &[u8], i: usize) -> i32 {
     i32::from_le_bytes(b[i..i + 4].try_into().unwrap_or_default())
 }
 
-/// The nodes meeting `area` (in x and y), in file order, as runs of adjacent nodes of at most
-/// `max_points` (memory stays bounded); None when the file is not a COPC file this can read.
-pub fn runs(path: &Path, total: u64, area: &Area, max_points: u64) -> Option<Vec<Run>> {
+/// A COPC file's octree: the root cube (centre x, y; half edge) and every node with points,
+/// in file order, checked against the file and the header's point count.
+pub struct Hierarchy {
+    cx: f64,
+    cy: f64,
+    half: f64,
+    nodes: Vec<Node>,
+}
+
+/// Reads and checks the hierarchy; None when the file is not a COPC file this can read.
+pub fn hierarchy(path: &Path, total: u64) -> Option<Hierarchy> {
     let mut f = File::open(path).ok()?;
     let size = f.metadata().ok()?.len();
     // The info VLR comes first, right after the 375-byte LAS 1.4 header.
@@ -107,12 +115,62 @@ pub fn runs(path: &Path, total: u64, area: &Area, max_points: u64) -> Option<Vec
     {
         return None;
     }
+    if nodes.iter().any(|n| !(0..32).contains(&n.key[0])) {
+        return None;
+    }
+    Some(Hierarchy {
+        cx,
+        cy,
+        half,
+        nodes,
+    })
+}
+
+impl Hierarchy {
+    /// The overview: every node of the top levels, as many levels as fit in `max_points` (the
+    /// root level at least), in file order. COPC's levels are what it was made for: each
+    /// level halves the spacing of those above it, over the whole cube.
+    pub fn top_levels(&self, max_points: u64) -> Vec<Chunk> {
+        let deepest = self.nodes.iter().map(|n| n.key[0]).max().unwrap_or(0);
+        let mut depth = 0;
+        let mut sum = 0;
+        for d in 0..=deepest {
+            let level: u64 = self
+                .nodes
+                .iter()
+                .filter(|n| n.key[0] == d)
+                .map(|n| n.points)
+                .sum();
+            if d > 0 && sum + level > max_points {
+                break;
+            }
+            sum += level;
+            depth = d;
+        }
+        self.nodes
+            .iter()
+            .filter(|n| n.key[0] <= depth)
+            .map(|n| Chunk {
+                offset: n.offset,
+                points: n.points,
+                bytes: n.bytes,
+            })
+            .collect()
+    }
+}
+
+/// The nodes meeting `area` (in x and y), in file order, as runs of adjacent nodes of at most
+/// `max_points` (memory stays bounded); None when the file is not a COPC file this can read.
+pub fn runs(path: &Path, total: u64, area: &Area, max_points: u64) -> Option<Vec<Run>> {
+    let Hierarchy {
+        cx,
+        cy,
+        half,
+        nodes,
+    } = hierarchy(path, total)?;
     let mut out: Vec<Run> = Vec::new();
     for n in &nodes {
         let [d, x, y, _] = n.key;
-        if !(0..32).contains(&d) {
-            return None;
-        }
         let side = 2.0 * half / f64::from(1u32 << d);
         let (x0, y0) = (
             cx - half + f64::from(x) * side,

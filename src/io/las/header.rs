@@ -202,8 +202,9 @@ pub(super) fn check_layout(path: &Path) -> Result<(LasHeader, Vec<u8>)> {
     }
 
     let data_bytes = file_size - offset_to_points;
+    let mut chunks = Vec::new();
     if compressed {
-        check_laz(
+        chunks = check_laz(
             path,
             &mut f,
             &vlrs,
@@ -311,6 +312,8 @@ pub(super) fn check_layout(path: &Path) -> Result<(LasHeader, Vec<u8>)> {
             _ => None,
         },
         extra,
+        chunks,
+        data_offset: offset_to_points,
         warnings,
     };
     for (k, s) in header.scale.iter().enumerate() {
@@ -325,7 +328,7 @@ pub(super) fn check_layout(path: &Path) -> Result<(LasHeader, Vec<u8>)> {
 }
 
 /// LAZ: the laszip VLR must be there and sane, and the chunk table must fit in the file before
-/// laz-rs sizes its buffers from it.
+/// laz-rs sizes its buffers from it. Gives the chunks (empty when the file has no points).
 pub(super) fn check_laz(
     path: &Path,
     f: &mut File,
@@ -334,7 +337,7 @@ pub(super) fn check_laz(
     file_size: u64,
     point_count: u64,
     record_len: u64,
-) -> Result<()> {
+) -> Result<Vec<Chunk>> {
     let Some(v) = vlrs
         .iter()
         .find(|v| v.user == LASZIP_USER && v.record == LASZIP_RECORD)
@@ -369,7 +372,7 @@ pub(super) fn check_laz(
     let mut b8 = [0u8; 8];
     if let Err(e) = read_exact_at(f, offset_to_points, &mut b8) {
         return if empty {
-            Ok(())
+            Ok(Vec::new())
         } else {
             Err(corrupt(path, format!("LAZ data truncated ({e})")))
         };
@@ -383,7 +386,7 @@ pub(super) fn check_laz(
     let data_start = offset_to_points + 8;
     if table_at < data_start as i64 || (table_at as u64).saturating_add(8) > file_size {
         if empty {
-            return Ok(());
+            return Ok(Vec::new());
         }
         return Err(corrupt(
             path,
@@ -403,7 +406,7 @@ pub(super) fn check_laz(
         ));
     }
     if empty {
-        return Ok(());
+        return Ok(Vec::new());
     }
     f.seek(SeekFrom::Start(table_at))
         .map_err(|e| IoError::io(path, e))?;
@@ -442,7 +445,34 @@ pub(super) fn check_laz(
             ),
         ));
     }
-    Ok(())
+    // Where each chunk starts, and its real point count (fixed-size tables give every chunk
+    // the chunk size: the last ones hold what is left).
+    let mut chunks = Vec::with_capacity(table.len());
+    let (mut at, mut left) = (data_start, point_count);
+    for e in table.as_ref() {
+        let n = if variable {
+            e.point_count
+        } else {
+            u64::from(vlr.chunk_size())
+        }
+        .min(left);
+        chunks.push(Chunk {
+            offset: at,
+            points: n,
+            bytes: e.byte_count,
+        });
+        at += e.byte_count;
+        left -= n;
+    }
+    Ok(chunks)
+}
+
+/// One LAZ chunk: where it starts in the file, its points and its bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Chunk {
+    pub offset: u64,
+    pub points: u64,
+    pub bytes: u64,
 }
 
 /// Layered LAZ (point formats 6-10) starts every chunk with the raw first point, a point count

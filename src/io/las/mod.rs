@@ -8,15 +8,20 @@
 
 mod area;
 mod copc;
+mod copc_write;
 mod header;
+mod overview;
 mod write;
 
 use super::extra_bytes::ExtraLayout;
 use super::{guard, IoError, Result};
 use crate::cloud::{origin_for, Bounds, Crs, PointCloud, ScalarField};
 pub use area::{contains, expand, files_in, is_many, meets, read_area, Area};
+pub use copc_write::{write_copc, CopcOptions, CopcWritten};
+pub use header::Chunk;
 use header::*;
 use las::{PointData, PointDataBuilder, Reader, ReaderOptions};
+pub use overview::{read_overview, OVERVIEW_POINTS};
 use serde::Serialize;
 use std::fs::File;
 use std::io::BufReader;
@@ -62,6 +67,12 @@ pub struct LasHeader {
     pub creation_date: Option<chrono::NaiveDate>,
     #[serde(skip)]
     pub extra: ExtraLayout,
+    /// LAZ: its chunks, from the chunk table (empty for LAS).
+    #[serde(skip)]
+    pub chunks: Vec<Chunk>,
+    /// Where the point records start.
+    #[serde(skip)]
+    pub data_offset: u64,
     pub warnings: Vec<String>,
 }
 
@@ -152,6 +163,10 @@ impl Fields {
 
     fn selection(&self) -> laz::DecompressionSelection {
         use laz::DecompressionSelection as S;
+        if *self == Fields::ALL {
+            // Every layer, scan angle, user data and point source too: whole records.
+            return S::all();
+        }
         // XY and returns share one layer that is always decoded.
         let mut bits = S::XY_RETURNS_CHANNEL | S::Z;
         if self.intensity {
@@ -187,6 +202,8 @@ pub struct LasReader {
     read_so_far: u64,
     /// LAZ: how the points are compressed (COPC nodes are decoded from it directly).
     vlr: Option<laz::LazVlr>,
+    /// The file's (E)VLRs as las-rs read them (what a COPC export carries over).
+    pub(crate) vlrs: Vec<las::Vlr>,
 }
 
 impl LasReader {
@@ -227,6 +244,12 @@ impl LasReader {
             let h = r.header().clone();
             (Source::Las(r), h)
         };
+        let vlrs = las_header
+            .vlrs()
+            .iter()
+            .chain(las_header.evlrs())
+            .cloned()
+            .collect();
         let mut format = *las_header.point_format();
         format.is_compressed = false;
         let transforms = *las_header.transforms();
@@ -241,12 +264,27 @@ impl LasReader {
             data,
             read_so_far: 0,
             vlr: laz_vlr,
+            vlrs,
         })
     }
 
     /// Decodes the next chunk of at most `max` points into `out` (appending). Returns how many
     /// points were added; 0 at the end.
     pub fn read_chunk(&mut self, max: u64, out: &mut PointCloud) -> Result<usize> {
+        let n = self.decode(max)?;
+        if n > 0 {
+            append(&self.header, &self.data, self.fields, out);
+        }
+        Ok(n)
+    }
+
+    /// Decodes the next chunk of at most `max` points and gives its records as stored (the
+    /// file's point format, uncompressed); None at the end. For writers that keep every byte.
+    pub fn read_records(&mut self, max: u64) -> Result<Option<&PointData>> {
+        Ok((self.decode(max)? > 0).then_some(&self.data))
+    }
+
+    fn decode(&mut self, max: u64) -> Result<usize> {
         let left = self.header.point_count - self.read_so_far;
         if left == 0 {
             return Ok(0);
@@ -289,7 +327,6 @@ impl LasReader {
             });
         }
         self.read_so_far += n;
-        append(&self.header, &self.data, self.fields, out);
         Ok(n as usize)
     }
 
@@ -298,14 +335,34 @@ impl LasReader {
     }
 
     /// Decodes LAZ chunks stored one after another from `byte_offset` (`chunks`: points and
-    /// bytes of each; COPC nodes) and appends their points to `out`, in parallel and with the
-    /// field selection of a whole read. The number of points added.
+    /// bytes of each; COPC nodes) and appends their points to `out`. The number of points added.
     pub fn read_nodes(
         &mut self,
         byte_offset: u64,
         chunks: &[(u64, u64)],
         out: &mut PointCloud,
     ) -> Result<usize> {
+        let mut at = byte_offset;
+        let list: Vec<Chunk> = chunks
+            .iter()
+            .map(|&(points, bytes)| {
+                let c = Chunk {
+                    offset: at,
+                    points,
+                    bytes,
+                };
+                at = at.saturating_add(bytes);
+                c
+            })
+            .collect();
+        self.read_chunks(&list, out)
+    }
+
+    /// Decodes LAZ chunks anywhere in the file (each read from its offset, adjacent ones in
+    /// one read) and appends their points to `out`, in parallel and with the field selection
+    /// of a whole read. A chunk whose `points` is less than it holds gives its first points
+    /// (a chunk decodes from its start: the overview reads prefixes). The number of points added.
+    pub fn read_chunks(&mut self, chunks: &[Chunk], out: &mut PointCloud) -> Result<usize> {
         use std::io::{Read, Seek, SeekFrom};
         let path = self.header.path.clone();
         let fail = |reason: String| IoError::Points {
@@ -313,26 +370,52 @@ impl LasReader {
             reason,
         };
         let vlr = self.vlr.as_ref().ok_or_else(|| fail("not LAZ".into()))?;
-        let bytes: u64 = chunks.iter().map(|c| c.1).sum();
-        let points: u64 = chunks.iter().map(|c| c.0).sum();
-        let end = byte_offset
-            .checked_add(bytes)
-            .ok_or_else(|| fail("bad node".into()))?;
-        if end > self.header.file_size || points > self.header.point_count {
+        let mut points = 0u64;
+        let mut bytes = 0u64;
+        for c in chunks {
+            let end = c
+                .offset
+                .checked_add(c.bytes)
+                .ok_or_else(|| fail("bad chunk".into()))?;
+            if end > self.header.file_size {
+                return Err(fail(format!(
+                    "chunk bytes {}..{end} outside the file",
+                    c.offset
+                )));
+            }
+            points = points.saturating_add(c.points);
+            bytes += c.bytes;
+        }
+        if points > self.header.point_count {
             return Err(fail(format!(
-                "node bytes {byte_offset}..{end} outside the file"
+                "{points} points asked of {}",
+                self.header.point_count
             )));
         }
         let mut compressed = vec![0u8; bytes as usize];
         let mut f = File::open(&path).map_err(|e| IoError::io(&path, e))?;
-        f.seek(SeekFrom::Start(byte_offset))
-            .and_then(|_| f.read_exact(&mut compressed))
-            .map_err(|e| IoError::io(&path, e))?;
+        let (mut k, mut filled) = (0, 0usize);
+        while k < chunks.len() {
+            // A run of adjacent chunks: one seek, one read.
+            let mut end = k + 1;
+            while end < chunks.len()
+                && chunks[end - 1].offset + chunks[end - 1].bytes == chunks[end].offset
+            {
+                end += 1;
+            }
+            let len: u64 = chunks[k..end].iter().map(|c| c.bytes).sum();
+            let dst = &mut compressed[filled..filled + len as usize];
+            f.seek(SeekFrom::Start(chunks[k].offset))
+                .and_then(|_| f.read_exact(dst))
+                .map_err(|e| IoError::io(&path, e))?;
+            filled += len as usize;
+            k = end;
+        }
         let table: Vec<laz::laszip::ChunkTableEntry> = chunks
             .iter()
-            .map(|&(point_count, byte_count)| laz::laszip::ChunkTableEntry {
-                point_count,
-                byte_count,
+            .map(|c| laz::laszip::ChunkTableEntry {
+                point_count: c.points,
+                byte_count: c.bytes,
             })
             .collect();
         let n = points as usize;
@@ -344,6 +427,33 @@ impl LasReader {
         self.read_so_far += points;
         append(&self.header, &self.data, self.fields, out);
         Ok(n)
+    }
+
+    /// LAS: the records of `blocks` (first record, count; within the file) appended to `out`,
+    /// as stored (the overview's strided blocks). The number of points added.
+    pub fn read_blocks(&mut self, blocks: &[(u64, u64)], out: &mut PointCloud) -> Result<usize> {
+        use std::io::{Read, Seek, SeekFrom};
+        let path = self.header.path.clone();
+        let (total, len) = (self.header.point_count, self.data.record_len() as u64);
+        if self.header.compressed || blocks.iter().any(|b| b.0.saturating_add(b.1) > total) {
+            return Err(IoError::Points {
+                path,
+                reason: "records outside the file".into(),
+            });
+        }
+        let n: u64 = blocks.iter().map(|b| b.1).sum();
+        let buf = self.data.resize_for(n as usize);
+        let mut f = File::open(&path).map_err(|e| IoError::io(&path, e))?;
+        let mut at = 0usize;
+        for &(start, count) in blocks {
+            let bytes = (count * len) as usize;
+            f.seek(SeekFrom::Start(self.header.data_offset + start * len))
+                .and_then(|_| f.read_exact(&mut buf[at..at + bytes]))
+                .map_err(|e| IoError::io(&path, e))?;
+            at += bytes;
+        }
+        append(&self.header, &self.data, self.fields, out);
+        Ok(n as usize)
     }
 }
 

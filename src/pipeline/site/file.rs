@@ -27,6 +27,7 @@ pub struct SiteFile {
     pub objects: Option<ObjectsStep>,
     pub report: Option<ReportStep>,
     pub tiles: Option<TilesStep>,
+    pub copc: Option<CopcStep>,
     pub series: Option<SeriesStep>,
     /// Set in the job files `kizashi plan` writes: this job is one tile of a planned run.
     pub tile: Option<crate::pipeline::tiling::TileStep>,
@@ -190,6 +191,15 @@ pub struct ReportStep {
     pub ortho: Option<PathBuf>,
     pub format: ReportFormat,
     pub min_area: Option<f64>,
+}
+
+/// COPC copies for portals and PDAL/QGIS: the change (or series) result as
+/// `change.copc.laz` (`series.copc.laz`), and with `epochs` every survey as `epochK.copc.laz`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CopcStep {
+    pub epochs: bool,
+    pub leaf_points: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -51,6 +51,7 @@ pub enum StepJob {
     Objects(ObjectsJob),
     Report(ReportJob),
     Tiles(TilesJob),
+    Copc(super::EachFile<super::copc::CopcJob>),
     Series(SeriesJob),
 }
 
@@ -65,6 +66,7 @@ impl StepJob {
             StepJob::Objects(_) => "objects",
             StepJob::Report(_) => "report",
             StepJob::Tiles(_) => "tiles",
+            StepJob::Copc(_) => "copc",
             StepJob::Series(_) => "series",
         }
     }
@@ -79,6 +81,7 @@ impl StepJob {
             StepJob::Objects(j) => j,
             StepJob::Report(j) => j,
             StepJob::Tiles(j) => j,
+            StepJob::Copc(j) => j,
             StepJob::Series(j) => j,
         }
     }
@@ -112,6 +115,12 @@ impl StepJob {
             StepJob::Tiles(j) => json(serde_json::to_value(super::tiles::run_tiles(
                 j, progress, cancel,
             )?)),
+            StepJob::Copc(j) => {
+                let run = |c| super::copc::run_copc(c, progress, cancel);
+                json(serde_json::to_value(
+                    j.files.iter().map(run).collect::<Result<Vec<_>>>()?,
+                ))
+            }
             StepJob::Series(j) => json(serde_json::to_value(
                 super::series::run_series(j, progress, cancel)?.summary,
             )),
@@ -264,6 +273,7 @@ pub fn plan_site(file: &Path, site: &SiteFile) -> Result<Plan> {
     if area.is_some()
         && (site.register.is_some()
             || site.dtm.is_some()
+            || site.copc.is_some()
             || site.series.is_some()
             || site.objects.is_some()
             || site.report.is_some())
@@ -313,7 +323,7 @@ pub fn plan_site(file: &Path, site: &SiteFile) -> Result<Plan> {
             vegetation: c.vegetation,
         };
         steps.push(StepJob::Classify(super::classify::ClassifyEpochs {
-            epochs: vec![job(&e1, &c1), job(&e2, &c2)],
+            files: vec![job(&e1, &c1), job(&e2, &c2)],
         }));
         (e1, e2) = (c1, c2);
     }
@@ -354,7 +364,7 @@ pub fn plan_site(file: &Path, site: &SiteFile) -> Result<Plan> {
             cell: d.cell,
         };
         steps.push(StepJob::Dtm(super::classify::DtmEpochs {
-            epochs: vec![job(&e1, "epoch1_dtm.tif"), job(&e2, "epoch2_dtm.tif")],
+            files: vec![job(&e1, "epoch1_dtm.tif"), job(&e2, "epoch2_dtm.tif")],
         }));
     }
     let mut result = None;
@@ -563,6 +573,35 @@ pub fn plan_site(file: &Path, site: &SiteFile) -> Result<Plan> {
             overwrite: true,
             tile: area.is_some(),
         }));
+    }
+    if let Some(c) = &site.copc {
+        let job = |input: PathBuf, name: String| super::copc::CopcJob {
+            input,
+            output: o(&name),
+            leaf_points: c.leaf_points,
+        };
+        let mut files = Vec::new();
+        match (&series_result, &result) {
+            (Some(s), _) => files.push(job(s.clone(), "series.copc.laz".into())),
+            (None, Some((r, _))) => files.push(job(r.clone(), "change.copc.laz".into())),
+            (None, None) if !c.epochs => {
+                return Err(invalid(
+                    file,
+                    "[copc] needs [change] or [series] (or epochs = true)",
+                ))
+            }
+            _ => {}
+        }
+        for (k, e) in site.epochs.iter().enumerate().filter(|_| c.epochs) {
+            if crate::io::las::is_many(&at(&e.path)) {
+                return Err(invalid(
+                    file,
+                    "[copc] epochs = true takes one file per epoch",
+                ));
+            }
+            files.push(job(at(&e.path), format!("epoch{}.copc.laz", k + 1)));
+        }
+        steps.push(StepJob::Copc(super::EachFile { files }));
     }
     if steps.is_empty() {
         return Err(invalid(

@@ -127,6 +127,12 @@ pub fn plan(job: &PlanJob) -> Result<Manifest> {
             "a tile sees part of the terrain; classify the survey first, then plan",
         ));
     }
+    if sf.copc.is_some() {
+        return Err(refuse(
+            "copc",
+            "one octree covers the whole area; export the merged result with `kizashi export copc`",
+        ));
+    }
     if sf.dtm.is_some() {
         return Err(refuse(
             "dtm",

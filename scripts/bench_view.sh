@@ -61,7 +61,7 @@ d = json.load(open(sys.argv[1]))
 mem, rc = sys.argv[4].split()
 f = lambda k: f"{d[k]:6.2f}" if d.get(k) is not None else "     -"
 print(f"round {sys.argv[5]}  {os.path.basename(sys.argv[2]):>24}  overview {'on ' if sys.argv[3] != '0' else 'off'}  "
-      f"window {f('window_s')} s  first frame {f('first_frame_s')} s  refined {f('refined_s')} s  "
+      f"window {f('window_s')} s  pipelines {f('pipelines_s')} s  first frame {f('first_frame_s')} s  refined {f('refined_s')} s  "
       f"peak {int(mem):>6} MB  frame {d['frame_ms_mean']:7.1f} ms  rc {rc}")
 PY
       done

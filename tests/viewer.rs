@@ -748,3 +748,114 @@ fn layer_exports_copc() {
     assert_eq!(c["mismatched"], serde_json::json!([]), "{c}");
     assert!(c["extra"].to_string().contains("true_dz"), "{c}");
 }
+
+/// The box (x0, y0, x1, y1) of the pixels of the 3D view that are not background.
+fn drawn_box(image: &image::RgbImage, stats: &Value) -> [f64; 4] {
+    let v: Vec<u32> = stats["view_rect"]
+        .as_array()
+        .expect("view_rect")
+        .iter()
+        .map(|x| x.as_f64().unwrap_or(0.0) as u32)
+        .collect();
+    let mut b = [f64::MAX, f64::MAX, 0.0f64, 0.0f64];
+    for y in v[1]..v[3].min(image.height()) {
+        for x in v[0]..v[2].min(image.width()) {
+            if !is_background(image.get_pixel(x, y).0) {
+                b = [
+                    b[0].min(x.into()),
+                    b[1].min(y.into()),
+                    b[2].max(x.into()),
+                    b[3].max(y.into()),
+                ];
+            }
+        }
+    }
+    b
+}
+
+/// A large file opens with its overview at once, then refines in place: 6 M points as LAZ
+/// (a 1 M-point overview from chunk prefixes) and the same survey as COPC (its top levels).
+/// The first frame (saved with --first-screenshot) shows the whole survey where the refined
+/// one does; from COPC it covers the view like the refined one (LAZ prefixes follow the file
+/// order, here rows: stripes); the layer ends with every point and no overview left.
+#[test]
+fn large_files_show_an_overview_first_then_refine() {
+    let dir = tempfile::tempdir().unwrap();
+    let laz = dir.path().join("big.laz");
+    let n = 6_000_000;
+    let cloud = kizashi::demo::epoch_with(1, n, &kizashi::demo::ortho_image());
+    kizashi::io::las::write(&laz, &cloud, &Default::default()).unwrap();
+    drop(cloud);
+    let copc = dir.path().join("big.copc.laz");
+    let o = Command::new(kizashi())
+        .args(["export", "copc"])
+        .arg(&laz)
+        .arg("-o")
+        .arg(&copc)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for file in [&laz, &copc] {
+        let first = dir.path().join("first.png");
+        let r = view(
+            &[
+                "--lang",
+                "en",
+                "--first-screenshot",
+                first.to_str().unwrap(),
+            ],
+            std::slice::from_ref(file),
+        );
+        let s = &r.stats;
+        assert!(
+            s["errors"].as_array().unwrap().is_empty(),
+            "{}",
+            s["errors"]
+        );
+        let layer = &s["layers"][0];
+        assert_eq!(layer["points"], n, "{layer}");
+        assert!(layer["overview_of"].is_null(), "{layer}");
+        // The first frame came from the overview, before the whole cloud was read.
+        let held = s["first_frame_points"].as_u64().unwrap();
+        assert!(
+            (200_000..=1_100_000).contains(&held),
+            "{}: {held} points at the first frame",
+            file.display()
+        );
+        let (t1, t2) = (
+            s["first_frame_s"].as_f64().unwrap(),
+            s["refined_s"].as_f64().unwrap(),
+        );
+        assert!(t1 < t2, "first frame {t1} s, refined {t2} s");
+        let first_image = image::open(&first).unwrap().to_rgb8();
+        if let Ok(d) = std::env::var("KIZASHI_SHOTS") {
+            let name = file
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .replace('.', "_");
+            let _ = std::fs::copy(&first, Path::new(&d).join(format!("{name}_first.png")));
+        }
+        // The overview spans the survey: its drawn box is the refined one's, within 5 %.
+        let (a, b) = (drawn_box(&first_image, s), drawn_box(&r.image, s));
+        let size = (b[2] - b[0]).max(b[3] - b[1]);
+        for k in 0..4 {
+            assert!((a[k] - b[k]).abs() < 0.05 * size, "{a:?} vs {b:?}");
+        }
+        let refined = share(&view_pixels(&r), |p| !is_background(p));
+        let first_run = Run {
+            image: first_image,
+            stats: r.stats.clone(),
+            stderr: String::new(),
+        };
+        let overview = share(&view_pixels(&first_run), |p| !is_background(p));
+        eprintln!(
+            "{}: covered {overview:.2} at first, {refined:.2} refined",
+            file.display()
+        );
+        assert!(refined > 0.4, "{refined}");
+        if file == &copc {
+            assert!(overview > 0.8 * refined, "{overview} vs {refined}");
+        }
+    }
+}

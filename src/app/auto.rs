@@ -58,7 +58,11 @@ pub struct Auto {
     /// The first frame drawn at all (the window is up), the first with points on screen
     /// (pipelines compiled), and the end of loading with every wanted node drawn.
     window_s: Option<f64>,
+    /// Every pipeline compiled for the first time (the floor of the first frame).
+    pipelines_s: Option<f64>,
     first_frame_s: Option<f64>,
+    /// Points the cloud layers held at that first frame (an overview: fewer than the files').
+    first_frame_points: Option<usize>,
     refined_s: Option<f64>,
     load_s: Option<f64>,
     change_s: Option<f64>,
@@ -86,7 +90,9 @@ impl Auto {
             first_screenshot: o.first_screenshot.clone(),
             first_saved: Arc::new(Mutex::new(None)),
             window_s: None,
+            pipelines_s: None,
             first_frame_s: None,
+            first_frame_points: None,
             refined_s: None,
             load_s: None,
             change_s: None,
@@ -147,9 +153,20 @@ pub fn step(
     if auto.window_s.is_none() && viewer.frame >= 1 {
         auto.window_s = Some(elapsed);
     }
+    if auto.pipelines_s.is_none() && viewer.frame >= 1 && ready.0.load(Ordering::Relaxed) {
+        auto.pipelines_s = Some(elapsed);
+    }
     // Points on screen: some drawn, and no pipeline still compiling (those frames are black).
     if auto.first_frame_s.is_none() && viewer.points_drawn > 0 && ready.0.load(Ordering::Relaxed) {
         auto.first_frame_s = Some(elapsed);
+        auto.first_frame_points = Some(
+            viewer
+                .layers
+                .iter()
+                .filter_map(|l| l.cloud())
+                .map(|c| c.cloud.len())
+                .sum(),
+        );
         if let Some(path) = auto.first_screenshot.clone() {
             capture(&mut commands, path, auto.first_saved.clone());
         }
@@ -375,7 +392,9 @@ fn write_stats(auto: &Auto, viewer: &Viewer, windows: &Query<&Window>, failure: 
         "fps": if mean > 0.0 { 1000.0 / mean } else { 0.0 },
         "load_s": auto.load_s,
         "window_s": auto.window_s,
+        "pipelines_s": auto.pipelines_s,
         "first_frame_s": auto.first_frame_s,
+        "first_frame_points": auto.first_frame_points,
         "refined_s": auto.refined_s,
         "change_s": auto.change_s,
         "total_s": auto.started.elapsed().as_secs_f64(),

@@ -130,7 +130,23 @@ pub fn run(opts: ViewOptions) -> anyhow::Result<()> {
     exit.result()
 }
 
-fn setup(mut commands: Commands, mut egui_settings: ResMut<bevy_egui::EguiGlobalSettings>) {
+fn setup(
+    mut commands: Commands,
+    mut egui_settings: ResMut<bevy_egui::EguiGlobalSettings>,
+    mut meshes: ResMut<Assets<Mesh>>,
+    mut materials: ResMut<Assets<points::PointMaterial>>,
+) {
+    // One splat of zero pixels, never culled: the point pipeline compiles while the first
+    // file is read, not after its first points arrive (~0.6 s on lavapipe).
+    commands.spawn((
+        points::NodeMesh,
+        Mesh3d(meshes.add(points::warm_up_mesh())),
+        MeshMaterial3d(materials.add(points::PointMaterial {
+            params: points::PointParams::default(),
+        })),
+        Transform::IDENTITY,
+        bevy::camera::visibility::NoFrustumCulling,
+    ));
     commands.spawn((
         // EDL samples the depth of the main pass.
         Camera3d {

@@ -102,6 +102,20 @@ pub fn node_mesh(layer: &CloudLayer, idx: &[u32]) -> Mesh {
     .with_inserted_indices(Indices::U32(ind))
 }
 
+/// A single point's splat (for the pipeline warm-up: drawn with size 0, no pixels).
+pub fn warm_up_mesh() -> Mesh {
+    Mesh::new(
+        PrimitiveTopology::TriangleList,
+        RenderAssetUsages::RENDER_WORLD,
+    )
+    .with_inserted_attribute(Mesh::ATTRIBUTE_POSITION, vec![[0.0f32; 3]; 4])
+    .with_inserted_attribute(
+        ATTRIBUTE_POINT_COLOUR,
+        VertexAttributeValues::Unorm8x4((0..4u8).map(|c| [0, 0, 0, c]).collect()),
+    )
+    .with_inserted_indices(Indices::U32(vec![0, 1, 2, 0, 2, 3]))
+}
+
 /// One drawn node.
 #[derive(Component)]
 pub struct NodeMesh;

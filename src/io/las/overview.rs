@@ -19,8 +19,9 @@ use std::path::Path;
 pub const OVERVIEW_POINTS: u64 = 1 << 20;
 /// Consecutive LAS records read together.
 const BLOCK: u64 = 256;
-/// Fewer points than this from one LAZ chunk are not worth reading its bytes.
-const MIN_PREFIX: u64 = 2048;
+/// Fewer points than this from one LAZ chunk are not worth reading its bytes. Short prefixes
+/// from many chunks spread the overview more evenly than long ones from a few.
+const MIN_PREFIX: u64 = 256;
 
 /// About `max_points` points spread over the file; None when the file is small enough to read
 /// whole at once (or is a set of files, or its header bounds are unusable).
@@ -127,11 +128,16 @@ mod tests {
                 bytes: 100,
             })
             .collect();
-        // 1 M from 2000 chunks: 2048 points from each of 512, from the first chunks to the last.
+        // 1 M from 2000 chunks: the first 524 points of each.
         let p = prefixes(&chunks, 1 << 20);
-        assert_eq!(p.len(), 512);
-        assert!(p.iter().all(|c| c.points == 2048 && c.bytes == 100));
-        assert!(p[0].offset < 1000 + 3 * 100 && p[511].offset > 1000 + 1995 * 100);
+        assert_eq!(p.len(), 2000);
+        assert!(p[..1999].iter().all(|c| c.points == 524 && c.bytes == 100));
+        assert_eq!(p[1999].points, 7);
+        // 0.2 M from 2000 chunks: 256 from each of 781, from the first chunks to the last.
+        let p = prefixes(&chunks, 200_000);
+        assert_eq!(p.len(), 781);
+        assert!(p.iter().all(|c| c.points == 256 && c.bytes == 100));
+        assert!(p[0].offset < 1000 + 3 * 100 && p[780].offset > 1000 + 1995 * 100);
         assert!(p.windows(2).all(|w| w[0].offset < w[1].offset));
         // Few chunks: a longer prefix of each; a short last chunk gives what it has.
         let p = prefixes(&chunks[1990..], 1 << 20);

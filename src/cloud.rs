@@ -240,6 +240,66 @@ impl PointCloud {
         }
     }
 
+    /// The points `idx` (every attribute) as a cloud of their own, in the same frame.
+    pub fn subset(&self, idx: &[usize]) -> PointCloud {
+        fn pick<T: Copy>(v: &Option<Vec<T>>, idx: &[usize]) -> Option<Vec<T>> {
+            v.as_ref()
+                .map(|v| idx.iter().filter_map(|&i| v.get(i).copied()).collect())
+        }
+        PointCloud {
+            origin: self.origin,
+            positions: idx.iter().map(|&i| self.positions[i]).collect(),
+            intensity: pick(&self.intensity, idx),
+            rgb: pick(&self.rgb, idx),
+            classification: pick(&self.classification, idx),
+            return_number: pick(&self.return_number, idx),
+            number_of_returns: pick(&self.number_of_returns, idx),
+            gps_time: pick(&self.gps_time, idx),
+            scalars: self
+                .scalars
+                .iter()
+                .map(|s| ScalarField {
+                    name: s.name.clone(),
+                    values: idx.iter().map(|&i| s.values[i]).collect(),
+                    description: s.description.clone(),
+                })
+                .collect(),
+            crs: self.crs.clone(),
+        }
+    }
+
+    /// Appends the points of `other` (moved into this cloud's frame). An attribute only one
+    /// of them has is dropped, a field only one has too: every column stays as long as the
+    /// positions.
+    pub fn append(&mut self, other: &PointCloud) {
+        let d = [0, 1, 2].map(|k| other.origin[k] - self.origin[k]);
+        self.positions.extend(
+            other
+                .positions
+                .iter()
+                .map(|p| [0, 1, 2].map(|k| (f64::from(p[k]) + d[k]) as f32)),
+        );
+        fn join<T: Clone>(a: &mut Option<Vec<T>>, b: &Option<Vec<T>>) {
+            match b {
+                Some(b) if a.is_some() => a.iter_mut().for_each(|a| a.extend_from_slice(b)),
+                _ => *a = None,
+            }
+        }
+        join(&mut self.intensity, &other.intensity);
+        join(&mut self.rgb, &other.rgb);
+        join(&mut self.classification, &other.classification);
+        join(&mut self.return_number, &other.return_number);
+        join(&mut self.number_of_returns, &other.number_of_returns);
+        join(&mut self.gps_time, &other.gps_time);
+        self.scalars.retain_mut(|s| match other.scalar(&s.name) {
+            Some(o) => {
+                s.values.extend_from_slice(&o.values);
+                true
+            }
+            None => false,
+        });
+    }
+
     /// Names of the per-point attributes present, in LAS terms.
     pub fn dimension_names(&self) -> Vec<String> {
         let mut v = vec!["X".to_string(), "Y".to_string(), "Z".to_string()];
@@ -278,6 +338,31 @@ pub fn origin_for(bounds: &Bounds) -> [f64; 3] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn subset_and_append_keep_every_column_aligned() {
+        let mut a = PointCloud::with_origin([100.0, 200.0, 0.0]);
+        a.positions = vec![[0.0, 0.0, 0.0], [1.0, 2.0, 3.0], [4.0, 5.0, 6.0]];
+        a.intensity = Some(vec![10, 11, 12]);
+        a.rgb = Some(vec![[1, 2, 3]; 3]);
+        a.set_scalar("dz", vec![0.5, 1.5, 2.5], "m");
+        let s = a.subset(&[2, 0]);
+        assert_eq!(s.positions, vec![[4.0, 5.0, 6.0], [0.0, 0.0, 0.0]]);
+        assert_eq!(s.intensity, Some(vec![12, 10]));
+        assert_eq!(s.scalar("dz").unwrap().values, vec![2.5, 0.5]);
+        // Another frame: moved into this one; a column the other lacks is dropped.
+        let mut b = PointCloud::with_origin([90.0, 200.0, 1.0]);
+        b.positions = vec![[10.0, 0.0, 0.0]];
+        b.intensity = Some(vec![99]);
+        b.set_scalar("dz", vec![9.0], "m");
+        let mut j = s.clone();
+        j.append(&b);
+        assert_eq!(j.len(), 3);
+        assert_eq!(j.world(2), [100.0, 200.0, 1.0]);
+        assert_eq!(j.intensity, Some(vec![12, 10, 99]));
+        assert_eq!(j.rgb, None);
+        assert_eq!(j.scalar("dz").unwrap().values, vec![2.5, 0.5, 9.0]);
+    }
 
     #[test]
     fn rebase_keeps_world_coordinates() {

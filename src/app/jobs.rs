@@ -187,23 +187,15 @@ pub fn load(
     }
     p.set_step("overview");
     // A file the overview cannot read is left to the whole read, which says why.
-    let fields = crate::io::las::Fields::ALL;
+    let fields = VIEW_FIELDS;
     let overview = (overview_points > 0)
         .then(|| crate::io::las::read_overview(&path, fields, overview_points))
         .and_then(Result::ok)
         .flatten();
-    if let Some(o) = overview {
-        let octree = Octree::build(&o.cloud.positions, octree::Params::default());
-        p.publish(Output::Cloud {
-            path: path.clone(),
-            cloud: o.cloud,
-            octree,
-            warnings: o.warnings,
-            overview_of: Some(o.header.point_count),
-        });
-    }
-    let loaded = pipeline::load_epoch(&path, crate::io::las::Fields::ALL, p, cancel)
-        .map_err(|e| e.to_string())?;
+    let loaded = match overview {
+        Some(o) => stream(&path, o, overview_points, REFRESH_S, p, cancel)?,
+        None => pipeline::load_epoch(&path, fields, p, cancel).map_err(|e| e.to_string())?,
+    };
     if loaded.cloud.is_empty() {
         return Err(format!("{}: no points", path.display()));
     }
@@ -215,6 +207,68 @@ pub fn load(
         octree,
         warnings: loaded.warnings,
         overview_of: None,
+    })
+}
+
+/// What a layer holds: every attribute but the GPS time, which nothing in the viewer shows or
+/// uses (8 bytes a point: 0.8 GB of a 100 M-point file; layered LAZ skips its layer). Exports
+/// that keep every attribute (COPC) read the file.
+const VIEW_FIELDS: crate::io::las::Fields = crate::io::las::Fields {
+    gps_time: false,
+    ..crate::io::las::Fields::ALL
+};
+
+/// Seconds between two views of a file being read (each costs a sample and its octree).
+const REFRESH_S: f64 = 4.0;
+
+/// Publishes the overview, then reads every point; on the way, every `refresh_s`, the overview
+/// plus an even sample of what has been read (as many points again) replaces it, so the part
+/// read so far shows at an even density (a LAZ overview follows the file order). Memory: the
+/// whole cloud being read, plus two samples of `budget` points.
+fn stream(
+    path: &std::path::Path,
+    overview: crate::io::las::Loaded,
+    budget: u64,
+    refresh_s: f64,
+    p: &JobProgress,
+    cancel: &Cancel,
+) -> Result<crate::io::las::Loaded, String> {
+    let total = overview.header.point_count;
+    let publish = |cloud: PointCloud, warnings: Vec<String>| {
+        let octree = Octree::build(&cloud.positions, octree::Params::default());
+        p.publish(Output::Cloud {
+            path: path.to_path_buf(),
+            cloud,
+            octree,
+            warnings,
+            overview_of: Some(total),
+        });
+    };
+    let first = overview.cloud;
+    publish(first.clone(), overview.warnings);
+    let step = format!(
+        "read {}",
+        path.file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default()
+    );
+    let mut last = std::time::Instant::now();
+    crate::io::las::read_streaming(path, VIEW_FIELDS, |done, total, so_far| {
+        p.update(&step, done, total);
+        // Not near the end: the whole cloud comes soon enough.
+        if last.elapsed().as_secs_f64() >= refresh_s && done < total / 10 * 8 {
+            let stride = so_far.len().div_ceil(budget.max(1) as usize).max(1);
+            let idx: Vec<usize> = (0..so_far.len()).step_by(stride).collect();
+            let mut view = first.clone();
+            view.append(&so_far.subset(&idx));
+            publish(view, Vec::new());
+            last = std::time::Instant::now();
+        }
+        !cancel.is_cancelled()
+    })
+    .map_err(|e| match e {
+        crate::io::IoError::Cancelled => "cancelled".to_string(),
+        e => e.to_string(),
     })
 }
 
@@ -254,4 +308,57 @@ pub fn colourise(
         rgb,
         covered,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A file read with an overview: the overview first, then (here after every 1 M-point
+    /// chunk read, before the last 20 %) the overview plus an even sample of the points read
+    /// so far, in file order; then the whole cloud.
+    #[test]
+    fn streaming_publishes_the_overview_then_denser_views() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.laz");
+        let n = 3_000_000;
+        let c = crate::demo::epoch_with(1, n, &crate::demo::ortho_image());
+        crate::io::las::write(&path, &c, &Default::default()).unwrap();
+        drop(c);
+        let fields = VIEW_FIELDS;
+        let ov = crate::io::las::read_overview(&path, fields, 50_000)
+            .unwrap()
+            .unwrap();
+        let ov_points = ov.cloud.positions.clone();
+        let p = JobProgress::default();
+        let whole = stream(&path, ov, 50_000, 0.0, &p, &Cancel::default()).unwrap();
+        assert_eq!(whole.cloud.len(), n);
+        let views: Vec<PointCloud> = p
+            .take_published()
+            .into_iter()
+            .map(|o| match o {
+                Output::Cloud {
+                    cloud, overview_of, ..
+                } => {
+                    assert_eq!(overview_of, Some(n as u64));
+                    cloud
+                }
+                _ => panic!("not a cloud"),
+            })
+            .collect();
+        // The overview, then after 1 M and 2 M points read (3 M is the end).
+        assert_eq!(views.len(), 3);
+        assert_eq!(views[0].positions, ov_points);
+        for (k, v) in views[1..].iter().enumerate() {
+            let read = (k + 1) * (1 << 20);
+            let stride = read.div_ceil(50_000);
+            let sample: Vec<usize> = (0..read).step_by(stride).collect();
+            assert_eq!(v.len(), ov_points.len() + sample.len());
+            assert_eq!(v.positions[..ov_points.len()], ov_points[..]);
+            for (j, &i) in sample.iter().enumerate() {
+                assert_eq!(v.world(ov_points.len() + j), whole.cloud.world(i));
+            }
+            assert_eq!(v.rgb.as_ref().map(Vec::len), Some(v.len()));
+        }
+    }
 }

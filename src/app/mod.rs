@@ -303,8 +303,9 @@ pub fn add_cloud(
     id
 }
 
-/// The whole cloud of a file takes the place of its overview: same layer, colour mode and
-/// range; the overview's meshes stay drawn until the new nodes are (no blank frames).
+/// The whole cloud of a file (or a denser overview) takes the place of its overview: same
+/// layer, colour mode and range; the old meshes stay drawn until the new nodes are (no blank
+/// frames).
 pub fn replace_cloud(
     viewer: &mut Viewer,
     commands: &mut Commands,
@@ -312,6 +313,7 @@ pub fn replace_cloud(
     cloud: PointCloud,
     octree: Octree,
     warnings: Vec<String>,
+    overview_of: Option<u64>,
 ) {
     let transform = viewer.layer_transform(cloud.origin);
     let Some(l) = viewer.layers.iter_mut().find(|l| l.id == id) else {
@@ -325,9 +327,12 @@ pub fn replace_cloud(
     c.retired.extend(c.nodes.drain().map(|(_, (e, _))| e));
     c.cloud = Arc::new(cloud);
     c.octree = Arc::new(octree);
-    c.overview_of = None;
+    c.overview_of = overview_of;
     commands.entity(c.root).insert(transform);
-    l.warnings = warnings;
+    // A refreshed overview carries no warnings of its own: the first one's stay.
+    if overview_of.is_none() || !warnings.is_empty() {
+        l.warnings = warnings;
+    }
 }
 
 fn add_raster(

@@ -62,7 +62,15 @@ pub(super) fn poll_jobs(
                     })
                     .map(|l| l.id);
                 if let Some(id) = streaming {
-                    replace_cloud(&mut viewer, &mut commands, id, cloud, octree, warnings);
+                    replace_cloud(
+                        &mut viewer,
+                        &mut commands,
+                        id,
+                        cloud,
+                        octree,
+                        warnings,
+                        overview_of,
+                    );
                     continue;
                 }
                 let name = path

@@ -147,3 +147,57 @@ fn corrupt_files_give_errors_not_overviews() {
         }
     }
 }
+
+/// Every LAS/LAZ/COPC file of the shared data, corrupt ones included, with overviews of a few
+/// points: an error naming the file or an overview, never a panic; an overview holds at most
+/// the points asked for, inside the header's bounds, and the same points a whole read gives.
+#[test]
+fn every_shared_file_gives_an_overview_or_an_error() {
+    let mut seen = (0, 0, 0);
+    for e in common::manifest() {
+        let lower = e.path.to_lowercase();
+        if !(lower.ends_with(".las") || lower.ends_with(".laz")) {
+            continue;
+        }
+        let p = common::shared().join("data").join(&e.path);
+        for max in [1, 100, 5000] {
+            match read_overview(&p, Fields::ALL, max) {
+                Err(err) => {
+                    let name = p.file_name().unwrap().to_string_lossy().to_string();
+                    assert!(err.to_string().contains(&name), "{}: {err}", e.path);
+                    seen.0 += 1;
+                }
+                Ok(None) => seen.1 += 1,
+                Ok(Some(o)) => {
+                    seen.2 += 1;
+                    let h = &o.header;
+                    // (COPC: the root level at least, whatever was asked.)
+                    let n = o.cloud.len() as u64;
+                    assert!(h.copc || n <= max * 2, "{}: {n} points", e.path);
+                    let tol = h.scale.map(|s| s.abs() * 2.0 + 1e-6);
+                    for i in 0..o.cloud.len() {
+                        let w = o.cloud.world(i);
+                        for k in 0..3 {
+                            assert!(
+                                w[k] >= h.bounds.min[k] - tol[k] - 1e-6 * w[k].abs()
+                                    && w[k] <= h.bounds.max[k] + tol[k] + 1e-6 * w[k].abs(),
+                                "{}: point {i} {w:?} outside {:?}",
+                                e.path,
+                                h.bounds
+                            );
+                        }
+                    }
+                    // The whole read has these points (as a multiset, to the centimetre).
+                    if let Ok(all) = read_with(&p, Fields::ALL, |_, _| true) {
+                        let all = world_cm(&all.cloud, 0..all.cloud.len());
+                        for q in world_cm(&o.cloud, 0..o.cloud.len()) {
+                            assert!(all.binary_search(&q).is_ok(), "{}: {q:?}", e.path);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    eprintln!("errors, none, overviews: {seen:?}");
+    assert!(seen.2 > 20, "{seen:?}");
+}

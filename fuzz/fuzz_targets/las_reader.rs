@@ -1,5 +1,5 @@
 //! LAS/LAZ/COPC reader: any bytes, as .las or .laz (first byte), through the header checks,
-//! the full decode and `kizashi info`. An error is fine; a panic or a hang is a bug.
+//! the full decode, the overview and `kizashi info`. An error is fine; a panic or a hang is a bug.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 
@@ -17,5 +17,7 @@ fuzz_target!(|data: &[u8]| {
     }
     let _ = kizashi::io::las::read_header(&path);
     let _ = kizashi::io::las::read_with(&path, kizashi::io::las::Fields::ALL, |_, _| true);
+    // The viewer's overview (chunk prefixes, strided blocks, COPC levels) of a few points.
+    let _ = kizashi::io::las::read_overview(&path, kizashi::io::las::Fields::ALL, 64);
     let _ = kizashi::io::info::inspect(&path);
 });

@@ -108,10 +108,11 @@ fn prefixes(chunks: &[Chunk], max_points: u64) -> Vec<Chunk> {
 
 /// LAS: (first record, count) of about `max_points / BLOCK` blocks at an even stride.
 fn blocks(total: u64, max_points: u64) -> Vec<(u64, u64)> {
-    let count = (max_points / BLOCK).max(1);
-    let stride = (total / count).max(BLOCK);
+    let block = BLOCK.min(max_points.max(1));
+    let count = (max_points / block).max(1);
+    let stride = (total / count).max(block);
     (0..count)
-        .map(|k| (k * stride, BLOCK.min(total.saturating_sub(k * stride))))
+        .map(|k| (k * stride, block.min(total.saturating_sub(k * stride))))
         .filter(|b| b.1 > 0)
         .collect()
 }
@@ -157,5 +158,7 @@ mod tests {
         assert_eq!(blocks(1000, 512), vec![(0, 256), (500, 256)]);
         // Blocks never overlap, even when the stride would be shorter than a block.
         assert_eq!(blocks(600, 768), vec![(0, 256), (256, 256), (512, 88)]);
+        // Fewer points asked than a block: one shorter block.
+        assert_eq!(blocks(1000, 100), vec![(0, 100)]);
     }
 }

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Viewer frame time and points drawn at 1 M and 20 M points (issue 4's benchmark; not a test).
+# Viewer frame time and points drawn at 1 M and 20 M points (issue 4), then opening large files
+# with and without the overview (issue 15; below). A benchmark, not a test.
 # Renders under Xvfb with Mesa's software Vulkan (lavapipe) unless a display/GPU is given:
 #   scripts/bench_view.sh                 # software renderer
 #   KIZASHI_BENCH_NO_XVFB=1 scripts/bench_view.sh   # the current display (a real GPU)

@@ -21,29 +21,13 @@ fn main() {
         .unwrap_or((1, 1));
     let tile = kizashi::demo::epoch_with(epoch, n, &kizashi::demo::ortho_image());
     let mut cloud = tile.clone();
+    let d = kizashi::demo::SITE_SIZE;
     for k in 1..tx * ty {
         // The copy (i, j) of the survey, one survey width east and north per step.
-        let (i, j) = ((k % tx) as f32, (k / tx) as f32);
-        let d = kizashi::demo::SITE_SIZE as f32;
-        cloud.positions.extend(
-            tile.positions
-                .iter()
-                .map(|p| [p[0] + i * d, p[1] + j * d, p[2]]),
-        );
-        fn more<T: Clone>(a: &mut Option<Vec<T>>, b: &Option<Vec<T>>) {
-            if let (Some(a), Some(b)) = (a, b) {
-                a.extend_from_slice(b);
-            }
-        }
-        more(&mut cloud.intensity, &tile.intensity);
-        more(&mut cloud.rgb, &tile.rgb);
-        more(&mut cloud.classification, &tile.classification);
-        more(&mut cloud.return_number, &tile.return_number);
-        more(&mut cloud.number_of_returns, &tile.number_of_returns);
-        more(&mut cloud.gps_time, &tile.gps_time);
-        for (s, t) in cloud.scalars.iter_mut().zip(&tile.scalars) {
-            s.values.extend_from_slice(&t.values);
-        }
+        let mut copy = tile.clone();
+        copy.origin[0] += (k % tx) as f64 * d;
+        copy.origin[1] += (k / tx) as f64 * d;
+        cloud.append(&copy);
     }
     if let Err(e) =
         kizashi::io::las::write(std::path::Path::new(&args[1]), &cloud, &Default::default())

@@ -246,12 +246,7 @@ fn stream(
     };
     let first = overview.cloud;
     publish(first.clone(), overview.warnings);
-    let step = format!(
-        "read {}",
-        path.file_name()
-            .map(|n| n.to_string_lossy().to_string())
-            .unwrap_or_default()
-    );
+    let step = pipeline::read_step(path);
     let mut last = std::time::Instant::now();
     crate::io::las::read_streaming(path, VIEW_FIELDS, |done, total, so_far| {
         p.update(&step, done, total);
@@ -266,10 +261,7 @@ fn stream(
         }
         !cancel.is_cancelled()
     })
-    .map_err(|e| match e {
-        crate::io::IoError::Cancelled => "cancelled".to_string(),
-        e => e.to_string(),
-    })
+    .map_err(|e| pipeline::PipelineError::from(e).to_string())
 }
 
 /// Ground classification of a cloud layer (`pipeline::classify`, SMRF): 2 ground, 1 other,

@@ -2,7 +2,7 @@
 //! button): a LAS/LAZ/COPC file rewritten as COPC with every attribute (`io::las::write_copc`).
 
 use super::{Cancel, Files, PipelineError, Progress, Result};
-use crate::io::{las, IoError};
+use crate::io::las;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::time::Instant;
@@ -53,10 +53,6 @@ pub fn run_copc(job: &CopcJob, progress: &dyn Progress, cancel: &Cancel) -> Resu
     let w = las::write_copc(&job.input, &job.output, &opts, &mut |step, done, total| {
         progress.update(step, done, total);
         !cancel.is_cancelled()
-    })
-    .map_err(|e| match e {
-        IoError::Cancelled => PipelineError::Cancelled,
-        e => e.into(),
     })?;
     Ok(CopcSummary {
         input: job.input.display().to_string(),

@@ -32,7 +32,7 @@ use std::sync::Arc;
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
     #[error(transparent)]
-    Io(#[from] IoError),
+    Io(IoError),
     #[error(transparent)]
     Analysis(AnalysisError),
     #[error("cancelled")]
@@ -42,6 +42,15 @@ pub enum PipelineError {
 }
 
 pub type Result<T> = std::result::Result<T, PipelineError>;
+
+impl From<IoError> for PipelineError {
+    fn from(e: IoError) -> Self {
+        match e {
+            IoError::Cancelled => PipelineError::Cancelled,
+            e => PipelineError::Io(e),
+        }
+    }
+}
 
 impl From<AnalysisError> for PipelineError {
     fn from(e: AnalysisError) -> Self {
@@ -161,20 +170,22 @@ pub fn load_epoch_in(
 ) -> Result<las::Loaded> {
     let area = tile.map(|(t, _)| t.read());
     let origin = tile.and_then(|(t, k)| t.origins.map(|o| o[k]));
-    let step = format!(
-        "read {}",
-        path.file_name()
-            .map(|n| n.to_string_lossy().to_string())
-            .unwrap_or_default()
-    );
+    let step = read_step(path);
     las::read_area(path, fields, area, origin, |done, total| {
         progress.update(&step, done, total);
         !cancel.is_cancelled()
     })
-    .map_err(|e| match e {
-        IoError::Cancelled => PipelineError::Cancelled,
-        e => e.into(),
-    })
+    .map_err(PipelineError::from)
+}
+
+/// The progress step of reading a file: "read NAME".
+pub fn read_step(path: &Path) -> String {
+    format!(
+        "read {}",
+        path.file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default()
+    )
 }
 
 /// What `kizashi demo` produced.

@@ -686,10 +686,8 @@ pub fn read_streaming(
     // Reserve what the file can plausibly hold, never what the header merely claims.
     // (LAS: the count was checked against the file size. LAZ: a count cannot be checked before
     // decoding, so reserve a bounded amount and let the vectors grow with what decodes.)
-    // (A reservation is address space until it is written: a false count costs nothing; a
-    // true one saves the doubling copies, a third of the peak at 100 M points.)
     let plausible = if h.compressed {
-        h.point_count.min(h.file_size / 2)
+        h.point_count.min(h.file_size / 2).min(1 << 24)
     } else {
         h.point_count
     };
@@ -699,22 +697,6 @@ pub fn read_streaming(
     while r.read_chunk(CHUNK_POINTS, &mut cloud)? > 0 {
         if first && !cloud.is_empty() {
             first = false;
-            // The attribute columns exist now: room for the rest of the points too.
-            let more = (plausible as usize).saturating_sub(cloud.len());
-            fn room<T>(c: &mut Option<Vec<T>>, n: usize) {
-                if let Some(v) = c {
-                    v.reserve(n);
-                }
-            }
-            room(&mut cloud.intensity, more);
-            room(&mut cloud.rgb, more);
-            room(&mut cloud.classification, more);
-            room(&mut cloud.return_number, more);
-            room(&mut cloud.number_of_returns, more);
-            room(&mut cloud.gps_time, more);
-            for s in &mut cloud.scalars {
-                s.values.reserve(more);
-            }
             // A header whose bounds do not contain the data would cost f32 precision: re-centre.
             let b = cloud.bounds();
             let c = b.center();

@@ -1,7 +1,11 @@
-// Point splats: every point is a quad of four vertices at the same position; the vertex shader
-// spreads them in screen space to a disc whose size follows the distance (a fixed size in
-// world units, clamped to a pixel range), the fragment shader cuts the disc and shades its rim.
-// The corner (0..3) travels in the colour's alpha byte, so a vertex is 16 bytes.
+// Point splats pulled from storage buffers: a node's points are 8 bytes of position (u16 x 3
+// over the node's cube) and 4 of attribute (12 bytes per point on the GPU). The mesh drawn is a shared run of triangles whose
+// one vertex attribute is its own number (point = number / 3, corner = number % 3), so it holds
+// no point data and serves every node of up to its size; splats past the node's count are
+// dropped. The vertex shader spreads the three corners in screen space around a disc whose size follows the
+// distance (the node's spacing in world units, clamped to a pixel range) and colours the point
+// from its attribute (the colour map and the range are uniforms: changing them uploads nothing).
+// The fragment shader cuts the disc and shades its rim.
 
 #import bevy_pbr::{mesh_functions, mesh_view_bindings::view}
 
@@ -13,16 +17,26 @@ struct PointParams {
     swipe_x: f32,
     swipe_side: f32,
     rim: f32,
-    _pad0: f32,
-    _pad1: f32,
+    // colour::Shading: 0 packed sRGB, 1 viridis, 2 grey, 3 diverging.
+    shading: u32,
+    count: u32,
+    lo: f32,
+    hi: f32,
+    // The node cube's corner and quantum: positions are u16 x 3 steps from the corner.
+    node_min: vec3<f32>,
+    step: f32,
 }
 
 @group(#{MATERIAL_BIND_GROUP}) @binding(0) var<uniform> params: PointParams;
+@group(#{MATERIAL_BIND_GROUP}) @binding(1) var<storage, read> positions: array<vec2<u32>>;
+@group(#{MATERIAL_BIND_GROUP}) @binding(2) var<storage, read> attributes: array<u32>;
+
+// Colour map stops, written in from src/colourmap.rs when the shader is loaded.
+//@STOPS@
 
 struct Vertex {
     @builtin(instance_index) instance_index: u32,
-    @location(0) position: vec3<f32>,
-    @location(1) colour: vec4<f32>,
+    @location(0) number: u32,
 };
 
 struct VertexOutput {
@@ -37,13 +51,71 @@ fn srgb_to_linear(c: vec3<f32>) -> vec3<f32> {
     return select(hi, lo, c <= vec3(0.04045));
 }
 
+fn viridis(t: f32) -> vec3<f32> {
+    let x = clamp(t, 0.0, 1.0) * 8.0;
+    let i = min(u32(floor(x)), 7u);
+    return mix(VIRIDIS[i], VIRIDIS[i + 1u], x - f32(i));
+}
+
+fn diverging(t: f32) -> vec3<f32> {
+    let x = clamp(0.5 + 0.5 * t, 0.0, 1.0) * 10.0;
+    let i = min(u32(floor(x)), 9u);
+    return mix(RDBU[i], RDBU[i + 1u], x - f32(i));
+}
+
+// sRGB in 0..1 of an attribute (colour::shade is its CPU twin).
+fn shade(a: u32) -> vec3<f32> {
+    if params.shading == 0u {
+        return unpack4x8unorm(a).rgb;
+    }
+    if params.shading == 3u && a == 0x7fa00001u {
+        return vec3(150.0, 150.0, 150.0) / 255.0;
+    }
+    if (a & 0x7f800000u) == 0x7f800000u {
+        return select(vec3(60.0, 60.0, 66.0) / 255.0, vec3(0.0), params.shading == 2u);
+    }
+    let v = bitcast<f32>(a);
+    var t = 0.5;
+    if params.hi > params.lo {
+        t = (v - params.lo) / (params.hi - params.lo);
+    }
+    if params.shading == 2u {
+        return vec3(floor(clamp(t, 0.0, 1.0) * 255.0) / 255.0);
+    }
+    if params.shading == 3u {
+        var limit = max(abs(params.lo), abs(params.hi));
+        if limit <= 0.0 {
+            limit = 1.0;
+        }
+        return diverging(v / limit) / 255.0;
+    }
+    return viridis(t) / 255.0;
+}
+
 @vertex
 fn vertex(v: Vertex) -> VertexOutput {
     var out: VertexOutput;
+    let point = v.number / 3u;
+    let c = v.number % 3u;
+    // An equilateral triangle around the unit disc (the fragment shader cuts the disc).
+    var corner = vec2(0.0, 2.0);
+    if c == 0u {
+        corner = vec2(-1.7320508, -1.0);
+    } else if c == 1u {
+        corner = vec2(1.7320508, -1.0);
+    }
+    out.corner = corner;
+    if point >= params.count {
+        // Past this node's points: outside every clip plane, so the splat is dropped.
+        out.clip_position = vec4(2.0, 2.0, 2.0, 1.0);
+        out.colour = vec3(0.0);
+        return out;
+    }
+    let q = positions[point];
+    let p = params.node_min
+        + vec3(f32(q.x & 0xffffu), f32(q.x >> 16u), f32(q.y & 0xffffu)) * params.step;
     let world_from_local = mesh_functions::get_world_from_local(v.instance_index);
-    var clip = mesh_functions::mesh_position_local_to_clip(world_from_local, vec4(v.position, 1.0));
-    let c = u32(round(v.colour.a * 255.0)) & 3u;
-    let corner = vec2(select(-1.0, 1.0, c == 1u || c == 2u), select(-1.0, 1.0, c >= 2u));
+    var clip = mesh_functions::mesh_position_local_to_clip(world_from_local, vec4(p, 1.0));
     // Pixels per world unit at this depth: focal length in pixels over the view depth (w is 1
     // for an orthographic camera, whose clip_from_view[1][1] already carries the scale).
     let focal_px = view.clip_from_view[1][1] * 0.5 * view.viewport.w;
@@ -51,8 +123,7 @@ fn vertex(v: Vertex) -> VertexOutput {
     clip.x += corner.x * px / view.viewport.z * clip.w;
     clip.y += corner.y * px / view.viewport.w * clip.w;
     out.clip_position = clip;
-    out.colour = srgb_to_linear(v.colour.rgb);
-    out.corner = corner;
+    out.colour = srgb_to_linear(shade(attributes[point]));
     return out;
 }
 

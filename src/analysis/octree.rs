@@ -216,6 +216,53 @@ impl Octree {
     }
 }
 
+impl Octree {
+    /// For each drawn node, the sample spacing that covers its cube: its own where the view
+    /// stops at it; the coarsest of its children's where every child that can be seen is drawn
+    /// too (their points fill in between its own, "refine ADD"). Splats of that size close
+    /// the surface where levels mix and stay small where a finer level is drawn: Potree's
+    /// adaptive point size, per node instead of per point.
+    pub fn cover_spacing(
+        &self,
+        drawn: &std::collections::HashSet<u32>,
+        visible: impl Fn(&Node) -> bool,
+    ) -> std::collections::HashMap<u32, f32> {
+        let grid = self.params.grid;
+        let mut ids: Vec<u32> = drawn
+            .iter()
+            .copied()
+            .filter(|&i| (i as usize) < self.nodes.len())
+            .collect();
+        // Children (deeper) first, so a parent finds theirs done.
+        ids.sort_by_key(|&i| std::cmp::Reverse(self.nodes[i as usize].level));
+        let mut cover = std::collections::HashMap::with_capacity(ids.len());
+        for id in ids {
+            let n = &self.nodes[id as usize];
+            let mut finer: Option<f32> = None;
+            let mut complete = !n.children.is_empty();
+            for &c in &n.children {
+                match cover.get(&c) {
+                    Some(&s) => finer = Some(finer.map_or(s, |f: f32| f.max(s))),
+                    None if !visible(&self.nodes[c as usize]) => {}
+                    None => {
+                        complete = false;
+                        break;
+                    }
+                }
+            }
+            let own = n.spacing(grid);
+            cover.insert(
+                id,
+                match finer {
+                    Some(f) if complete => f.min(own),
+                    _ => own,
+                },
+            );
+        }
+        cover
+    }
+}
+
 /// The root cube's corner and the size of one Morton quantum.
 struct Frame {
     min: [f64; 3],
@@ -523,6 +570,55 @@ mod tests {
         let root: Vec<[f32; 3]> = t.points(0).iter().map(|&i| pos[i as usize]).collect();
         assert!(root.iter().any(|p| p[0] < 20.0) && root.iter().any(|p| p[0] > 80.0));
         assert!(root.iter().any(|p| p[1] < 10.0) && root.iter().any(|p| p[1] > 40.0));
+    }
+
+    #[test]
+    fn cover_spacing_is_the_finest_level_drawn_everywhere_below() {
+        let pos = terrain(60_000);
+        let t = Octree::build(
+            &pos,
+            Params {
+                grid: 32,
+                max_leaf: 2_000,
+                max_depth: 12,
+                max_node: usize::MAX,
+            },
+        );
+        let root = &t.nodes[0];
+        assert!(root.children.len() >= 2);
+        let own = root.spacing(32);
+        let set = |ids: &[u32]| {
+            ids.iter()
+                .copied()
+                .collect::<std::collections::HashSet<u32>>()
+        };
+        // The root alone: its own spacing.
+        let c = t.cover_spacing(&set(&[0]), |_| true);
+        assert_eq!(c[&0], own);
+        // The root and every child: the children's (half the root's).
+        let mut all = vec![0];
+        all.extend(&root.children);
+        let c = t.cover_spacing(&set(&all), |_| true);
+        assert_eq!(c[&0], own / 2.0);
+        assert_eq!(c[&root.children[0]], own / 2.0);
+        // One child missing: the root's points must still close the gap there.
+        let c = t.cover_spacing(&set(&all[..all.len() - 1]), |_| true);
+        assert_eq!(c[&0], own);
+        // ... unless that child is out of view.
+        let gone = *all.last().unwrap();
+        let c = t.cover_spacing(&set(&all[..all.len() - 1]), |n| {
+            !std::ptr::eq(n, &t.nodes[gone as usize])
+        });
+        assert_eq!(c[&0], own / 2.0);
+        // Every node drawn: each inner node is covered by the coarsest of its leaves below.
+        let every: Vec<u32> = (0..t.nodes.len() as u32).collect();
+        let c = t.cover_spacing(&set(&every), |_| true);
+        for (i, n) in t.nodes.iter().enumerate() {
+            assert!(c[&(i as u32)] <= n.spacing(32));
+            if n.is_leaf() {
+                assert_eq!(c[&(i as u32)], n.spacing(32));
+            }
+        }
     }
 
     #[test]

@@ -386,6 +386,11 @@ fn write_stats(auto: &Auto, viewer: &Viewer, windows: &Query<&Window>, failure: 
         "registration": viewer.change.registration,
         "points_drawn": auto.drawn.last().copied().unwrap_or(viewer.points_drawn),
         "budget": viewer.settings.budget,
+        // What we upload for points: 16 B per point of every held node (positions and
+        // attributes, counted from the buffers we create) plus the shared splat meshes.
+        "points_held": viewer.points_held,
+        "gpu_point_bytes": viewer.gpu_point_bytes(),
+        "gpu_bytes_per_point": viewer.gpu_point_bytes() as f64 / viewer.points_held.max(1) as f64,
         "frames_measured": auto.frame_ms.len(),
         "frame_ms_mean": mean,
         "frame_ms_max": auto.frame_ms.iter().cloned().fold(0.0f32, f32::max),

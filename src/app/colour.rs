@@ -156,6 +156,126 @@ pub fn colours(cloud: &PointCloud, mode: &ColourMode, range: (f32, f32)) -> Vec<
     }
 }
 
+/// How the shader turns a point's 4-byte attribute into a colour (`shaders/points.wgsl`):
+/// colours that need no range (RGB, classes) are packed on the CPU; scalar modes keep the
+/// value and the shader applies the map and the range, so a range change re-uploads nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shading {
+    /// sRGB in the low three bytes.
+    Packed = 0,
+    /// f32 bits, viridis over the range.
+    Sequential = 1,
+    /// f32 bits, grey over the range (intensity).
+    Grey = 2,
+    /// f32 bits, blue-white-red over +-max(|lo|, |hi|).
+    Diverging = 3,
+}
+
+/// Attribute of a value without data (any NaN or infinity reads so).
+pub const ATTR_NO_DATA: u32 = 0x7fc0_0000;
+/// Attribute of a change within the level of detection (a NaN payload no f32 op produces).
+pub const ATTR_NOT_SIGNIFICANT: u32 = 0x7fa0_0001;
+
+fn pack(c: [u8; 3]) -> u32 {
+    u32::from(c[0]) | (u32::from(c[1]) << 8) | (u32::from(c[2]) << 16)
+}
+
+fn value_bits(v: f32) -> u32 {
+    if v.is_finite() {
+        v.to_bits()
+    } else {
+        ATTR_NO_DATA
+    }
+}
+
+/// One 4-byte attribute per point of `cloud` for `mode`, and how to shade it. Falls back like
+/// [`colours`] when the mode's attribute is missing.
+pub fn attributes(cloud: &PointCloud, mode: &ColourMode) -> (Vec<u32>, Shading) {
+    let n = cloud.len();
+    let packed = |c: Vec<[u8; 3]>| (c.into_par_iter().map(pack).collect(), Shading::Packed);
+    match mode {
+        ColourMode::Rgb => match &cloud.rgb {
+            Some(rgb) => packed(crate::colourmap::rgb8(rgb)),
+            // No RGB: elevation over its own range, fixed (the layer's range is RGB's).
+            None => {
+                let r = default_range(cloud, &ColourMode::Elevation).unwrap_or((0.0, 1.0));
+                packed(colours(cloud, &ColourMode::Elevation, r))
+            }
+        },
+        ColourMode::Classification => packed(colours(cloud, mode, (0.0, 1.0))),
+        ColourMode::Intensity => match &cloud.intensity {
+            Some(i) => (
+                i.par_iter().map(|&v| f32::from(v).to_bits()).collect(),
+                Shading::Grey,
+            ),
+            None => (vec![pack([200, 200, 200]); n], Shading::Packed),
+        },
+        ColourMode::Elevation => (
+            cloud
+                .positions
+                .par_iter()
+                .map(|p| value_bits(p[2]))
+                .collect(),
+            Shading::Sequential,
+        ),
+        ColourMode::Field(name) => match cloud.scalar(name) {
+            Some(f) => (
+                f.values.par_iter().map(|&v| value_bits(v)).collect(),
+                Shading::Sequential,
+            ),
+            None => (vec![pack(NO_DATA); n], Shading::Packed),
+        },
+        ColourMode::Deformation {
+            field,
+            significance,
+        } => {
+            let Some(f) = cloud.scalar(field) else {
+                return (vec![pack(NO_DATA); n], Shading::Packed);
+            };
+            let sig = significance.as_ref().and_then(|s| cloud.scalar(s));
+            let a = f
+                .values
+                .par_iter()
+                .enumerate()
+                .map(|(i, &v)| {
+                    if !v.is_finite() {
+                        ATTR_NO_DATA
+                    } else if sig.is_some_and(|s| s.values.get(i).is_some_and(|&x| x < 0.5)) {
+                        ATTR_NOT_SIGNIFICANT
+                    } else {
+                        v.to_bits()
+                    }
+                })
+                .collect();
+            (a, Shading::Diverging)
+        }
+    }
+}
+
+/// The colour the shader draws for one attribute (its CPU twin: tests hold them together).
+pub fn shade(a: u32, shading: Shading, (lo, hi): (f32, f32)) -> [u8; 3] {
+    if shading == Shading::Packed {
+        return [a as u8, (a >> 8) as u8, (a >> 16) as u8];
+    }
+    if a == ATTR_NOT_SIGNIFICANT && shading == Shading::Diverging {
+        return NOT_SIGNIFICANT;
+    }
+    let v = f32::from_bits(a);
+    if !v.is_finite() {
+        return if shading == Shading::Grey {
+            [0, 0, 0]
+        } else {
+            NO_DATA
+        };
+    }
+    let t = if hi > lo { (v - lo) / (hi - lo) } else { 0.5 };
+    match shading {
+        Shading::Grey => [(t.clamp(0.0, 1.0) * 255.0) as u8; 3],
+        Shading::Diverging => diverging(v, hi.abs().max(lo.abs())),
+        _ => sequential(t),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -209,6 +329,44 @@ mod tests {
             colours(&c, &ColourMode::Rgb, (0.0, 1.0)),
             vec![[255, 128, 0], [1, 2, 4]]
         );
+    }
+
+    #[test]
+    fn attributes_shade_to_the_colours_of_every_mode() {
+        let mut c = PointCloud::with_origin([0.0; 3]);
+        c.positions = (0..6).map(|i| [0.0, 0.0, i as f32]).collect();
+        c.positions[5][2] = f32::NAN;
+        c.intensity = Some(vec![0, 100, 200, 300, 400, 500]);
+        c.classification = Some(vec![2, 3, 6, 9, 1, 17]);
+        c.set_scalar("d", vec![0.2, 0.05, f32::NAN, -0.2, 0.0, f32::INFINITY], "");
+        c.set_scalar("sig", vec![1.0, 0.0, 0.0, 1.0, 1.0, 1.0], "");
+        let modes = [
+            ColourMode::Rgb,
+            ColourMode::Intensity,
+            ColourMode::Elevation,
+            ColourMode::Classification,
+            ColourMode::Field("d".into()),
+            ColourMode::Field("missing".into()),
+            ColourMode::Deformation {
+                field: "d".into(),
+                significance: Some("sig".into()),
+            },
+            ColourMode::Deformation {
+                field: "d".into(),
+                significance: None,
+            },
+        ];
+        for mode in modes {
+            let (attrs, shading) = attributes(&c, &mode);
+            assert_eq!(attrs.len(), c.len());
+            // The layer's range and a user's range: the attributes do not depend on it.
+            let ranges = [default_range(&c, &mode).unwrap_or((0.0, 1.0)), (-1.0, 7.5)];
+            for r in ranges {
+                let want = colours(&c, &mode, r);
+                let got: Vec<[u8; 3]> = attrs.iter().map(|&a| shade(a, shading, r)).collect();
+                assert_eq!(got, want, "{mode:?} {r:?}");
+            }
+        }
     }
 
     #[test]

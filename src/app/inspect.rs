@@ -78,8 +78,8 @@ pub fn pick(viewer: &Viewer, cursor: Vec2) -> Option<Pick> {
         };
         let m = view.clip_from_world * viewer.layer_transform(c.cloud.origin).to_matrix();
         let radius = 6.0f32;
-        for (&id, &(_, last)) in &c.nodes {
-            if last != viewer.frame && last + 1 != viewer.frame {
+        for (&id, nd) in &c.nodes {
+            if nd.last != viewer.frame && nd.last + 1 != viewer.frame {
                 continue;
             }
             let found = c
@@ -232,15 +232,25 @@ mod tests {
         v.scene_origin = Some(c.origin);
         let mut nodes = std::collections::HashMap::new();
         for id in 0..octree.nodes.len() as u32 {
-            nodes.insert(id, (Entity::PLACEHOLDER, v.frame));
+            nodes.insert(
+                id,
+                super::super::points::NodeDraw {
+                    entity: Entity::PLACEHOLDER,
+                    last: v.frame,
+                    material: Handle::default(),
+                    colour_version: 0,
+                    count: octree.nodes[id as usize].count,
+                },
+            );
         }
         let layer = super::super::CloudLayer {
             cloud: std::sync::Arc::new(c),
             octree: std::sync::Arc::new(octree),
-            colours: Vec::new(),
+            attributes: Vec::new(),
+            shading: super::super::colour::Shading::Sequential,
+            colour_version: 0,
             mode: super::super::colour::ColourMode::Elevation,
             range: (0.0, 1.0),
-            material: Handle::default(),
             root: Entity::PLACEHOLDER,
             nodes,
             spacing: 1.0,

@@ -118,7 +118,9 @@ pub fn run(opts: ViewOptions) -> anyhow::Result<()> {
         app,
         points::POINT_SHADER,
         "../../shaders/points.wgsl",
-        Shader::from_wgsl
+        |src: &str, path: std::borrow::Cow<str>| {
+            Shader::from_wgsl(points::shader_source(src), path.into_owned())
+        }
     );
     if let Some(render_app) = app.get_sub_app_mut(bevy::render::RenderApp) {
         render_app.insert_resource(ready).add_systems(
@@ -135,15 +137,14 @@ fn setup(
     mut egui_settings: ResMut<bevy_egui::EguiGlobalSettings>,
     mut meshes: ResMut<Assets<Mesh>>,
     mut materials: ResMut<Assets<points::PointMaterial>>,
+    mut buffers: ResMut<Assets<bevy::render::storage::ShaderBuffer>>,
 ) {
-    // One splat of zero pixels, never culled: the point pipeline compiles while the first
-    // file is read, not after its first points arrive (~0.6 s on lavapipe).
+    // A node of no points, never culled: the point pipeline compiles while the first file is
+    // read, not after its first points arrive (~0.6 s on lavapipe).
     commands.spawn((
         points::NodeMesh,
-        Mesh3d(meshes.add(points::warm_up_mesh())),
-        MeshMaterial3d(materials.add(points::PointMaterial {
-            params: points::PointParams::default(),
-        })),
+        Mesh3d(meshes.add(points::splat_mesh(1))),
+        MeshMaterial3d(materials.add(points::warm_up_material(&mut buffers))),
         Transform::IDENTITY,
         bevy::camera::visibility::NoFrustumCulling,
     ));
@@ -193,7 +194,6 @@ use crate::pipeline::params::mean_spacing;
 pub fn add_cloud(
     viewer: &mut Viewer,
     commands: &mut Commands,
-    materials: &mut Assets<points::PointMaterial>,
     name: String,
     path: Option<PathBuf>,
     cloud: PointCloud,
@@ -226,15 +226,7 @@ pub fn add_cloud(
         }
     };
     let range = colour::default_range(&cloud, &mode).unwrap_or((0.0, 1.0));
-    let colours = colour::colours(&cloud, &mode, range);
-    let material = materials.add(points::PointMaterial {
-        params: points::PointParams {
-            size_world: spacing,
-            min_px: 2.0,
-            max_px: 32.0,
-            ..Default::default()
-        },
-    });
+    let (attributes, shading) = colour::attributes(&cloud, &mode);
     let root = commands
         .spawn((viewer.layer_transform(cloud.origin), Visibility::Inherited))
         .id();
@@ -244,10 +236,11 @@ pub fn add_cloud(
     let cl = CloudLayer {
         cloud: Arc::new(cloud),
         octree: Arc::new(octree),
-        colours,
+        attributes,
+        shading,
+        colour_version: 0,
         mode,
         range,
-        material,
         root,
         nodes: HashMap::new(),
         spacing: if is_result { spacing * 1.3 } else { spacing },
@@ -322,9 +315,9 @@ pub fn replace_cloud(
     let LayerKind::Cloud(c) = &mut l.kind else {
         return;
     };
-    c.colours = colour::colours(&cloud, &c.mode, c.range);
+    (c.attributes, c.shading) = colour::attributes(&cloud, &c.mode);
     c.spacing = mean_spacing(&cloud);
-    c.retired.extend(c.nodes.drain().map(|(_, (e, _))| e));
+    c.retired.extend(c.nodes.drain().map(|(_, nd)| nd.entity));
     c.cloud = Arc::new(cloud);
     c.octree = Arc::new(octree);
     c.overview_of = overview_of;

@@ -1,5 +1,6 @@
-//! Point rendering: our WGSL splat material, one mesh per octree node, and the per-frame
-//! choice of nodes within the point budget (nearest and largest on screen first).
+//! Point rendering: our WGSL splat material pulling each octree node's points from storage
+//! buffers (12 bytes per point on the GPU), colour maps applied in the shader, and the
+//! per-frame choice of nodes within the point budget (nearest and largest on screen first).
 
 use super::{CloudLayer, LayerKind, Viewer};
 use bevy::asset::RenderAssetUsages;
@@ -13,19 +14,23 @@ use bevy::prelude::*;
 use bevy::render::render_resource::{
     AsBindGroup, RenderPipelineDescriptor, ShaderType, SpecializedMeshPipelineError, VertexFormat,
 };
+use bevy::render::storage::ShaderBuffer;
 use bevy::shader::ShaderRef;
 
 pub const POINT_SHADER: Handle<Shader> =
     bevy::asset::uuid_handle!("5b0c6f0e-6a3c-4d5e-9a51-7c1f3c2e9b42");
 
-/// sRGB colour in xyz, the quad corner (0..3) in w.
-pub const ATTRIBUTE_POINT_COLOUR: MeshVertexAttribute = MeshVertexAttribute::new(
-    "KizashiPointColour",
-    0x6b69_7a61_7368_6901,
-    VertexFormat::Unorm8x4,
+/// The number of a splat's vertex (point = number / 3, corner = number % 3).
+pub const ATTRIBUTE_SPLAT_NUMBER: MeshVertexAttribute = MeshVertexAttribute::new(
+    "KizashiSplatNumber",
+    0x6b69_7a61_7368_6902,
+    VertexFormat::Uint32,
 );
 
-#[derive(Clone, Copy, Debug, Default, ShaderType)]
+/// GPU bytes per point of a node: u16 x 3 position (+ 2 spare) and one 4-byte attribute.
+pub const GPU_BYTES_PER_POINT: usize = 12;
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, ShaderType)]
 pub struct PointParams {
     pub size_world: f32,
     pub min_px: f32,
@@ -33,14 +38,24 @@ pub struct PointParams {
     pub swipe_x: f32,
     pub swipe_side: f32,
     pub rim: f32,
-    pub _pad0: f32,
-    pub _pad1: f32,
+    pub shading: u32,
+    pub count: u32,
+    pub lo: f32,
+    pub hi: f32,
+    /// The node cube's corner and its quantum (`positions_buffer`).
+    pub node_min: Vec3,
+    pub step: f32,
 }
 
+/// One octree node's points: its positions and attributes live in its own storage buffers.
 #[derive(Asset, TypePath, AsBindGroup, Debug, Clone)]
 pub struct PointMaterial {
     #[uniform(0)]
     pub params: PointParams,
+    #[storage(1, read_only, visibility(vertex))]
+    pub positions: Handle<ShaderBuffer>,
+    #[storage(2, read_only, visibility(vertex))]
+    pub attributes: Handle<ShaderBuffer>,
 }
 
 impl Material for PointMaterial {
@@ -62,58 +77,152 @@ impl Material for PointMaterial {
         layout: &MeshVertexBufferLayoutRef,
         _key: MaterialPipelineKey<Self>,
     ) -> Result<(), SpecializedMeshPipelineError> {
-        let vertex_layout = layout.0.get_layout(&[
-            Mesh::ATTRIBUTE_POSITION.at_shader_location(0),
-            ATTRIBUTE_POINT_COLOUR.at_shader_location(1),
-        ])?;
+        let vertex_layout = layout
+            .0
+            .get_layout(&[ATTRIBUTE_SPLAT_NUMBER.at_shader_location(0)])?;
         descriptor.vertex.buffers = vec![vertex_layout];
-        // Both faces: a splat is a screen-facing quad, its winding depends on nothing we control.
+        // Both faces: a splat is a screen-facing triangle, its winding depends on nothing we control.
         descriptor.primitive.cull_mode = None;
         Ok(())
     }
 }
 
-/// Four vertices and two triangles per point.
-pub fn node_mesh(layer: &CloudLayer, idx: &[u32]) -> Mesh {
-    let n = idx.len();
-    let mut pos = Vec::with_capacity(4 * n);
-    let mut col = Vec::with_capacity(4 * n);
-    let mut ind = Vec::with_capacity(6 * n);
-    for (k, &i) in idx.iter().enumerate() {
-        let p = layer.cloud.positions[i as usize];
-        let c = layer
-            .colours
-            .get(i as usize)
-            .copied()
-            .unwrap_or([255, 0, 255]);
-        for corner in 0..4u8 {
-            pos.push(p);
-            col.push([c[0], c[1], c[2], corner]);
-        }
-        let b = 4 * k as u32;
-        ind.extend_from_slice(&[b, b + 1, b + 2, b, b + 2, b + 3]);
-    }
-    Mesh::new(
-        PrimitiveTopology::TriangleList,
-        RenderAssetUsages::RENDER_WORLD,
+/// `shaders/points.wgsl` with the colour map stops of `crate::colourmap` written in (one
+/// source for the screen, the legend and the exports).
+pub fn shader_source(wgsl: &str) -> String {
+    let stops = |name: &str, s: &[[u8; 3]]| {
+        let v: Vec<String> = s
+            .iter()
+            .map(|c| format!("vec3({:.1}, {:.1}, {:.1})", c[0], c[1], c[2]))
+            .collect();
+        format!(
+            "var<private> {name}: array<vec3<f32>, {}> = array<vec3<f32>, {}>({});\n",
+            s.len(),
+            s.len(),
+            v.join(", ")
+        )
+    };
+    wgsl.replace(
+        "//@STOPS@",
+        &(stops("VIRIDIS", &crate::colourmap::VIRIDIS) + &stops("RDBU", &crate::colourmap::RDBU)),
     )
-    .with_inserted_attribute(Mesh::ATTRIBUTE_POSITION, pos)
-    .with_inserted_attribute(ATTRIBUTE_POINT_COLOUR, VertexAttributeValues::Unorm8x4(col))
-    .with_inserted_indices(Indices::U32(ind))
 }
 
-/// A single point's splat (for the pipeline warm-up: drawn with size 0, no pixels).
-pub fn warm_up_mesh() -> Mesh {
+/// Splats in the shared splat meshes: 256 growing by half, so a node draws at most a third
+/// more splats than it has points (the extra ones are dropped in the vertex shader).
+pub fn splat_count(points: usize) -> usize {
+    let mut n = 256usize;
+    while n < points {
+        n += n / 2;
+    }
+    n
+}
+
+/// `splats` numbered splats, shared by every node that fits: the point data is in the node's
+/// material. A splat is one triangle around the point's disc, not a quad: on lavapipe one
+/// triangle of 3 vertices drew 1 M points ~20 % faster than two of 4, despite 30 % more
+/// area (triangle setup and vertex work, not pixels, set the frame time there).
+pub fn splat_mesh(splats: usize) -> Mesh {
     Mesh::new(
         PrimitiveTopology::TriangleList,
         RenderAssetUsages::RENDER_WORLD,
     )
-    .with_inserted_attribute(Mesh::ATTRIBUTE_POSITION, vec![[0.0f32; 3]; 4])
     .with_inserted_attribute(
-        ATTRIBUTE_POINT_COLOUR,
-        VertexAttributeValues::Unorm8x4((0..4u8).map(|c| [0, 0, 0, c]).collect()),
+        ATTRIBUTE_SPLAT_NUMBER,
+        VertexAttributeValues::Uint32((0..3 * splats as u32).collect()),
     )
-    .with_inserted_indices(Indices::U32(vec![0, 1, 2, 0, 2, 3]))
+}
+
+/// Bytes of a shared splat mesh of `splats` splats (3 u32 numbers each, no index buffer).
+pub fn splat_mesh_bytes(splats: usize) -> usize {
+    splats * 12
+}
+
+fn bytes_of<T: Copy, const N: usize>(
+    v: impl Iterator<Item = T>,
+    f: impl Fn(T) -> [u8; N],
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(v.size_hint().0 * N);
+    for x in v {
+        out.extend_from_slice(&f(x));
+    }
+    // wgpu refuses empty buffers.
+    if out.is_empty() {
+        out.resize(16, 0);
+    }
+    out
+}
+
+/// A storage buffer uploaded once and not kept in main memory.
+fn gpu_buffer(data: Vec<u8>) -> ShaderBuffer {
+    ShaderBuffer {
+        data: Some(data),
+        buffer_description: bevy::render::render_resource::BufferDescriptor {
+            label: Some("kizashi_points"),
+            size: 0,
+            usage: bevy::render::render_resource::BufferUsages::STORAGE
+                | bevy::render::render_resource::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        },
+        asset_usage: RenderAssetUsages::RENDER_WORLD,
+        copy_on_resize: false,
+    }
+}
+
+/// A node cube's quantum: u16 steps over its side.
+pub fn node_step(n: &crate::analysis::octree::Node) -> f32 {
+    n.size / 65535.0
+}
+
+/// A node's positions as u16 x 3 over its cube (Potree's layout): 8 bytes a point, x | y << 16
+/// then z. The step is the cube's side / 65535: 1.5 cm for a 1 km root, whose points are only
+/// drawn from far away; finer in every deeper node. Picking and measuring use the f32 points.
+pub fn positions_buffer(layer: &CloudLayer, node: usize) -> ShaderBuffer {
+    let n = &layer.octree.nodes[node];
+    let step = node_step(n);
+    let p = &layer.cloud.positions;
+    let q = |v: f32, k: usize| ((v - n.min[k]) / step).round().clamp(0.0, 65535.0) as u32;
+    gpu_buffer(bytes_of(layer.octree.points(node).iter(), |&i| {
+        let v = p[i as usize];
+        let mut b = [0u8; 8];
+        b[..4].copy_from_slice(&(q(v[0], 0) | (q(v[1], 1) << 16)).to_le_bytes());
+        b[4..].copy_from_slice(&q(v[2], 2).to_le_bytes());
+        b
+    }))
+}
+
+/// A node's attributes (`colour::attributes`) as a storage buffer.
+pub fn attributes_buffer(layer: &CloudLayer, idx: &[u32]) -> ShaderBuffer {
+    attributes_buffer_of(&layer.attributes, idx)
+}
+
+fn attributes_buffer_of(a: &[u32], idx: &[u32]) -> ShaderBuffer {
+    gpu_buffer(bytes_of(idx.iter(), |&i| {
+        a.get(i as usize)
+            .copied()
+            .unwrap_or(super::colour::ATTR_NO_DATA)
+            .to_le_bytes()
+    }))
+}
+
+/// The pipeline warm-up's material: no points (every splat dropped, no pixels).
+pub fn warm_up_material(buffers: &mut Assets<ShaderBuffer>) -> PointMaterial {
+    PointMaterial {
+        params: PointParams::default(),
+        positions: buffers.add(gpu_buffer(vec![0; 16])),
+        attributes: buffers.add(gpu_buffer(vec![0; 16])),
+    }
+}
+
+/// A drawn (or recently drawn) octree node.
+pub struct NodeDraw {
+    pub entity: Entity,
+    /// Frame it was last wanted in.
+    pub last: u64,
+    pub material: Handle<PointMaterial>,
+    /// `CloudLayer::colour_version` its attributes were made for.
+    pub colour_version: u64,
+    pub count: usize,
 }
 
 /// One drawn node.
@@ -184,14 +293,16 @@ fn box_visible(clip_from_local: &Mat4, lo: &[f32; 3], hi: &[f32; 3]) -> bool {
 }
 
 /// Per frame: pick each visible cloud layer's nodes within its share of the budget, spawn
-/// the missing meshes (a bounded number of points per frame, so the window stays fluid),
-/// hide the rest, and free meshes that have not been wanted for a while.
+/// the missing ones (a bounded number of points per frame, so the window stays fluid), size
+/// each node's splats to the finest level drawn over it, hide the rest, and free nodes that
+/// have not been wanted for a while.
 #[allow(clippy::too_many_arguments)]
 pub fn update_lod(
     mut commands: Commands,
     mut viewer: ResMut<Viewer>,
     mut meshes: ResMut<Assets<Mesh>>,
     mut materials: ResMut<Assets<PointMaterial>>,
+    mut buffers: ResMut<Assets<ShaderBuffer>>,
     camera: Query<(&Camera, &Projection, &GlobalTransform), With<super::camera::OrbitCamera>>,
     roots: Query<&GlobalTransform, Without<super::camera::OrbitCamera>>,
     mut vis: Query<&mut Visibility, With<NodeMesh>>,
@@ -220,7 +331,9 @@ pub fn update_lod(
     };
     let mut pending = false;
     let mut drawn = 0usize;
+    let mut held = 0usize;
     let swipe_px = view.viewport.x + viewer.compare.swipe * view.viewport.z;
+    let viewer = &mut *viewer;
     for li in 0..viewer.layers.len() {
         let shown_now = shown.contains(&li);
         let layer = &mut viewer.layers[li];
@@ -228,62 +341,35 @@ pub fn update_lod(
         let LayerKind::Cloud(cl) = &mut layer.kind else {
             continue;
         };
-        if let Some(mut m) = materials.get_mut(&cl.material) {
-            // Fewer points drawn than the cloud has: they are farther apart, so splats grow
-            // by the square root of the ratio (one density for the whole view, not Potree's
-            // per-node adaptive size) and the surface stays closed.
-            let thinning = (cl.cloud.len() as f32 / cl.drawn.max(1) as f32)
-                .sqrt()
-                .clamp(1.0, 16.0);
-            let p = PointParams {
-                size_world: cl.spacing * settings.point_size * thinning,
-                min_px: settings.min_px,
-                max_px: 32.0,
-                swipe_x: swipe_px,
-                swipe_side,
-                rim: if settings.rim { 0.35 } else { 0.0 },
-                ..Default::default()
-            };
-            if m.params.size_world != p.size_world
-                || m.params.min_px != p.min_px
-                || m.params.swipe_x != p.swipe_x
-                || m.params.swipe_side != p.swipe_side
-                || m.params.rim != p.rim
-            {
-                m.params = p;
+        let world_from_local = roots.get(cl.root).ok().map(|g| g.to_matrix());
+        let clip_from_local = world_from_local.map(|m| view.clip_from_world * m);
+        let wanted: Vec<u32> = match (shown_now, world_from_local, clip_from_local) {
+            (true, Some(world_from_local), Some(clip_from_local)) => {
+                let cam = view.camera_pos;
+                let grid = cl.octree.params.grid;
+                cl.octree.select(
+                    share,
+                    settings.min_node_px,
+                    |lo, hi| box_visible(&clip_from_local, lo, hi),
+                    |n| {
+                        let c = world_from_local.transform_point3(Vec3::from(n.center()));
+                        let d = (c - cam).length().max(1e-3);
+                        // Projected size of the node's sample spacing x grid = node size.
+                        n.spacing(grid) * grid as f32 * view.focal_px / d
+                    },
+                )
             }
-        }
-        let wanted: Vec<u32> = if shown_now {
-            let Ok(root_gt) = roots.get(cl.root) else {
-                continue;
-            };
-            let world_from_local = root_gt.to_matrix();
-            let clip_from_local = view.clip_from_world * world_from_local;
-            let cam = view.camera_pos;
-            let grid = cl.octree.params.grid;
-            cl.octree.select(
-                share,
-                settings.min_node_px,
-                |lo, hi| box_visible(&clip_from_local, lo, hi),
-                |n| {
-                    let c = world_from_local.transform_point3(Vec3::from(n.center()));
-                    let d = (c - cam).length().max(1e-3);
-                    // Projected size of the node's sample spacing x grid = node size.
-                    n.spacing(grid) * grid as f32 * view.focal_px / d
-                },
-            )
-        } else {
-            Vec::new()
+            (true, ..) => continue,
+            _ => Vec::new(),
         };
         let wanted_set: std::collections::HashSet<u32> = wanted.iter().copied().collect();
         let mut layer_pending = false;
         for &id in &wanted {
-            if let Some(e) = cl.nodes.get_mut(&id) {
-                e.1 = frame;
-                if let Ok(mut v) = vis.get_mut(e.0) {
+            if let Some(nd) = cl.nodes.get_mut(&id) {
+                nd.last = frame;
+                if let Ok(mut v) = vis.get_mut(nd.entity) {
                     v.set_if_neq(Visibility::Inherited);
                 }
-                drawn += cl.octree.nodes[id as usize].count;
                 continue;
             }
             let n = &cl.octree.nodes[id as usize];
@@ -293,20 +379,38 @@ pub fn update_lod(
                 continue;
             }
             spawn_left -= n.count;
-            let mesh = meshes.add(node_mesh(cl, cl.octree.points(id as usize)));
+            let splats = splat_count(n.count);
+            let mesh = viewer
+                .splat_meshes
+                .entry(splats)
+                .or_insert_with(|| meshes.add(splat_mesh(splats)))
+                .clone();
+            let material = materials.add(PointMaterial {
+                params: PointParams::default(),
+                positions: buffers.add(positions_buffer(cl, id as usize)),
+                attributes: buffers.add(attributes_buffer(cl, cl.octree.points(id as usize))),
+            });
             let e = commands
                 .spawn((
                     NodeMesh,
                     Mesh3d(mesh),
-                    MeshMaterial3d(cl.material.clone()),
+                    MeshMaterial3d(material.clone()),
                     Transform::IDENTITY,
                     Visibility::Inherited,
                     Aabb::from_min_max(Vec3::from(n.tight_min), Vec3::from(n.tight_max)),
                     ChildOf(cl.root),
                 ))
                 .id();
-            cl.nodes.insert(id, (e, frame));
-            drawn += n.count;
+            cl.nodes.insert(
+                id,
+                NodeDraw {
+                    entity: e,
+                    last: frame,
+                    material,
+                    colour_version: cl.colour_version,
+                    count: n.count,
+                },
+            );
         }
         // An overview replaced by its whole cloud goes once the cloud's nodes are all drawn.
         if !layer_pending || !shown_now {
@@ -316,35 +420,94 @@ pub fn update_lod(
         }
         // Hide what is not wanted; free what has been unwanted for ~2 s.
         let mut free = Vec::new();
-        for (&id, &(e, last)) in cl.nodes.iter() {
+        for (&id, nd) in cl.nodes.iter() {
             if !wanted_set.contains(&id) {
-                if let Ok(mut v) = vis.get_mut(e) {
+                if let Ok(mut v) = vis.get_mut(nd.entity) {
                     v.set_if_neq(Visibility::Hidden);
                 }
-                if frame.saturating_sub(last) > 120 || !shown_now {
+                if frame.saturating_sub(nd.last) > 120 || !shown_now {
                     free.push(id);
                 }
             }
         }
         for id in free {
-            if let Some((e, _)) = cl.nodes.remove(&id) {
-                commands.entity(e).despawn();
+            if let Some(nd) = cl.nodes.remove(&id) {
+                commands.entity(nd.entity).despawn();
             }
         }
-        cl.drawn = wanted
+        // Splat sizes: each drawn node's cover spacing (never below the cloud's own).
+        let drawn_set: std::collections::HashSet<u32> = wanted
             .iter()
+            .copied()
             .filter(|id| cl.nodes.contains_key(id))
+            .collect();
+        let cover = match clip_from_local {
+            Some(m) => cl
+                .octree
+                .cover_spacing(&drawn_set, |n| box_visible(&m, &n.tight_min, &n.tight_max)),
+            None => Default::default(),
+        };
+        let (shading, range) = (cl.shading as u32, cl.range);
+        let layer_params = PointParams {
+            size_world: cl.spacing * settings.point_size,
+            min_px: settings.min_px,
+            max_px: 32.0,
+            swipe_x: swipe_px,
+            swipe_side,
+            rim: if settings.rim { 0.35 } else { 0.0 },
+            shading,
+            lo: range.0,
+            hi: range.1,
+            ..Default::default()
+        };
+        for (id, nd) in cl.nodes.iter_mut() {
+            held += nd.count;
+            let recolour = nd.colour_version != cl.colour_version;
+            let size = cover
+                .get(id)
+                .map(|&s| s.max(cl.spacing) * settings.point_size);
+            let Some(m) = materials.get(&nd.material) else {
+                continue;
+            };
+            let node = &cl.octree.nodes[*id as usize];
+            let want = PointParams {
+                size_world: size.unwrap_or(m.params.size_world),
+                count: nd.count as u32,
+                node_min: Vec3::from(node.min),
+                step: node_step(node),
+                ..layer_params
+            };
+            if m.params == want && !recolour {
+                continue;
+            }
+            let Some(mut m) = materials.get_mut(&nd.material) else {
+                continue;
+            };
+            m.params = want;
+            if recolour {
+                // A new buffer, not an update: the old one may be bound in a frame in flight.
+                m.attributes = buffers.add(attributes_buffer_of(
+                    &cl.attributes,
+                    cl.octree.points(*id as usize),
+                ));
+                nd.colour_version = cl.colour_version;
+            }
+        }
+        cl.drawn = drawn_set
+            .iter()
             .map(|&id| cl.octree.nodes[id as usize].count)
             .sum();
+        drawn += cl.drawn;
     }
     viewer.points_drawn = drawn;
+    viewer.points_held = held;
     viewer.lod_pending = pending;
 }
 
-/// Despawns every node mesh of a layer (after a colour change they are rebuilt next frames).
+/// Despawns every node of a layer (its buffers go with their materials).
 pub fn clear_nodes(commands: &mut Commands, cl: &mut CloudLayer) {
-    for (_, (e, _)) in cl.nodes.drain() {
-        commands.entity(e).despawn();
+    for (_, nd) in cl.nodes.drain() {
+        commands.entity(nd.entity).despawn();
     }
     for e in cl.retired.drain(..) {
         commands.entity(e).despawn();

@@ -8,7 +8,6 @@ use super::{inspect::Pick, LayerKind, Viewer};
 use crate::analysis::series::MotionClass;
 use crate::cloud::PointCloud;
 use crate::pipeline::series::{SeriesEpoch, SeriesJob, SeriesSummary};
-use bevy::prelude::Commands;
 use std::path::PathBuf;
 
 /// What the series panel shows.
@@ -134,7 +133,7 @@ impl Viewer {
     }
 
     /// Recolours the series layer for its view's epoch and colour.
-    pub fn show_series(&mut self, commands: &mut Commands) {
+    pub fn show_series(&mut self) {
         let Some(v) = &self.series.view else { return };
         let (id, epoch, colour, limit) = (v.layer, v.epoch, v.colour, v.limit);
         let reference = v.summary.reference;
@@ -170,9 +169,9 @@ impl Viewer {
                 Some(years),
             ),
         };
-        self.set_colour(commands, id, mode);
+        self.set_colour(id, mode);
         if let Some(r) = range {
-            self.set_range(commands, id, r);
+            self.set_range(id, r);
         }
     }
 

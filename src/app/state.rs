@@ -77,14 +77,17 @@ impl Default for Settings {
 pub struct CloudLayer {
     pub cloud: Arc<PointCloud>,
     pub octree: Arc<Octree>,
-    /// One colour per point for the current mode.
-    pub colours: Vec<[u8; 3]>,
+    /// One attribute per point for the current mode (`colour::attributes`): the shader
+    /// colours it over `range`.
+    pub attributes: Vec<u32>,
+    pub shading: colour::Shading,
+    /// Bumped when `attributes` change: drawn nodes re-upload theirs.
+    pub colour_version: u64,
     pub mode: ColourMode,
     pub range: (f32, f32),
-    pub material: Handle<points::PointMaterial>,
     pub root: Entity,
-    /// Spawned node meshes: node id -> (entity, last frame wanted).
-    pub nodes: HashMap<u32, (Entity, u64)>,
+    /// Spawned nodes by octree node id.
+    pub nodes: HashMap<u32, points::NodeDraw>,
     /// Mean point spacing (m), for splat size and default parameters.
     pub spacing: f32,
     pub drawn: usize,
@@ -258,6 +261,10 @@ pub struct Viewer {
     pub view_rect: Option<Rect>,
     pub frame: u64,
     pub points_drawn: usize,
+    /// Points of every spawned node (drawn or kept hidden for a while): what is on the GPU.
+    pub points_held: usize,
+    /// Shared splat meshes by their number of quads (`points::splat_quads`).
+    pub splat_meshes: HashMap<usize, Handle<Mesh>>,
     pub lod_pending: bool,
     pub auto_active: bool,
     pub drag_in_view: bool,
@@ -332,6 +339,8 @@ impl Viewer {
             view_rect: None,
             frame: 0,
             points_drawn: 0,
+            points_held: 0,
+            splat_meshes: HashMap::new(),
             lod_pending: false,
             auto_active: false,
             drag_in_view: false,
@@ -469,8 +478,19 @@ impl Viewer {
         }
     }
 
-    /// Sets a cloud layer's colour mode and recomputes its colours (meshes follow).
-    pub fn set_colour(&mut self, commands: &mut Commands, id: u32, mode: ColourMode) {
+    /// GPU bytes of the point buffers of every held node and of the shared splat meshes.
+    pub fn gpu_point_bytes(&self) -> usize {
+        self.points_held * points::GPU_BYTES_PER_POINT
+            + self
+                .splat_meshes
+                .keys()
+                .map(|&n| points::splat_mesh_bytes(n))
+                .sum::<usize>()
+    }
+
+    /// Sets a cloud layer's colour mode and recomputes its attributes (drawn nodes re-upload
+    /// theirs; positions stay on the GPU).
+    pub fn set_colour(&mut self, id: u32, mode: ColourMode) {
         let Some(l) = self.layers.iter_mut().find(|l| l.id == id) else {
             return;
         };
@@ -478,13 +498,14 @@ impl Viewer {
             return;
         };
         let range = colour::default_range(&c.cloud, &mode).unwrap_or((0.0, 1.0));
-        c.colours = colour::colours(&c.cloud, &mode, range);
+        (c.attributes, c.shading) = colour::attributes(&c.cloud, &mode);
+        c.colour_version += 1;
         c.mode = mode;
         c.range = range;
-        points::clear_nodes(commands, c);
     }
 
-    pub fn set_range(&mut self, commands: &mut Commands, id: u32, range: (f32, f32)) {
+    /// A cloud layer's colour range: a shader uniform, nothing is re-uploaded.
+    pub fn set_range(&mut self, id: u32, range: (f32, f32)) {
         let Some(l) = self.layers.iter_mut().find(|l| l.id == id) else {
             return;
         };
@@ -492,8 +513,6 @@ impl Viewer {
             return;
         };
         c.range = range;
-        c.colours = colour::colours(&c.cloud, &c.mode, range);
-        points::clear_nodes(commands, c);
     }
 
     pub fn remove_layer(&mut self, commands: &mut Commands, id: u32) {

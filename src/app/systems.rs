@@ -7,7 +7,6 @@ use super::*;
 pub(super) fn poll_jobs(
     mut commands: Commands,
     mut viewer: ResMut<Viewer>,
-    mut materials: ResMut<Assets<points::PointMaterial>>,
     mut std_materials: ResMut<Assets<StandardMaterial>>,
     mut meshes: ResMut<Assets<Mesh>>,
     mut images: ResMut<Assets<Image>>,
@@ -80,7 +79,6 @@ pub(super) fn poll_jobs(
                 let id = add_cloud(
                     &mut viewer,
                     &mut commands,
-                    &mut materials,
                     name,
                     Some(path),
                     cloud,
@@ -143,7 +141,6 @@ pub(super) fn poll_jobs(
                 add_cloud(
                     &mut viewer,
                     &mut commands,
-                    &mut materials,
                     name,
                     None,
                     outcome.result,
@@ -172,7 +169,7 @@ pub(super) fn poll_jobs(
                     l.warnings
                         .push(format!("{covered} points coloured from the orthophoto"));
                 }
-                viewer.set_colour(&mut commands, layer, ColourMode::Rgb);
+                viewer.set_colour(layer, ColourMode::Rgb);
             }
             Ok(jobs::Output::Classified {
                 layer,
@@ -189,7 +186,7 @@ pub(super) fn poll_jobs(
                     l.warnings
                         .push(format!("{ground} {}", S::GroundPoints.t(lang)));
                 }
-                viewer.set_colour(&mut commands, layer, ColourMode::Classification);
+                viewer.set_colour(layer, ColourMode::Classification);
             }
         }
     }

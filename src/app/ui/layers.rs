@@ -159,7 +159,7 @@ pub(super) fn layers_panel(ui: &mut egui::Ui, v: &mut Viewer, commands: &mut Com
         });
     }
     if let Some((id, m)) = recolour {
-        v.set_colour(commands, id, m);
+        v.set_colour(id, m);
     }
     if let Some(id) = remove {
         v.remove_layer(commands, id);

@@ -122,14 +122,14 @@ pub fn draw(
     }
     let v = viewer.as_mut();
     if v.refresh_series() {
-        v.show_series(&mut commands);
+        v.show_series();
     }
     if v.series.view.is_some() {
         if let Some(k) = v.series.epoch_request.take() {
             if let Some(s) = v.series.view.as_mut() {
                 s.epoch = k.min(s.summary.epochs.len().saturating_sub(1));
             }
-            v.show_series(&mut commands);
+            v.show_series();
         }
         if let Some(xy) = v.series.pick_request.take() {
             v.tool = Tool::Inspect;
@@ -164,7 +164,7 @@ pub fn draw(
         .show(&mut root, |ui| {
             egui::ScrollArea::vertical().show(ui, |ui| {
                 if v.series.view.is_some() {
-                    series_panel(ui, v, &mut commands);
+                    series_panel(ui, v);
                     ui.separator();
                 } else {
                     series_run(ui, v);

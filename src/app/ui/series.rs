@@ -3,8 +3,8 @@
 use super::*;
 use crate::app::series::{class_at, point_series, value, SeriesColour};
 
-/// Epoch slider, colour choice, classes and objects. Emits recolouring through `commands`.
-pub(super) fn series_panel(ui: &mut egui::Ui, v: &mut Viewer, commands: &mut Commands) {
+/// Epoch slider, colour choice, classes and objects.
+pub(super) fn series_panel(ui: &mut egui::Ui, v: &mut Viewer) {
     let lang = v.lang;
     let mut recolour = false;
     let mut fly = None;
@@ -97,7 +97,7 @@ pub(super) fn series_panel(ui: &mut egui::Ui, v: &mut Viewer, commands: &mut Com
         ui.weak(S::SeriesPickHint.t(lang));
     }
     if recolour {
-        v.show_series(commands);
+        v.show_series();
     }
     if let Some(xy) = fly {
         if let (Some(p), Some(o)) = (v.series_pick_near(xy), v.scene_origin) {

@@ -469,6 +469,14 @@ mod tests {
     use super::*;
     use rand::{Rng, SeedableRng};
 
+    /// Small nodes, so 60 k points make several levels.
+    const SMALL: Params = Params {
+        grid: 32,
+        max_leaf: 2_000,
+        max_depth: 12,
+        max_node: usize::MAX,
+    };
+
     fn terrain(n: usize) -> Vec<[f32; 3]> {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
         (0..n)
@@ -484,15 +492,7 @@ mod tests {
     fn every_point_once_and_inside_its_node() {
         let mut pos = terrain(60_000);
         pos.push([f32::NAN, 0.0, 0.0]);
-        let t = Octree::build(
-            &pos,
-            Params {
-                grid: 32,
-                max_leaf: 2_000,
-                max_depth: 12,
-                max_node: usize::MAX,
-            },
-        );
+        let t = Octree::build(&pos, SMALL);
         assert_eq!(t.skipped, 1);
         assert_eq!(t.len(), 60_000);
         let mut seen = vec![false; pos.len()];
@@ -575,15 +575,7 @@ mod tests {
     #[test]
     fn cover_spacing_is_the_finest_level_drawn_everywhere_below() {
         let pos = terrain(60_000);
-        let t = Octree::build(
-            &pos,
-            Params {
-                grid: 32,
-                max_leaf: 2_000,
-                max_depth: 12,
-                max_node: usize::MAX,
-            },
-        );
+        let t = Octree::build(&pos, SMALL);
         let root = &t.nodes[0];
         assert!(root.children.len() >= 2);
         let own = root.spacing(32);
@@ -624,15 +616,7 @@ mod tests {
     #[test]
     fn select_respects_budget_and_visibility() {
         let pos = terrain(60_000);
-        let t = Octree::build(
-            &pos,
-            Params {
-                grid: 32,
-                max_leaf: 2_000,
-                max_depth: 12,
-                max_node: usize::MAX,
-            },
-        );
+        let t = Octree::build(&pos, SMALL);
         let all = t.select(usize::MAX, 0.0, |_, _| true, |n| n.size);
         assert_eq!(all.len(), t.nodes.len());
         let some = t.select(10_000, 0.0, |_, _| true, |n| n.size);

@@ -188,66 +188,115 @@ fn value_bits(v: f32) -> u32 {
     }
 }
 
-/// One 4-byte attribute per point of `cloud` for `mode`, and how to shade it. Falls back like
-/// [`colours`] when the mode's attribute is missing.
-pub fn attributes(cloud: &PointCloud, mode: &ColourMode) -> (Vec<u32>, Shading) {
-    let n = cloud.len();
-    let packed = |c: Vec<[u8; 3]>| (c.into_par_iter().map(pack).collect(), Shading::Packed);
-    match mode {
-        ColourMode::Rgb => match &cloud.rgb {
-            Some(rgb) => packed(crate::colourmap::rgb8(rgb)),
-            // No RGB: elevation over its own range, fixed (the layer's range is RGB's).
-            None => {
-                let r = default_range(cloud, &ColourMode::Elevation).unwrap_or((0.0, 1.0));
-                packed(colours(cloud, &ColourMode::Elevation, r))
+/// What a colour mode needs to give any point its 4-byte attribute: made once per mode over
+/// the whole cloud (one pass at most), then asked per node, so the viewer keeps no array of
+/// colours or attributes beside the cloud (4 bytes a point: 400 MB at 100 M points).
+#[derive(Clone, Debug)]
+pub struct Colouring {
+    pub mode: ColourMode,
+    pub shading: Shading,
+    /// RGB stored as 8-bit values (see `colourmap::rgb8`).
+    rgb_eight_bit: bool,
+    /// RGB mode without RGB: elevation over its own range.
+    fallback: Option<(f32, f32)>,
+}
+
+impl Colouring {
+    /// Falls back like [`colours`] when the mode's attribute is missing.
+    pub fn new(cloud: &PointCloud, mode: &ColourMode) -> Colouring {
+        let shading = match mode {
+            ColourMode::Rgb | ColourMode::Classification => Shading::Packed,
+            ColourMode::Intensity if cloud.intensity.is_some() => Shading::Grey,
+            ColourMode::Elevation => Shading::Sequential,
+            ColourMode::Field(name) if cloud.scalar(name).is_some() => Shading::Sequential,
+            ColourMode::Deformation { field, .. } if cloud.scalar(field).is_some() => {
+                Shading::Diverging
             }
-        },
-        ColourMode::Classification => packed(colours(cloud, mode, (0.0, 1.0))),
-        ColourMode::Intensity => match &cloud.intensity {
-            Some(i) => (
-                i.par_iter().map(|&v| f32::from(v).to_bits()).collect(),
-                Shading::Grey,
-            ),
-            None => (vec![pack([200, 200, 200]); n], Shading::Packed),
-        },
-        ColourMode::Elevation => (
-            cloud
-                .positions
-                .par_iter()
-                .map(|p| value_bits(p[2]))
-                .collect(),
-            Shading::Sequential,
-        ),
-        ColourMode::Field(name) => match cloud.scalar(name) {
-            Some(f) => (
-                f.values.par_iter().map(|&v| value_bits(v)).collect(),
-                Shading::Sequential,
-            ),
-            None => (vec![pack(NO_DATA); n], Shading::Packed),
-        },
-        ColourMode::Deformation {
-            field,
-            significance,
-        } => {
-            let Some(f) = cloud.scalar(field) else {
-                return (vec![pack(NO_DATA); n], Shading::Packed);
-            };
-            let sig = significance.as_ref().and_then(|s| cloud.scalar(s));
-            let a = f
-                .values
-                .par_iter()
-                .enumerate()
-                .map(|(i, &v)| {
-                    if !v.is_finite() {
-                        ATTR_NO_DATA
-                    } else if sig.is_some_and(|s| s.values.get(i).is_some_and(|&x| x < 0.5)) {
-                        ATTR_NOT_SIGNIFICANT
-                    } else {
-                        v.to_bits()
-                    }
-                })
-                .collect();
-            (a, Shading::Diverging)
+            _ => Shading::Packed,
+        };
+        let rgb_eight_bit = cloud
+            .rgb
+            .as_ref()
+            .is_some_and(|rgb| rgb.par_iter().all(|c| c.iter().all(|&v| v <= 255)));
+        let fallback = (matches!(mode, ColourMode::Rgb) && cloud.rgb.is_none())
+            .then(|| default_range(cloud, &ColourMode::Elevation).unwrap_or((0.0, 1.0)));
+        Colouring {
+            mode: mode.clone(),
+            shading,
+            rgb_eight_bit,
+            fallback,
+        }
+    }
+
+    /// The attributes of the points `idx` (in that order).
+    pub fn attributes(&self, cloud: &PointCloud, idx: &[u32]) -> Vec<u32> {
+        let at = |i: &u32| *i as usize;
+        let z = |i: &u32| cloud.positions[at(i)][2];
+        match &self.mode {
+            ColourMode::Rgb => match (&cloud.rgb, self.fallback) {
+                (Some(rgb), _) => idx
+                    .iter()
+                    .map(|i| {
+                        let c = rgb[at(i)];
+                        pack(c.map(|v| {
+                            if self.rgb_eight_bit {
+                                v as u8
+                            } else {
+                                (v >> 8) as u8
+                            }
+                        }))
+                    })
+                    .collect(),
+                (None, r) => {
+                    let (lo, hi) = r.unwrap_or((0.0, 1.0));
+                    let t = |v: f32| if hi > lo { (v - lo) / (hi - lo) } else { 0.5 };
+                    idx.iter()
+                        .map(|i| {
+                            let v = z(i);
+                            pack(if v.is_finite() {
+                                sequential(t(v))
+                            } else {
+                                NO_DATA
+                            })
+                        })
+                        .collect()
+                }
+            },
+            ColourMode::Classification => match &cloud.classification {
+                Some(c) => idx.iter().map(|i| pack(class_colour(c[at(i)]))).collect(),
+                None => vec![pack([200, 200, 200]); idx.len()],
+            },
+            ColourMode::Intensity => match &cloud.intensity {
+                Some(v) => idx.iter().map(|i| f32::from(v[at(i)]).to_bits()).collect(),
+                None => vec![pack([200, 200, 200]); idx.len()],
+            },
+            ColourMode::Elevation => idx.iter().map(|i| value_bits(z(i))).collect(),
+            ColourMode::Field(name) => match cloud.scalar(name) {
+                Some(f) => idx.iter().map(|i| value_bits(f.values[at(i)])).collect(),
+                None => vec![pack(NO_DATA); idx.len()],
+            },
+            ColourMode::Deformation {
+                field,
+                significance,
+            } => {
+                let Some(f) = cloud.scalar(field) else {
+                    return vec![pack(NO_DATA); idx.len()];
+                };
+                let sig = significance.as_ref().and_then(|s| cloud.scalar(s));
+                idx.iter()
+                    .map(|i| {
+                        let v = f.values[at(i)];
+                        if !v.is_finite() {
+                            ATTR_NO_DATA
+                        } else if sig.is_some_and(|s| s.values.get(at(i)).is_some_and(|&x| x < 0.5))
+                        {
+                            ATTR_NOT_SIGNIFICANT
+                        } else {
+                            v.to_bits()
+                        }
+                    })
+                    .collect()
+            }
         }
     }
 }
@@ -356,9 +405,13 @@ mod tests {
                 significance: None,
             },
         ];
+        let all: Vec<u32> = (0..c.len() as u32).collect();
         for mode in modes {
-            let (attrs, shading) = attributes(&c, &mode);
+            let colouring = Colouring::new(&c, &mode);
+            let (attrs, shading) = (colouring.attributes(&c, &all), colouring.shading);
             assert_eq!(attrs.len(), c.len());
+            // Per node (any subset, any order): the same attributes.
+            assert_eq!(colouring.attributes(&c, &[4, 1]), vec![attrs[4], attrs[1]]);
             // The layer's range and a user's range: the attributes do not depend on it.
             let ranges = [default_range(&c, &mode).unwrap_or((0.0, 1.0)), (-1.0, 7.5)];
             for r in ranges {
@@ -366,6 +419,16 @@ mod tests {
                 let got: Vec<[u8; 3]> = attrs.iter().map(|&a| shade(a, shading, r)).collect();
                 assert_eq!(got, want, "{mode:?} {r:?}");
             }
+        }
+        for rgb in [vec![[65535, 32768, 0]; 6], vec![[255, 128, 7]; 6]] {
+            c.rgb = Some(rgb);
+            let k = Colouring::new(&c, &ColourMode::Rgb);
+            let got: Vec<[u8; 3]> = k
+                .attributes(&c, &all)
+                .iter()
+                .map(|&a| shade(a, k.shading, (0.0, 1.0)))
+                .collect();
+            assert_eq!(got, colours(&c, &ColourMode::Rgb, (0.0, 1.0)));
         }
     }
 

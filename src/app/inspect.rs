@@ -243,11 +243,12 @@ mod tests {
                 },
             );
         }
+        let colouring =
+            super::super::colour::Colouring::new(&c, &super::super::colour::ColourMode::Elevation);
         let layer = super::super::CloudLayer {
             cloud: std::sync::Arc::new(c),
             octree: std::sync::Arc::new(octree),
-            attributes: Vec::new(),
-            shading: super::super::colour::Shading::Sequential,
+            colouring,
             colour_version: 0,
             mode: super::super::colour::ColourMode::Elevation,
             range: (0.0, 1.0),
@@ -301,6 +302,20 @@ mod tests {
             .project(v.data_to_bevy([500_200.0, 4_000_020.0, 100.0], o))
             .unwrap_or((Vec2::new(5.0, 5.0), 0.0));
         assert!(pick(&v, sky).is_none());
+
+        // Colour changes keep every drawn node (positions stay on the GPU): a new mode asks
+        // them to re-upload their attributes, a new range changes a uniform only.
+        let held = v.layers[0].cloud().map(|c| c.nodes.len());
+        v.set_range(7, (-2.0, 3.0));
+        let c = v.layers[0].cloud().unwrap();
+        assert_eq!(
+            (c.range, c.colour_version, Some(c.nodes.len())),
+            ((-2.0, 3.0), 0, held)
+        );
+        v.set_colour(7, super::super::colour::ColourMode::Intensity);
+        let c = v.layers[0].cloud().unwrap();
+        assert_eq!((c.colour_version, Some(c.nodes.len())), (1, held));
+        assert!(c.nodes.values().all(|n| n.colour_version == 0));
     }
 
     #[test]

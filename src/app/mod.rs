@@ -226,7 +226,7 @@ pub fn add_cloud(
         }
     };
     let range = colour::default_range(&cloud, &mode).unwrap_or((0.0, 1.0));
-    let (attributes, shading) = colour::attributes(&cloud, &mode);
+    let colouring = colour::Colouring::new(&cloud, &mode);
     let root = commands
         .spawn((viewer.layer_transform(cloud.origin), Visibility::Inherited))
         .id();
@@ -236,8 +236,7 @@ pub fn add_cloud(
     let cl = CloudLayer {
         cloud: Arc::new(cloud),
         octree: Arc::new(octree),
-        attributes,
-        shading,
+        colouring,
         colour_version: 0,
         mode,
         range,
@@ -315,7 +314,7 @@ pub fn replace_cloud(
     let LayerKind::Cloud(c) = &mut l.kind else {
         return;
     };
-    (c.attributes, c.shading) = colour::attributes(&cloud, &c.mode);
+    c.colouring = colour::Colouring::new(&cloud, &c.mode);
     c.spacing = mean_spacing(&cloud);
     c.retired.extend(c.nodes.drain().map(|(_, nd)| nd.entity));
     c.cloud = Arc::new(cloud);

@@ -191,18 +191,14 @@ pub fn positions_buffer(layer: &CloudLayer, node: usize) -> ShaderBuffer {
     }))
 }
 
-/// A node's attributes (`colour::attributes`) as a storage buffer.
-pub fn attributes_buffer(layer: &CloudLayer, idx: &[u32]) -> ShaderBuffer {
-    attributes_buffer_of(&layer.attributes, idx)
-}
-
-fn attributes_buffer_of(a: &[u32], idx: &[u32]) -> ShaderBuffer {
-    gpu_buffer(bytes_of(idx.iter(), |&i| {
-        a.get(i as usize)
-            .copied()
-            .unwrap_or(super::colour::ATTR_NO_DATA)
-            .to_le_bytes()
-    }))
+/// A node's attributes (`colour::Colouring`) as a storage buffer.
+pub fn attributes_buffer(
+    colouring: &super::colour::Colouring,
+    cloud: &crate::cloud::PointCloud,
+    idx: &[u32],
+) -> ShaderBuffer {
+    let a = colouring.attributes(cloud, idx);
+    gpu_buffer(bytes_of(a.into_iter(), u32::to_le_bytes))
 }
 
 /// The pipeline warm-up's material: no points (every splat dropped, no pixels).
@@ -388,7 +384,11 @@ pub fn update_lod(
             let material = materials.add(PointMaterial {
                 params: PointParams::default(),
                 positions: buffers.add(positions_buffer(cl, id as usize)),
-                attributes: buffers.add(attributes_buffer(cl, cl.octree.points(id as usize))),
+                attributes: buffers.add(attributes_buffer(
+                    &cl.colouring,
+                    &cl.cloud,
+                    cl.octree.points(id as usize),
+                )),
             });
             let e = commands
                 .spawn((
@@ -447,7 +447,7 @@ pub fn update_lod(
                 .cover_spacing(&drawn_set, |n| box_visible(&m, &n.tight_min, &n.tight_max)),
             None => Default::default(),
         };
-        let (shading, range) = (cl.shading as u32, cl.range);
+        let (shading, range) = (cl.colouring.shading as u32, cl.range);
         let layer_params = PointParams {
             size_world: cl.spacing * settings.point_size,
             min_px: settings.min_px,
@@ -486,10 +486,8 @@ pub fn update_lod(
             m.params = want;
             if recolour {
                 // A new buffer, not an update: the old one may be bound in a frame in flight.
-                m.attributes = buffers.add(attributes_buffer_of(
-                    &cl.attributes,
-                    cl.octree.points(*id as usize),
-                ));
+                let idx = cl.octree.points(*id as usize);
+                m.attributes = buffers.add(attributes_buffer(&cl.colouring, &cl.cloud, idx));
                 nd.colour_version = cl.colour_version;
             }
         }

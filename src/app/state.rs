@@ -77,11 +77,10 @@ impl Default for Settings {
 pub struct CloudLayer {
     pub cloud: Arc<PointCloud>,
     pub octree: Arc<Octree>,
-    /// One attribute per point for the current mode (`colour::attributes`): the shader
-    /// colours it over `range`.
-    pub attributes: Vec<u32>,
-    pub shading: colour::Shading,
-    /// Bumped when `attributes` change: drawn nodes re-upload theirs.
+    /// Gives each drawn node's points their attributes for the current mode; the shader
+    /// colours them over `range`.
+    pub colouring: colour::Colouring,
+    /// Bumped when the mode changes: drawn nodes re-upload their attributes.
     pub colour_version: u64,
     pub mode: ColourMode,
     pub range: (f32, f32),
@@ -498,7 +497,7 @@ impl Viewer {
             return;
         };
         let range = colour::default_range(&c.cloud, &mode).unwrap_or((0.0, 1.0));
-        (c.attributes, c.shading) = colour::attributes(&c.cloud, &mode);
+        c.colouring = colour::Colouring::new(&c.cloud, &mode);
         c.colour_version += 1;
         c.mode = mode;
         c.range = range;

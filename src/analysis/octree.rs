@@ -154,6 +154,9 @@ impl Octree {
             quantum: f64::from(size) / (1u64 << MORTON_BITS) as f64,
         };
         let root = build_node(&frame, &mut items, lo, size, 0, &params);
+        // The codes (16 bytes a point) go before `order` is made: the build's peak is then the
+        // codes and the nodes' point lists (20 bytes a point), not that and `order` (24).
+        drop(items);
         let mut tree = Octree {
             nodes: Vec::new(),
             order: Vec::with_capacity(positions.len()),

@@ -827,6 +827,14 @@ fn large_files_show_an_overview_first_then_refine() {
             s["refined_s"].as_f64().unwrap(),
         );
         assert!(t1 < t2, "first frame {t1} s, refined {t2} s");
+        // Points on the GPU: 12 bytes each plus the shared splat meshes (issue 15: <= 16).
+        let (held, drawn) = (
+            s["points_held"].as_u64().unwrap(),
+            s["points_drawn"].as_u64().unwrap(),
+        );
+        assert!(held >= drawn && drawn > 0, "{held} held, {drawn} drawn");
+        let per_point = s["gpu_bytes_per_point"].as_f64().unwrap();
+        assert!((12.0..=16.0).contains(&per_point), "{per_point} B a point");
         let first_image = image::open(&first).unwrap().to_rgb8();
         if let Ok(d) = std::env::var("KIZASHI_SHOTS") {
             let name = file

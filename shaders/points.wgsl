@@ -31,8 +31,10 @@ struct PointParams {
 @group(#{MATERIAL_BIND_GROUP}) @binding(1) var<storage, read> positions: array<vec2<u32>>;
 @group(#{MATERIAL_BIND_GROUP}) @binding(2) var<storage, read> attributes: array<u32>;
 
-// Colour map stops, written in from src/colourmap.rs when the shader is loaded.
-//@STOPS@
+// Colour map stops and sRGB -> linear, one buffer shared by every node (`points::colour_luts`):
+// 0..9 viridis, 9..20 RdBu (rgb 0..255 in xyz), then 256 linear values, four to an entry.
+// A buffer, not WGSL arrays: lavapipe copies a private array into every vertex invocation.
+@group(#{MATERIAL_BIND_GROUP}) @binding(3) var<storage, read> luts: array<vec4<f32>>;
 
 struct Vertex {
     @builtin(instance_index) instance_index: u32,
@@ -45,22 +47,26 @@ struct VertexOutput {
     @location(1) corner: vec2<f32>,
 };
 
+// One 8-bit sRGB channel (0..1) to linear, from the table (no pow per vertex).
+fn channel_to_linear(c: f32) -> f32 {
+    let k = u32(round(clamp(c, 0.0, 1.0) * 255.0));
+    return luts[20u + (k >> 2u)][k & 3u];
+}
+
 fn srgb_to_linear(c: vec3<f32>) -> vec3<f32> {
-    let lo = c / 12.92;
-    let hi = pow((c + 0.055) / 1.055, vec3(2.4));
-    return select(hi, lo, c <= vec3(0.04045));
+    return vec3(channel_to_linear(c.r), channel_to_linear(c.g), channel_to_linear(c.b));
 }
 
 fn viridis(t: f32) -> vec3<f32> {
     let x = clamp(t, 0.0, 1.0) * 8.0;
     let i = min(u32(floor(x)), 7u);
-    return mix(VIRIDIS[i], VIRIDIS[i + 1u], x - f32(i));
+    return mix(luts[i].xyz, luts[i + 1u].xyz, x - f32(i));
 }
 
 fn diverging(t: f32) -> vec3<f32> {
     let x = clamp(0.5 + 0.5 * t, 0.0, 1.0) * 10.0;
     let i = min(u32(floor(x)), 9u);
-    return mix(RDBU[i], RDBU[i + 1u], x - f32(i));
+    return mix(luts[9u + i].xyz, luts[10u + i].xyz, x - f32(i));
 }
 
 // sRGB in 0..1 of an attribute (colour::shade is its CPU twin).

@@ -118,9 +118,7 @@ pub fn run(opts: ViewOptions) -> anyhow::Result<()> {
         app,
         points::POINT_SHADER,
         "../../shaders/points.wgsl",
-        |src: &str, path: std::borrow::Cow<str>| {
-            Shader::from_wgsl(points::shader_source(src), path.into_owned())
-        }
+        Shader::from_wgsl
     );
     if let Some(render_app) = app.get_sub_app_mut(bevy::render::RenderApp) {
         render_app.insert_resource(ready).add_systems(
@@ -138,13 +136,16 @@ fn setup(
     mut meshes: ResMut<Assets<Mesh>>,
     mut materials: ResMut<Assets<points::PointMaterial>>,
     mut buffers: ResMut<Assets<bevy::render::storage::ShaderBuffer>>,
+    mut viewer: ResMut<Viewer>,
 ) {
+    let luts = buffers.add(points::colour_luts());
+    viewer.colour_luts = luts.clone();
     // A node of no points, never culled: the point pipeline compiles while the first file is
     // read, not after its first points arrive (~0.6 s on lavapipe).
     commands.spawn((
         points::NodeMesh,
         Mesh3d(meshes.add(points::splat_mesh(1))),
-        MeshMaterial3d(materials.add(points::warm_up_material(&mut buffers))),
+        MeshMaterial3d(materials.add(points::warm_up_material(&mut buffers, luts))),
         Transform::IDENTITY,
         bevy::camera::visibility::NoFrustumCulling,
     ));

@@ -56,6 +56,9 @@ pub struct PointMaterial {
     pub positions: Handle<ShaderBuffer>,
     #[storage(2, read_only, visibility(vertex))]
     pub attributes: Handle<ShaderBuffer>,
+    /// `colour_luts`, shared.
+    #[storage(3, read_only, visibility(vertex))]
+    pub luts: Handle<ShaderBuffer>,
 }
 
 impl Material for PointMaterial {
@@ -87,25 +90,26 @@ impl Material for PointMaterial {
     }
 }
 
-/// `shaders/points.wgsl` with the colour map stops of `crate::colourmap` written in (one
-/// source for the screen, the legend and the exports).
-pub fn shader_source(wgsl: &str) -> String {
-    let stops = |name: &str, s: &[[u8; 3]]| {
-        let v: Vec<String> = s
-            .iter()
-            .map(|c| format!("vec3({:.1}, {:.1}, {:.1})", c[0], c[1], c[2]))
-            .collect();
-        format!(
-            "var<private> {name}: array<vec3<f32>, {}> = array<vec3<f32>, {}>({});\n",
-            s.len(),
-            s.len(),
-            v.join(", ")
-        )
-    };
-    wgsl.replace(
-        "//@STOPS@",
-        &(stops("VIRIDIS", &crate::colourmap::VIRIDIS) + &stops("RDBU", &crate::colourmap::RDBU)),
-    )
+/// The colour tables every node's material binds (`shaders/points.wgsl`, binding 3): the
+/// stops of `crate::colourmap` (one source for the screen, the legend and the exports) and
+/// sRGB -> linear for 256 values.
+pub fn colour_luts() -> ShaderBuffer {
+    let mut v: Vec<f32> = Vec::new();
+    for c in crate::colourmap::VIRIDIS
+        .iter()
+        .chain(&crate::colourmap::RDBU)
+    {
+        v.extend([f32::from(c[0]), f32::from(c[1]), f32::from(c[2]), 0.0]);
+    }
+    v.extend((0..256).map(|k| {
+        let c = k as f32 / 255.0;
+        if c <= 0.04045 {
+            c / 12.92
+        } else {
+            ((c + 0.055) / 1.055).powf(2.4)
+        }
+    }));
+    gpu_buffer(v.iter().flat_map(|x| x.to_le_bytes()).collect())
 }
 
 /// Splats in the shared splat meshes: 256 growing by half, so a node draws at most a third
@@ -202,11 +206,15 @@ pub fn attributes_buffer(
 }
 
 /// The pipeline warm-up's material: no points (every splat dropped, no pixels).
-pub fn warm_up_material(buffers: &mut Assets<ShaderBuffer>) -> PointMaterial {
+pub fn warm_up_material(
+    buffers: &mut Assets<ShaderBuffer>,
+    luts: Handle<ShaderBuffer>,
+) -> PointMaterial {
     PointMaterial {
         params: PointParams::default(),
         positions: buffers.add(gpu_buffer(vec![0; 16])),
         attributes: buffers.add(gpu_buffer(vec![0; 16])),
+        luts,
     }
 }
 
@@ -389,6 +397,7 @@ pub fn update_lod(
                     &cl.cloud,
                     cl.octree.points(id as usize),
                 )),
+                luts: viewer.colour_luts.clone(),
             });
             let e = commands
                 .spawn((

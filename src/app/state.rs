@@ -262,8 +262,10 @@ pub struct Viewer {
     pub points_drawn: usize,
     /// Points of every spawned node (drawn or kept hidden for a while): what is on the GPU.
     pub points_held: usize,
-    /// Shared splat meshes by their number of quads (`points::splat_quads`).
+    /// Shared splat meshes by their number of splats (`points::splat_count`).
     pub splat_meshes: HashMap<usize, Handle<Mesh>>,
+    /// `points::colour_luts`, made at start-up.
+    pub colour_luts: Handle<bevy::render::storage::ShaderBuffer>,
     pub lod_pending: bool,
     pub auto_active: bool,
     pub drag_in_view: bool,
@@ -340,6 +342,7 @@ impl Viewer {
             points_drawn: 0,
             points_held: 0,
             splat_meshes: HashMap::new(),
+            colour_luts: Handle::default(),
             lod_pending: false,
             auto_active: false,
             drag_in_view: false,

@@ -386,7 +386,7 @@ fn write_stats(auto: &Auto, viewer: &Viewer, windows: &Query<&Window>, failure: 
         "registration": viewer.change.registration,
         "points_drawn": auto.drawn.last().copied().unwrap_or(viewer.points_drawn),
         "budget": viewer.settings.budget,
-        // What we upload for points: 16 B per point of every held node (positions and
+        // What we upload for points: 12 B per point of every held node (positions and
         // attributes, counted from the buffers we create) plus the shared splat meshes.
         "points_held": viewer.points_held,
         "gpu_point_bytes": viewer.gpu_point_bytes(),

@@ -55,6 +55,21 @@ impl Node {
         self.size / grid as f32
     }
 
+    /// The spacing its own points show from above: its level's cell, or wider where the data
+    /// are sparser than the cell (a leaf keeps every point that reached it, however few), up
+    /// to 4 cells (a few points strung along a wire should not become blobs).
+    pub fn sample_spacing(&self, grid: u32) -> f32 {
+        let cell = self.spacing(grid);
+        let area =
+            (self.tight_max[0] - self.tight_min[0]) * (self.tight_max[1] - self.tight_min[1]);
+        let data = (area.max(0.0) / self.count.max(1) as f32).sqrt();
+        if data.is_finite() {
+            cell.max(data.min(4.0 * cell))
+        } else {
+            cell
+        }
+    }
+
     pub fn center(&self) -> [f32; 3] {
         [0, 1, 2].map(|k| self.min[k] + 0.5 * self.size)
     }
@@ -220,8 +235,8 @@ impl Octree {
 }
 
 impl Octree {
-    /// For each drawn node, the sample spacing that covers its cube: its own where the view
-    /// stops at it; the coarsest of its children's where every child that can be seen is drawn
+    /// For each drawn node, the sample spacing that covers its cube: its own
+    /// (`Node::sample_spacing`) where the view stops at it; the coarsest of its children's where every child that can be seen is drawn
     /// too (their points fill in between its own, "refine ADD"). Splats of that size close
     /// the surface where levels mix and stay small where a finer level is drawn: Potree's
     /// adaptive point size, per node instead of per point.
@@ -253,7 +268,7 @@ impl Octree {
                     }
                 }
             }
-            let own = n.spacing(grid);
+            let own = n.sample_spacing(grid);
             cover.insert(
                 id,
                 match finer {
@@ -581,7 +596,7 @@ mod tests {
         let t = Octree::build(&pos, SMALL);
         let root = &t.nodes[0];
         assert!(root.children.len() >= 2);
-        let own = root.spacing(32);
+        let own = root.sample_spacing(32);
         let set = |ids: &[u32]| {
             ids.iter()
                 .copied()
@@ -590,12 +605,19 @@ mod tests {
         // The root alone: its own spacing.
         let c = t.cover_spacing(&set(&[0]), |_| true);
         assert_eq!(c[&0], own);
-        // The root and every child: the children's (half the root's).
+        // The root and every child: the coarsest child's.
         let mut all = vec![0];
         all.extend(&root.children);
         let c = t.cover_spacing(&set(&all), |_| true);
-        assert_eq!(c[&0], own / 2.0);
-        assert_eq!(c[&root.children[0]], own / 2.0);
+        let kids = root
+            .children
+            .iter()
+            .map(|&k| t.nodes[k as usize].sample_spacing(32));
+        let coarsest_kid = kids.fold(0.0f32, f32::max);
+        assert!(coarsest_kid < own, "{coarsest_kid} vs {own}");
+        assert_eq!(c[&0], coarsest_kid);
+        let k0 = root.children[0];
+        assert_eq!(c[&k0], t.nodes[k0 as usize].sample_spacing(32));
         // One child missing: the root's points must still close the gap there.
         let c = t.cover_spacing(&set(&all[..all.len() - 1]), |_| true);
         assert_eq!(c[&0], own);
@@ -604,16 +626,37 @@ mod tests {
         let c = t.cover_spacing(&set(&all[..all.len() - 1]), |n| {
             !std::ptr::eq(n, &t.nodes[gone as usize])
         });
-        assert_eq!(c[&0], own / 2.0);
+        let kept = all[1..all.len() - 1]
+            .iter()
+            .map(|&k| t.nodes[k as usize].sample_spacing(32))
+            .fold(0.0f32, f32::max);
+        assert_eq!(c[&0], kept);
         // Every node drawn: each inner node is covered by the coarsest of its leaves below.
         let every: Vec<u32> = (0..t.nodes.len() as u32).collect();
         let c = t.cover_spacing(&set(&every), |_| true);
         for (i, n) in t.nodes.iter().enumerate() {
-            assert!(c[&(i as u32)] <= n.spacing(32));
+            assert!(c[&(i as u32)] <= n.sample_spacing(32));
             if n.is_leaf() {
-                assert_eq!(c[&(i as u32)], n.spacing(32));
+                assert_eq!(c[&(i as u32)], n.sample_spacing(32));
             }
         }
+        // A leaf of few points over a wide box: the data's spacing, not its level's cell.
+        let sparse = Node {
+            min: [0.0; 3],
+            size: 256.0,
+            level: 3,
+            tight_min: [0.0; 3],
+            tight_max: [40.0, 10.0, 1.0],
+            start: 0,
+            count: 4,
+            children: Vec::new(),
+        };
+        assert_eq!(sparse.sample_spacing(32), 10.0);
+        let wire = Node {
+            size: 64.0,
+            ..sparse
+        };
+        assert_eq!(wire.sample_spacing(32), 8.0);
     }
 
     #[test]

@@ -228,16 +228,17 @@ impl Colouring {
         }
     }
 
-    /// The attributes of the points `idx` (in that order).
+    /// The attributes of the points `idx` (in that order); an index past a field reads as
+    /// no data (never a panic).
     pub fn attributes(&self, cloud: &PointCloud, idx: &[u32]) -> Vec<u32> {
         let at = |i: &u32| *i as usize;
-        let z = |i: &u32| cloud.positions[at(i)][2];
+        let z = |i: &u32| cloud.positions.get(at(i)).map_or(f32::NAN, |p| p[2]);
         match &self.mode {
             ColourMode::Rgb => match (&cloud.rgb, self.fallback) {
                 (Some(rgb), _) => idx
                     .iter()
                     .map(|i| {
-                        let c = rgb[at(i)];
+                        let c = rgb.get(at(i)).copied().unwrap_or_default();
                         pack(c.map(|v| {
                             if self.rgb_eight_bit {
                                 v as u8
@@ -263,16 +264,28 @@ impl Colouring {
                 }
             },
             ColourMode::Classification => match &cloud.classification {
-                Some(c) => idx.iter().map(|i| pack(class_colour(c[at(i)]))).collect(),
+                Some(c) => idx
+                    .iter()
+                    .map(|i| pack(class_colour(c.get(at(i)).copied().unwrap_or(0))))
+                    .collect(),
                 None => vec![pack([200, 200, 200]); idx.len()],
             },
             ColourMode::Intensity => match &cloud.intensity {
-                Some(v) => idx.iter().map(|i| f32::from(v[at(i)]).to_bits()).collect(),
+                Some(v) => idx
+                    .iter()
+                    .map(|i| {
+                        v.get(at(i))
+                            .map_or(ATTR_NO_DATA, |&x| f32::from(x).to_bits())
+                    })
+                    .collect(),
                 None => vec![pack([200, 200, 200]); idx.len()],
             },
             ColourMode::Elevation => idx.iter().map(|i| value_bits(z(i))).collect(),
             ColourMode::Field(name) => match cloud.scalar(name) {
-                Some(f) => idx.iter().map(|i| value_bits(f.values[at(i)])).collect(),
+                Some(f) => idx
+                    .iter()
+                    .map(|i| value_bits(f.values.get(at(i)).copied().unwrap_or(f32::NAN)))
+                    .collect(),
                 None => vec![pack(NO_DATA); idx.len()],
             },
             ColourMode::Deformation {
@@ -285,7 +298,7 @@ impl Colouring {
                 let sig = significance.as_ref().and_then(|s| cloud.scalar(s));
                 idx.iter()
                     .map(|i| {
-                        let v = f.values[at(i)];
+                        let v = f.values.get(at(i)).copied().unwrap_or(f32::NAN);
                         if !v.is_finite() {
                             ATTR_NO_DATA
                         } else if sig.is_some_and(|s| s.values.get(at(i)).is_some_and(|&x| x < 0.5))

@@ -2,6 +2,7 @@
 //! inspect it, measure between two picks, or cut a cross-section between two picks.
 
 use super::{LayerKind, Tool, Viewer};
+use crate::analysis::octree::Octree;
 use crate::cloud::PointCloud;
 use bevy::prelude::*;
 use bevy_egui::input::EguiWantsInput;
@@ -175,6 +176,51 @@ pub fn apply_pick(viewer: &mut Viewer, p: Pick) {
     }
 }
 
+/// After a layer's overview is replaced by a denser cloud (or the whole one), its picks point
+/// at the new cloud's point at the same place (the overview's points are the file's, so it
+/// is there), and keep its attributes honest; a pick with no point within 1 mm goes. Looked
+/// up through the octree: only the nodes whose box holds the place.
+pub fn repick(picks: &mut Vec<Pick>, layer: u32, cloud: &PointCloud, octree: &Octree) {
+    picks.retain_mut(|p| {
+        if p.layer != layer {
+            return true;
+        }
+        let q = [0, 1, 2].map(|k| (p.world[k] - cloud.origin[k]) as f32);
+        let mut best: Option<(usize, f32)> = None;
+        let mut stack = if octree.nodes.is_empty() {
+            vec![]
+        } else {
+            vec![0usize]
+        };
+        while let Some(n) = stack.pop() {
+            let node = &octree.nodes[n];
+            let inside = (0..3)
+                .all(|k| node.tight_min[k] - 1e-3 <= q[k] && q[k] <= node.tight_max[k] + 1e-3);
+            if !inside {
+                continue;
+            }
+            for &i in octree.points(n) {
+                let Some(x) = cloud.positions.get(i as usize) else {
+                    continue;
+                };
+                let d2 = (0..3).map(|k| (x[k] - q[k]).powi(2)).sum::<f32>();
+                if best.is_none_or(|(_, b)| d2 < b) {
+                    best = Some((i as usize, d2));
+                }
+            }
+            stack.extend(node.children.iter().map(|&c| c as usize));
+        }
+        match best {
+            Some((i, d2)) if d2 <= 1e-6 => {
+                p.index = i;
+                p.world = cloud.world(i);
+                true
+            }
+            _ => false,
+        }
+    });
+}
+
 /// Both epochs' (every cloud's) profile along a-b.
 pub fn make_profile(viewer: &Viewer, a: [f64; 2], b: [f64; 2]) -> Profile {
     let palette = [
@@ -316,6 +362,41 @@ mod tests {
         let c = v.layers[0].cloud().unwrap();
         assert_eq!((c.colour_version, Some(c.nodes.len())), (1, held));
         assert!(c.nodes.values().all(|n| n.colour_version == 0));
+    }
+
+    #[test]
+    fn picks_follow_their_point_into_the_refined_cloud() {
+        let mut whole = PointCloud::with_origin([1000.0, 2000.0, 50.0]);
+        whole.positions = (0..100).map(|i| [i as f32, 0.5 * i as f32, 1.0]).collect();
+        whole.intensity = Some((0..100).collect());
+        // An overview of every 10th point: its index 3 is the whole cloud's 30.
+        let overview = whole.subset(&(0..10).map(|i| 10 * i).collect::<Vec<usize>>());
+        let pick = |layer, index| Pick {
+            layer,
+            index,
+            world: overview.world(index),
+        };
+        let mut picks = vec![pick(1, 3), pick(2, 3), pick(1, 7)];
+        // Coarse nodes, so the points spread over several levels.
+        let small = crate::analysis::octree::Params {
+            grid: 4,
+            max_leaf: 8,
+            ..Default::default()
+        };
+        let octree = Octree::build(&whole.positions, small);
+        assert!(octree.nodes.len() > 3);
+        repick(&mut picks, 1, &whole, &octree);
+        assert_eq!(
+            picks.iter().map(|p| (p.layer, p.index)).collect::<Vec<_>>(),
+            vec![(1, 30), (2, 3), (1, 70)]
+        );
+        assert_eq!(picks[0].world, whole.world(30));
+        // A point no longer there: the pick goes.
+        let mut moved = whole.clone();
+        moved.positions[30][2] += 0.5;
+        let octree = Octree::build(&moved.positions, small);
+        repick(&mut picks, 1, &moved, &octree);
+        assert_eq!(picks.len(), 2);
     }
 
     #[test]

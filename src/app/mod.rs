@@ -326,6 +326,13 @@ pub fn replace_cloud(
     if overview_of.is_none() || !warnings.is_empty() {
         l.warnings = warnings;
     }
+    // Picks and the cross-section refine with the cloud.
+    let (cloud, octree) = (c.cloud.clone(), c.octree.clone());
+    inspect::repick(&mut viewer.picks, id, &cloud, &octree);
+    if let Some(p) = &viewer.profile {
+        let (a, b) = (p.a, p.b);
+        viewer.profile = Some(inspect::make_profile(viewer, a, b));
+    }
 }
 
 fn add_raster(

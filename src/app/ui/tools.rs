@@ -37,11 +37,18 @@ pub(super) fn tools_panel(ui: &mut egui::Ui, v: &mut Viewer) {
         Tool::Profile => {
             ui.horizontal(|ui| {
                 ui.label(S::ProfileWidth.t(lang));
-                ui.add(
+                let width = ui.add(
                     egui::DragValue::new(&mut v.profile_width)
                         .speed(0.05)
                         .range(0.05..=100.0),
                 );
+                // The open cross-section follows its width.
+                if width.changed() {
+                    if let Some(p) = &v.profile {
+                        let (a, b) = (p.a, p.b);
+                        v.profile = Some(crate::app::inspect::make_profile(v, a, b));
+                    }
+                }
             });
             if v.picks.len() < 2 {
                 ui.label(S::ClickTwo.t(lang));

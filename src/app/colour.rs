@@ -214,10 +214,12 @@ impl Colouring {
             }
             _ => Shading::Packed,
         };
-        let rgb_eight_bit = cloud
-            .rgb
-            .as_ref()
-            .is_some_and(|rgb| rgb.par_iter().all(|c| c.iter().all(|&v| v <= 255)));
+        // One pass over the RGB, and only for the RGB mode.
+        let rgb_eight_bit = matches!(mode, ColourMode::Rgb)
+            && cloud
+                .rgb
+                .as_ref()
+                .is_some_and(|rgb| rgb.par_iter().all(|c| c.iter().all(|&v| v <= 255)));
         let fallback = (matches!(mode, ColourMode::Rgb) && cloud.rgb.is_none())
             .then(|| default_range(cloud, &ColourMode::Elevation).unwrap_or((0.0, 1.0)));
         Colouring {
@@ -249,17 +251,9 @@ impl Colouring {
                     })
                     .collect(),
                 (None, r) => {
-                    let (lo, hi) = r.unwrap_or((0.0, 1.0));
-                    let t = |v: f32| if hi > lo { (v - lo) / (hi - lo) } else { 0.5 };
+                    let r = r.unwrap_or((0.0, 1.0));
                     idx.iter()
-                        .map(|i| {
-                            let v = z(i);
-                            pack(if v.is_finite() {
-                                sequential(t(v))
-                            } else {
-                                NO_DATA
-                            })
-                        })
+                        .map(|i| pack(shade(value_bits(z(i)), Shading::Sequential, r)))
                         .collect()
                 }
             },

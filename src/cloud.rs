@@ -140,6 +140,25 @@ impl PointCloud {
         self.positions.len()
     }
 
+    /// Bytes its columns take (what a cache of clouds counts against its cap).
+    pub fn heap_bytes(&self) -> usize {
+        fn col<T>(v: &Option<Vec<T>>) -> usize {
+            v.as_ref().map_or(0, |v| v.len() * std::mem::size_of::<T>())
+        }
+        self.positions.len() * 12
+            + col(&self.intensity)
+            + col(&self.rgb)
+            + col(&self.classification)
+            + col(&self.return_number)
+            + col(&self.number_of_returns)
+            + col(&self.gps_time)
+            + self
+                .scalars
+                .iter()
+                .map(|s| s.values.len() * 4)
+                .sum::<usize>()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.positions.is_empty()
     }

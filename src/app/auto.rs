@@ -357,6 +357,10 @@ fn write_stats(auto: &Auto, viewer: &Viewer, windows: &Query<&Window>, failure: 
                 "colour": format!("{:?}", c.mode), "range": [c.range.0, c.range.1],
                 "octree_nodes": c.octree.nodes.len(), "spacing": c.spacing, "warnings": l.warnings,
                 "overview_of": c.overview_of,
+                // Read on demand: the node cache (points, bytes) and its cap.
+                "paged": c.paged.as_ref().map(|p| serde_json::json!({
+                    "cached_points": p.cached().0, "cached_bytes": p.cached().1, "cap_bytes": p.cap,
+                })),
                 "crs_epsg": c.cloud.crs.as_ref().and_then(|c| c.epsg),
             }),
             LayerKind::Raster(r) => serde_json::json!({

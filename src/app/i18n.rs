@@ -64,6 +64,9 @@ strings! {
     NeedTwoEpochs => "Open two epochs to compare.", "比較する2時期を開いてください。";
     StillLoading => "Wait until every point is loaded (the view shows an overview).", "全点の読み込みが終わるまでお待ちください（表示は概観です）。";
     Overview => "overview of", "概観：全";
+    OnDemand => "read on demand: file of", "オンデマンド読込：ファイル全";
+    Cache => "cache", "キャッシュ";
+    NeedsWholeCloud => "This layer is read on demand (a COPC file larger than the point cache) and this needs every point in memory: use the command line, or open the file with a larger cache (--cache-mb).", "このレイヤーはオンデマンド読込です（点キャッシュより大きい COPC ファイル）。この操作には全点がメモリに必要です。コマンドラインを使うか、より大きなキャッシュ（--cache-mb）で開き直してください。";
     Result => "Result", "結果";
     CorePoints => "core points", "コア点";
     Significant => "significant change", "有意な変化";

@@ -306,6 +306,7 @@ mod tests {
             histogram: Default::default(),
             overview_of: None,
             retired: Vec::new(),
+            paged: None,
         };
         v.layers.push(super::super::Layer {
             id: 7,

@@ -74,6 +74,8 @@ pub enum Output {
         warnings: Vec<String>,
         /// An overview of a file of this many points; the whole cloud follows.
         overview_of: Option<u64>,
+        /// A COPC file read on demand: this is its first snapshot, the rest come from here.
+        paged: Option<super::paging::Paged>,
     },
     Raster {
         path: PathBuf,
@@ -177,6 +179,7 @@ impl Job {
 pub fn load(
     path: PathBuf,
     overview_points: u64,
+    cache_bytes: usize,
     p: &JobProgress,
     cancel: &Cancel,
 ) -> Result<Output, String> {
@@ -186,6 +189,20 @@ pub fn load(
         return Ok(Output::Raster { path, raster });
     }
     p.set_step("overview");
+    // A COPC file larger than the node cache is read on demand, never whole.
+    if overview_points > 0 {
+        let paged = super::paging::open(&path, VIEW_FIELDS, overview_points, cache_bytes, cancel)?;
+        if let Some((paged, first, warnings)) = paged {
+            return Ok(Output::Cloud {
+                path,
+                cloud: first.cloud,
+                octree: first.octree,
+                warnings,
+                overview_of: Some(paged.total),
+                paged: Some(paged),
+            });
+        }
+    }
     // A file the overview cannot read is left to the whole read, which says why.
     let fields = VIEW_FIELDS;
     let overview = (overview_points > 0)
@@ -207,13 +224,14 @@ pub fn load(
         octree,
         warnings: loaded.warnings,
         overview_of: None,
+        paged: None,
     })
 }
 
 /// What a layer holds: every attribute but the GPS time, which nothing in the viewer shows or
 /// uses (8 bytes a point: 0.8 GB of a 100 M-point file; layered LAZ skips its layer). Exports
 /// that keep every attribute (COPC) read the file.
-const VIEW_FIELDS: crate::io::las::Fields = crate::io::las::Fields {
+pub const VIEW_FIELDS: crate::io::las::Fields = crate::io::las::Fields {
     gps_time: false,
     ..crate::io::las::Fields::ALL
 };
@@ -242,6 +260,7 @@ fn stream(
             octree,
             warnings,
             overview_of: Some(total),
+            paged: None,
         });
     };
     let first = overview.cloud;

@@ -10,6 +10,7 @@ pub mod edl;
 pub mod i18n;
 pub mod inspect;
 pub mod jobs;
+pub mod paging;
 pub mod points;
 pub mod series;
 mod state;
@@ -55,6 +56,9 @@ pub fn run(opts: ViewOptions) -> anyhow::Result<()> {
     }
     if let Some(n) = opts.overview_points {
         settings.overview_points = n;
+    }
+    if let Some(n) = opts.cache_bytes {
+        settings.cache_bytes = n;
     }
     let mut viewer = Viewer::new(lang, settings);
     viewer.budget_explicit = opts.budget.is_some();
@@ -249,6 +253,7 @@ pub fn add_cloud(
         histogram: Default::default(),
         overview_of: None,
         retired: Vec::new(),
+        paged: None,
     };
     viewer.layers.push(Layer {
         id,
@@ -329,6 +334,52 @@ pub fn replace_cloud(
     // Picks and the cross-section refine with the cloud.
     let (cloud, octree) = (c.cloud.clone(), c.octree.clone());
     inspect::repick(&mut viewer.picks, id, &cloud, &octree);
+    if let Some(p) = &viewer.profile {
+        let (a, b) = (p.a, p.b);
+        viewer.profile = Some(inspect::make_profile(viewer, a, b));
+    }
+}
+
+/// Layers read on demand (`paging`) take their newest snapshot: nodes on the GPU that it still
+/// holds stay there (a node id is the same node of the file, with the same points), the others
+/// go; picks and the cross-section move to it. Nodes that could not be read are said once.
+fn take_snapshots(viewer: &mut Viewer, commands: &mut Commands) {
+    let mut moved = Vec::new();
+    let mut errors = Vec::new();
+    for l in viewer.layers.iter_mut() {
+        let LayerKind::Cloud(c) = &mut l.kind else {
+            continue;
+        };
+        let Some(paged) = &c.paged else { continue };
+        errors.extend(
+            paged
+                .take_errors()
+                .into_iter()
+                .map(|e| format!("{}: {e}", l.name)),
+        );
+        let Some(s) = paged.take() else { continue };
+        c.nodes.retain(|&id, nd| {
+            let keep = s
+                .octree
+                .nodes
+                .get(id as usize)
+                .is_some_and(|n| n.count == nd.count && n.count > 0);
+            if !keep {
+                commands.entity(nd.entity).despawn();
+            }
+            keep
+        });
+        c.cloud = Arc::new(s.cloud);
+        c.octree = Arc::new(s.octree);
+        moved.push((l.id, c.cloud.clone(), c.octree.clone()));
+    }
+    viewer.errors.extend(errors);
+    if moved.is_empty() {
+        return;
+    }
+    for (id, cloud, octree) in moved {
+        inspect::repick(&mut viewer.picks, id, &cloud, &octree);
+    }
     if let Some(p) = &viewer.profile {
         let (a, b) = (p.a, p.b);
         viewer.profile = Some(inspect::make_profile(viewer, a, b));

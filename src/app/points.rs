@@ -341,7 +341,7 @@ pub fn update_lod(
     for li in 0..viewer.layers.len() {
         let shown_now = shown.contains(&li);
         let layer = &mut viewer.layers[li];
-        let swipe_side = layer.swipe_side;
+        let (swipe_side, layer_id) = (layer.swipe_side, layer.id);
         let LayerKind::Cloud(cl) = &mut layer.kind else {
             continue;
         };
@@ -350,8 +350,10 @@ pub fn update_lod(
         let wanted: Vec<u32> = match (shown_now, world_from_local, clip_from_local) {
             (true, Some(world_from_local), Some(clip_from_local)) => {
                 let cam = view.camera_pos;
-                let grid = cl.octree.params.grid;
-                cl.octree.select(
+                // A file read on demand: select from its whole hierarchy.
+                let tree = cl.paged.as_ref().map_or(&cl.octree, |p| &p.tree);
+                let grid = tree.params.grid;
+                tree.select(
                     share,
                     settings.min_node_px,
                     |lo, hi| box_visible(&clip_from_local, lo, hi),
@@ -368,6 +370,22 @@ pub fn update_lod(
         };
         let wanted_set: std::collections::HashSet<u32> = wanted.iter().copied().collect();
         let mut layer_pending = false;
+        if let (Some(paged), true) = (&mut cl.paged, shown_now) {
+            // Nodes holding this layer's picks stay read, so that the picks stay.
+            let mut ask = wanted.clone();
+            for p in viewer.picks.iter().filter(|p| p.layer == layer_id) {
+                if let Some(id) = node_of(&cl.octree, p.index) {
+                    if !wanted_set.contains(&id) && !ask.contains(&id) {
+                        ask.push(id);
+                    }
+                }
+            }
+            paged.want(ask);
+            if paged.busy() {
+                pending = true;
+                layer_pending = true;
+            }
+        }
         for &id in &wanted {
             if let Some(nd) = cl.nodes.get_mut(&id) {
                 nd.last = frame;
@@ -376,7 +394,10 @@ pub fn update_lod(
                 }
                 continue;
             }
-            let n = &cl.octree.nodes[id as usize];
+            // A node read on demand that is not read yet (or could not be).
+            let Some(n) = cl.octree.nodes.get(id as usize).filter(|n| n.count > 0) else {
+                continue;
+            };
             if n.count > spawn_left {
                 pending = true;
                 layer_pending = true;
@@ -509,6 +530,15 @@ pub fn update_lod(
     viewer.points_drawn = drawn;
     viewer.points_held = held;
     viewer.lod_pending = pending;
+}
+
+/// The node of a snapshot's octree (`paging`: points in node order) that holds point `index`.
+fn node_of(octree: &crate::analysis::octree::Octree, index: usize) -> Option<u32> {
+    octree
+        .nodes
+        .iter()
+        .position(|n| n.count > 0 && (n.start..n.start + n.count).contains(&index))
+        .map(|i| i as u32)
 }
 
 /// Despawns every node of a layer (its buffers go with their materials).

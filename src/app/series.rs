@@ -275,11 +275,11 @@ impl Viewer {
             wgs84: false,
         };
         let label = self.t(super::S::Series).to_string();
-        let overview = self.settings.overview_points;
+        let (overview, cache) = (self.settings.overview_points, self.settings.cache_bytes);
         let j = super::jobs::Job::spawn(label, move |p, c| {
             std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
             crate::pipeline::series::run_series(&job, p, c).map_err(|e| e.to_string())?;
-            super::jobs::load(out, overview, p, c)
+            super::jobs::load(out, overview, cache, p, c)
         });
         self.jobs.push((super::JobKind::Change, j));
     }

@@ -14,6 +14,8 @@ pub struct ViewOptions {
     pub first_screenshot: Option<PathBuf>,
     /// Files of more points than this open with an overview first (`Settings`).
     pub overview_points: Option<u64>,
+    /// A COPC file whose points would take more than this is read on demand (`Settings`).
+    pub cache_bytes: Option<usize>,
     pub frames: u32,
     /// Write what was shown (layers, errors, points drawn, frame times) as JSON on exit.
     pub stats: Option<PathBuf>,
@@ -56,6 +58,8 @@ pub struct Settings {
     pub edl_strength: f32,
     /// Files of more points than this show an overview of about as many first (0: never).
     pub overview_points: u64,
+    /// The node cache's cap for COPC files read on demand (`paging`).
+    pub cache_bytes: usize,
 }
 
 impl Default for Settings {
@@ -70,6 +74,7 @@ impl Default for Settings {
             edl: true,
             edl_strength: 0.5,
             overview_points: crate::io::las::OVERVIEW_POINTS,
+            cache_bytes: super::paging::CACHE_BYTES,
         }
     }
 }
@@ -100,6 +105,9 @@ pub struct CloudLayer {
     pub overview_of: Option<u64>,
     /// The overview's meshes, drawn until the whole cloud's nodes are, then despawned.
     pub retired: Vec<Entity>,
+    /// A COPC file read on demand: the view selects from its hierarchy and `cloud` holds the
+    /// nodes read for it (`paging`). `overview_of` stays set: this never holds every point.
+    pub paged: Option<super::paging::Paged>,
 }
 
 /// Histogram bins of one field over one range.
@@ -168,6 +176,20 @@ impl Layer {
     /// A cloud whose every point is here (not an overview still loading).
     pub fn complete(&self) -> bool {
         self.cloud().is_some_and(|c| c.overview_of.is_none())
+    }
+    /// A COPC file read on demand (`paging`): never every point in memory.
+    pub fn on_demand(&self) -> bool {
+        self.cloud().is_some_and(|c| c.paged.is_some())
+    }
+    /// Why an action that needs every point of the layer in memory cannot run now.
+    pub fn whole_cloud_missing(&self) -> Option<S> {
+        if self.on_demand() {
+            Some(S::NeedsWholeCloud)
+        } else if !self.complete() {
+            Some(S::StillLoading)
+        } else {
+            None
+        }
     }
     /// A survey epoch: not a change result, not a series result.
     pub fn is_epoch(&self) -> bool {
@@ -394,8 +416,8 @@ impl Viewer {
                 .unwrap_or_default()
         );
         let file = Some(path.clone());
-        let overview = self.settings.overview_points;
-        let mut job = jobs::Job::spawn(label, move |p, c| jobs::load(path, overview, p, c));
+        let (overview, cache) = (self.settings.overview_points, self.settings.cache_bytes);
+        let mut job = jobs::Job::spawn(label, move |p, c| jobs::load(path, overview, cache, p, c));
         job.file = file;
         self.jobs.push((JobKind::Load, job));
     }

@@ -18,6 +18,8 @@ pub(super) fn poll_jobs(
             finished.push((*kind, job.label.clone(), Ok(o)));
         }
     }
+    // Layers read on demand: the nodes read for the view since the last frame.
+    take_snapshots(&mut viewer, &mut commands);
     let mut i = 0;
     while i < viewer.jobs.len() {
         match viewer.jobs[i].1.poll() {
@@ -50,14 +52,18 @@ pub(super) fn poll_jobs(
                 octree,
                 warnings,
                 overview_of,
+                paged,
             }) => {
-                // The whole cloud of a file whose overview is shown takes its place.
+                // The whole cloud of a file whose overview is shown takes its place (a file
+                // read on demand is a layer of its own from the start).
                 let streaming = viewer
                     .layers
                     .iter()
                     .find(|l| {
-                        l.path.as_ref() == Some(&path)
-                            && l.cloud().is_some_and(|c| c.overview_of.is_some())
+                        paged.is_none()
+                            && l.path.as_ref() == Some(&path)
+                            && l.cloud()
+                                .is_some_and(|c| c.overview_of.is_some() && c.paged.is_none())
                     })
                     .map(|l| l.id);
                 if let Some(id) = streaming {
@@ -93,6 +99,10 @@ pub(super) fn poll_jobs(
                     .map(|l| &mut l.kind)
                 {
                     c.overview_of = overview_of;
+                    if let Some(p) = &paged {
+                        c.spacing = p.spacing;
+                    }
+                    c.paged = paged;
                 }
                 // A photo opened before the clouds moves down to their ground.
                 if let Some(z) = ground_height(&viewer) {

@@ -22,6 +22,10 @@ pub struct Args {
     /// while the rest is read (0: read every file whole first).
     #[arg(long, default_value_t = kizashi::io::las::OVERVIEW_POINTS)]
     pub overview_points: u64,
+    /// Memory for the points of a COPC file, in MB: a COPC file that would take more is read
+    /// node by node as the view needs it (least recently used nodes dropped), never whole.
+    #[arg(long, default_value_t = 2048)]
+    pub cache_mb: u64,
     /// Frames to render (and time) before the screenshot.
     #[arg(long, default_value_t = 5)]
     pub frames: u32,
@@ -116,6 +120,9 @@ pub fn run(a: Args) -> Result<i32> {
         screenshot: a.screenshot,
         first_screenshot: a.first_screenshot,
         overview_points: Some(a.overview_points),
+        cache_bytes: Some(
+            usize::try_from(a.cache_mb.saturating_mul(1 << 20)).unwrap_or(usize::MAX),
+        ),
         frames: a.frames,
         stats: a.stats,
         lang,

@@ -113,11 +113,12 @@ pub fn start_change(v: &mut Viewer) -> Result<(), String> {
     if a == b {
         return Err(S::NeedTwoEpochs.t(lang).into());
     }
+    // A layer read on demand holds what the view needs: the job reads its file.
     let get = |id: u32| {
         v.layer(id).and_then(|l| {
             l.cloud().map(|c| {
                 (
-                    c.cloud.clone(),
+                    (!l.on_demand()).then(|| c.cloud.clone()),
                     l.path.clone().unwrap_or_else(|| l.name.clone().into()),
                 )
             })
@@ -129,10 +130,11 @@ pub fn start_change(v: &mut Viewer) -> Result<(), String> {
     // An overview is a sample: change detection waits for every point.
     if [a, b]
         .iter()
-        .any(|&id| v.layer(id).is_some_and(|l| !l.complete()))
+        .any(|&id| v.layer(id).is_some_and(|l| !l.complete() && !l.on_demand()))
     {
         return Err(S::StillLoading.t(lang).into());
     }
+    let (f1, f2) = (p1.clone(), p2.clone());
     let job = panel(v)?.job(p1, p2);
     change::validate_job(&job).map_err(|e| e.to_string())?;
     let register = v
@@ -155,6 +157,16 @@ pub fn start_change(v: &mut Viewer) -> Result<(), String> {
     let ground_only = v.change.ground_only;
     let j = jobs::Job::spawn(label, move |p, cancel| {
         let mut notes = Vec::new();
+        let read = |held: Option<std::sync::Arc<crate::cloud::PointCloud>>,
+                    file: &std::path::Path| {
+            match held {
+                Some(c) => Ok(c),
+                None => crate::pipeline::load_epoch(file, jobs::VIEW_FIELDS, p, cancel)
+                    .map(|l| std::sync::Arc::new(l.cloud))
+                    .map_err(|e| e.to_string()),
+            }
+        };
+        let (c1, c2) = (read(c1, &f1)?, read(c2, &f2)?);
         let (c1, c2) = if ground_only {
             p.set_step("ground");
             let g = |c: &crate::cloud::PointCloud, n: &str, w: &mut Vec<String>| {
@@ -199,8 +211,8 @@ pub fn save_result(v: &mut Viewer, id: u32, path: std::path::PathBuf) {
 /// every scalar field as a property attribute (a result's deformation first).
 pub fn export_tiles(v: &mut Viewer, id: u32, dir: std::path::PathBuf) {
     let Some(l) = v.layer(id) else { return };
-    if !l.complete() {
-        v.errors.push(S::StillLoading.t(v.lang).into());
+    if let Some(why) = l.whole_cloud_missing() {
+        v.errors.push(why.t(v.lang).into());
         return;
     }
     let Some(c) = l.cloud() else { return };

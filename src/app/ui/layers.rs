@@ -67,8 +67,29 @@ pub(super) fn layers_panel(ui: &mut egui::Ui, v: &mut Viewer, commands: &mut Com
                             S::Crs.t(lang),
                             crs
                         ));
-                        // Streaming: the overview is drawn while the rest is read.
-                        if let Some(total) = c.overview_of {
+                        // Read on demand: the file's size and the node cache's.
+                        if let Some(p) = &c.paged {
+                            let mb = |b: usize| (b as f64 / f64::from(1 << 20)).round();
+                            ui.label(
+                                RichText::new(format!(
+                                    "{} {} {} · {} {} / {} MB{}",
+                                    S::OnDemand.t(lang),
+                                    fmt_count(p.total as usize),
+                                    S::Points.t(lang),
+                                    S::Cache.t(lang),
+                                    mb(p.cached().1),
+                                    mb(p.cap),
+                                    if p.busy() {
+                                        format!(" · {}…", S::Loading.t(lang))
+                                    } else {
+                                        String::new()
+                                    }
+                                ))
+                                .small()
+                                .color(Color32::from_rgb(140, 190, 240)),
+                            );
+                        } else if let Some(total) = c.overview_of {
+                            // Streaming: the overview is drawn while the rest is read.
                             ui.label(
                                 RichText::new(format!(
                                     "{} {} {} · {}…",
@@ -174,8 +195,8 @@ pub(super) fn layers_panel(ui: &mut egui::Ui, v: &mut Viewer, commands: &mut Com
         copc_dialog(v, id);
     }
     if let Some((cid, Some(path))) = colourise {
-        if v.layer(cid).is_some_and(|l| !l.complete()) {
-            v.errors.push(S::StillLoading.t(v.lang).into());
+        if let Some(why) = v.layer(cid).and_then(|l| l.whole_cloud_missing()) {
+            v.errors.push(why.t(v.lang).into());
         } else if let Some(cloud) = v
             .layer(cid)
             .and_then(|l| l.cloud())
@@ -259,8 +280,8 @@ pub(super) fn available_modes(c: &crate::app::CloudLayer) -> Vec<ColourMode> {
 
 /// "Classify ground" on a cloud layer: SMRF in the background, then colour by class.
 pub fn start_classify(v: &mut Viewer, id: u32) {
-    if v.layer(id).is_some_and(|l| !l.complete()) {
-        v.errors.push(S::StillLoading.t(v.lang).into());
+    if let Some(why) = v.layer(id).and_then(|l| l.whole_cloud_missing()) {
+        v.errors.push(why.t(v.lang).into());
         return;
     }
     if let Some(cloud) = v.layer(id).and_then(|l| l.cloud()).map(|c| c.cloud.clone()) {

@@ -53,6 +53,9 @@ pub struct Hierarchy {
     cx: f64,
     cy: f64,
     half: f64,
+    /// Centre z and the root's point spacing (the info VLR's); read by on-demand viewing.
+    cz: f64,
+    spacing: f64,
     nodes: Vec<Node>,
 }
 
@@ -67,8 +70,9 @@ pub fn hierarchy(path: &Path, total: u64) -> Option<Hierarchy> {
     }
     let info = &vlr[54..];
     let (cx, cy, half) = (f64_at(info, 0), f64_at(info, 8), f64_at(info, 24));
+    let (cz, spacing) = (f64_at(info, 16), f64_at(info, 32));
     let (root, root_size) = (u64_at(info, 40), u64_at(info, 48));
-    if !(half.is_finite() && half > 0.0 && cx.is_finite() && cy.is_finite()) {
+    if !(half.is_finite() && half > 0.0 && cx.is_finite() && cy.is_finite() && cz.is_finite()) {
         return None;
     }
     let mut nodes = Vec::new();
@@ -122,11 +126,37 @@ pub fn hierarchy(path: &Path, total: u64) -> Option<Hierarchy> {
         cx,
         cy,
         half,
+        cz,
+        spacing,
         nodes,
     })
 }
 
 impl Hierarchy {
+    /// The root cube: its centre and half edge (CRS units).
+    pub fn cube(&self) -> ([f64; 3], f64) {
+        ([self.cx, self.cy, self.cz], self.half)
+    }
+
+    /// The root's point spacing as the file states it (0 or less: not stated).
+    pub fn spacing(&self) -> f64 {
+        self.spacing
+    }
+
+    /// Every node with points, in file order: its key (depth, x, y, z) and its chunk.
+    pub fn nodes(&self) -> impl Iterator<Item = ([i32; 4], Chunk)> + '_ {
+        self.nodes.iter().map(|n| {
+            (
+                n.key,
+                Chunk {
+                    offset: n.offset,
+                    points: n.points,
+                    bytes: n.bytes,
+                },
+            )
+        })
+    }
+
     /// The overview: every node of the top levels, as many levels as fit in `max_points` (the
     /// root level at least), in file order. COPC's levels are what it was made for: each
     /// level halves the spacing of those above it, over the whole cube.
@@ -167,6 +197,7 @@ pub fn runs(path: &Path, total: u64, area: &Area, max_points: u64) -> Option<Vec
         cy,
         half,
         nodes,
+        ..
     } = hierarchy(path, total)?;
     let mut out: Vec<Run> = Vec::new();
     for n in &nodes {

@@ -7,7 +7,7 @@
 //! memory grows with what actually decodes, never with what a header claims.
 
 mod area;
-mod copc;
+pub mod copc;
 mod copc_write;
 mod header;
 mod overview;

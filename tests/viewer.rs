@@ -795,6 +795,8 @@ fn large_files_show_an_overview_first_then_refine() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // The COPC read whole: its drawn box and coverage, for the on-demand read below.
+    let mut copc_whole = None;
     for file in [&laz, &copc] {
         let first = dir.path().join("first.png");
         let r = view(
@@ -864,6 +866,138 @@ fn large_files_show_an_overview_first_then_refine() {
         assert!(refined > 0.4, "{refined}");
         if file == &copc {
             assert!(overview > 0.8 * refined, "{overview} vs {refined}");
+            copc_whole = Some((b, refined));
         }
     }
+    // The same COPC with a 16 MB node cache (6 M points take ~140 MB): read on demand, never
+    // whole; it shows the same survey as the whole read, at its first frame and refined.
+    let (whole_box, whole_cover) = copc_whole.unwrap();
+    let first = dir.path().join("first_paged.png");
+    let r = view(
+        &[
+            "--lang",
+            "en",
+            "--cache-mb",
+            "16",
+            "--first-screenshot",
+            first.to_str().unwrap(),
+        ],
+        std::slice::from_ref(&copc),
+    );
+    let s = &r.stats;
+    assert!(
+        s["errors"].as_array().unwrap().is_empty(),
+        "{}",
+        s["errors"]
+    );
+    let layer = &s["layers"][0];
+    assert_eq!(layer["overview_of"], n, "{layer}");
+    let paged = &layer["paged"];
+    let held = layer["points"].as_u64().unwrap();
+    assert!(held > 100_000 && held < n as u64 / 4, "{held} points held");
+    assert_eq!(paged["cap_bytes"], 16 << 20);
+    let cached = paged["cached_points"].as_u64().unwrap();
+    assert!(cached >= held && cached < n as u64 / 4, "{paged}");
+    assert!(
+        paged["cached_bytes"].as_u64().unwrap() <= 16 << 20,
+        "{paged}"
+    );
+    assert!(s["first_frame_s"].as_f64().unwrap() <= s["refined_s"].as_f64().unwrap());
+    // 12 B a held point plus the shared splat meshes, a few MB whatever is drawn (COPC nodes
+    // come in more sizes than ours: at ~0.3 M drawn that is 14-19 B a point, 13 at 1 M).
+    let (held_gpu, bytes) = (
+        s["points_held"].as_u64().unwrap(),
+        s["gpu_point_bytes"].as_u64().unwrap(),
+    );
+    assert!(
+        held_gpu > 0 && bytes >= 12 * held_gpu,
+        "{bytes} B for {held_gpu}"
+    );
+    assert!(bytes - 12 * held_gpu < 4 << 20, "{bytes} B for {held_gpu}");
+    let first_run = Run {
+        image: image::open(&first).unwrap().to_rgb8(),
+        stats: r.stats.clone(),
+        stderr: String::new(),
+    };
+    for (name, run) in [("first", &first_run), ("refined", &r)] {
+        let (b, cover) = (
+            drawn_box(&run.image, s),
+            share(&view_pixels(run), |p| !is_background(p)),
+        );
+        eprintln!("on demand, {name}: covered {cover:.2} (whole read {whole_cover:.2})");
+        let size = (whole_box[2] - whole_box[0]).max(whole_box[3] - whole_box[1]);
+        for k in 0..4 {
+            assert!(
+                (b[k] - whole_box[k]).abs() < 0.05 * size,
+                "{b:?} vs {whole_box:?}"
+            );
+        }
+        assert!(
+            (cover - whole_cover).abs() < 0.05,
+            "{cover} vs {whole_cover}"
+        );
+    }
+}
+
+/// Change detection between two COPC files read on demand reads the files: the same result
+/// as with both held whole (every point of each epoch, the same core points and changes).
+#[test]
+fn change_detection_on_copc_read_on_demand_reads_the_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = 300_000;
+    let mut files = Vec::new();
+    for epoch in [1, 2] {
+        let laz = dir.path().join(format!("e{epoch}.laz"));
+        let c = kizashi::demo::epoch_with(epoch, n, &kizashi::demo::ortho_image());
+        kizashi::io::las::write(&laz, &c, &Default::default()).unwrap();
+        let copc = dir.path().join(format!("e{epoch}.copc.laz"));
+        let o = Command::new(kizashi())
+            .args(["export", "copc"])
+            .arg(&laz)
+            .arg("-o")
+            .arg(&copc)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        files.push(copc);
+    }
+    let run = |cache: &str| {
+        view(
+            &[
+                "--lang",
+                "en",
+                "--change",
+                "m3c2",
+                "--overview-points",
+                "20000",
+                "--cache-mb",
+                cache,
+            ],
+            &files,
+        )
+    };
+    let (paged, whole) = (run("1"), run("4096"));
+    for (r, on_demand) in [(&paged, true), (&whole, false)] {
+        let s = &r.stats;
+        assert!(
+            s["errors"].as_array().unwrap().is_empty(),
+            "{}",
+            s["errors"]
+        );
+        for l in s["layers"].as_array().unwrap() {
+            if l["kind"] == "cloud" {
+                assert_eq!(l["paged"].is_object(), on_demand, "{l}");
+                if on_demand {
+                    assert!(l["points"].as_u64().unwrap() < n as u64, "{l}");
+                }
+            }
+        }
+        assert_eq!(s["change"]["epoch1_points"], n);
+        assert_eq!(s["change"]["epoch2_points"], n);
+    }
+    let (a, b) = (&paged.stats["change"], &whole.stats["change"]);
+    assert_eq!(a["parameters"], b["parameters"]);
+    assert!(a["core_points"].as_u64().unwrap() > 1000, "{a}");
+    assert_eq!(a["core_points"], b["core_points"]);
+    assert_eq!(a["significant"], b["significant"]);
 }

@@ -110,6 +110,18 @@ pub struct CloudLayer {
     pub paged: Option<super::paging::Paged>,
 }
 
+impl CloudLayer {
+    /// The mean point spacing of the whole file (not of the overview or the nodes held): the
+    /// density that change detection's defaults derive from.
+    pub fn file_spacing(&self) -> f32 {
+        match (&self.paged, self.overview_of) {
+            (Some(p), _) => p.spacing,
+            (None, Some(total)) => crate::pipeline::params::spacing_of(&self.cloud.bounds(), total),
+            (None, None) => crate::pipeline::params::mean_spacing(&self.cloud),
+        }
+    }
+}
+
 /// Histogram bins of one field over one range.
 #[derive(Default)]
 pub struct HistogramCache(std::sync::Mutex<Option<Counted>>);

@@ -11,7 +11,7 @@ pub fn defaults_from_density(v: &mut Viewer) {
         .e1
         .and_then(|id| v.layer(id))
         .and_then(|l| l.cloud())
-        .map(|c| crate::pipeline::params::derive_for(&c.cloud))
+        .map(|c| crate::pipeline::params::derive(c.file_spacing()))
     else {
         return;
     };

@@ -785,6 +785,12 @@ fn large_files_show_an_overview_first_then_refine() {
     let n = 6_000_000;
     let cloud = kizashi::demo::epoch_with(1, n, &kizashi::demo::ortho_image());
     kizashi::io::las::write(&laz, &cloud, &Default::default()).unwrap();
+    // A cross-section over the survey, for the run that reads on demand.
+    let b = cloud.bounds();
+    let line = (
+        [b.min[0] + 5.0, b.min[1] + 5.0],
+        [b.max[0] - 5.0, b.max[1] - 5.0],
+    );
     drop(cloud);
     let copc = dir.path().join("big.copc.laz");
     let o = Command::new(kizashi())
@@ -937,6 +943,33 @@ fn large_files_show_an_overview_first_then_refine() {
             "{cover} vs {whole_cover}"
         );
     }
+    // A cross-section shows every point of the file along its line (read from the file's
+    // corridor), not only those of the nodes held: as many as a whole read's.
+    let r = view(
+        &[
+            "--lang",
+            "en",
+            "--cache-mb",
+            "16",
+            &format!(
+                "--profile={},{},{},{}",
+                line.0[0], line.0[1], line.1[0], line.1[1]
+            ),
+        ],
+        std::slice::from_ref(&copc),
+    );
+    let series = &r.stats["profile"]["series"][0];
+    assert_eq!(series["full"], true, "{series}");
+    assert!(r.stats["layers"][0]["paged"].is_object());
+    let whole = kizashi::io::las::read(&laz).unwrap().cloud;
+    let expected = kizashi::app::inspect::cross_section(&whole, line.0, line.1, 1.0, 20_000);
+    drop(whole);
+    assert!(expected.len() > 1000, "{}", expected.len());
+    assert_eq!(
+        series["points"].as_u64(),
+        Some(expected.len() as u64),
+        "{series}"
+    );
 }
 
 /// Change detection between two COPC files read on demand reads the files: the same result

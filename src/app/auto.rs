@@ -220,6 +220,7 @@ pub fn step(
                 || auto.first_saved.lock().is_ok_and(|s| s.is_some());
             let ok = !viewer.lod_pending
                 && viewer.jobs.is_empty()
+                && !viewer.corridor.as_ref().is_some_and(|c| c.waiting())
                 && ready.0.load(Ordering::Relaxed)
                 && viewer.frame > 3
                 && first_done;
@@ -413,7 +414,7 @@ fn write_stats(auto: &Auto, viewer: &Viewer, windows: &Query<&Window>, failure: 
         "profile": viewer.profile.as_ref().map(|p| serde_json::json!({
             "from": p.a, "to": p.b, "width": p.width,
             "series": p.series.iter().map(|s| serde_json::json!({
-                "name": s.name, "points": s.points.len(),
+                "name": s.name, "points": s.points.len(), "full": s.full,
                 "z_min": s.points.iter().map(|q| q[1]).fold(f32::INFINITY, f32::min),
                 "z_max": s.points.iter().map(|q| q[1]).fold(f32::NEG_INFINITY, f32::max),
             })).collect::<Vec<_>>(),

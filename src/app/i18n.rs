@@ -66,6 +66,7 @@ strings! {
     Overview => "overview of", "概観：全";
     OnDemand => "read on demand: file of", "オンデマンド読込：ファイル全";
     Cache => "cache", "キャッシュ";
+    ProfileInView => "points in view; reading every point from the file…", "表示中の点・ファイルから全点を読込中…";
     NeedsWholeCloud => "This layer is read on demand (a COPC file larger than the point cache) and this needs every point in memory: use the command line, or open the file with a larger cache (--cache-mb).", "このレイヤーはオンデマンド読込です（点キャッシュより大きい COPC ファイル）。この操作には全点がメモリに必要です。コマンドラインを使うか、より大きなキャッシュ（--cache-mb）で開き直してください。";
     Result => "Result", "結果";
     CorePoints => "core points", "コア点";

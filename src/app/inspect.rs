@@ -1,12 +1,13 @@
 //! Clicking in the 3D view: pick the point under the cursor (among the drawn ones), then
 //! inspect it, measure between two picks, or cut a cross-section between two picks.
 
-use super::{LayerKind, Tool, Viewer};
+use super::{i18n::S, JobKind, LayerKind, Tool, Viewer};
 use crate::analysis::octree::Octree;
 use crate::cloud::PointCloud;
 use bevy::prelude::*;
 use bevy_egui::input::EguiWantsInput;
 use rayon::prelude::*;
+use std::collections::HashMap;
 
 #[derive(Clone, Debug)]
 pub struct Pick {
@@ -22,7 +23,109 @@ pub struct Series {
     pub colour: [u8; 3],
     /// (distance along the line, height) in metres.
     pub points: Vec<[f32; 2]>,
+    /// Every point of the layer's file in the corridor (a whole cloud, or read from its file);
+    /// false while only the points the view holds are shown.
+    pub full: bool,
 }
+
+/// A cross-section's line and width: what a file's corridor is read for.
+pub type ProfileKey = ([f64; 2], [f64; 2], f64);
+
+/// Full-resolution series of the open cross-section, read from the files of the layers that
+/// hold only part of theirs (an overview being refined, a COPC file read on demand).
+pub struct CorridorRead {
+    pub key: ProfileKey,
+    /// Each layer's series, as `cross_section` cuts it from the corridor's points.
+    pub series: HashMap<u32, Vec<[f32; 2]>>,
+    /// The frame the line was first seen (a width being dragged does not start reads).
+    since: u64,
+    started: bool,
+}
+
+impl CorridorRead {
+    /// The line is new: its read starts in a few frames.
+    pub fn waiting(&self) -> bool {
+        !self.started
+    }
+}
+
+/// Per frame: when the open cross-section crosses layers that hold only part of their file
+/// and has stayed put for a few frames, reads its corridor from those files in the
+/// background (`io::las::read_corridor`); a read for an older line is cancelled.
+pub fn follow_corridor(viewer: &mut Viewer) {
+    let Some(p) = &viewer.profile else {
+        viewer.corridor = None;
+        return;
+    };
+    let key: ProfileKey = (p.a, p.b, p.width);
+    let partial: Vec<(u32, std::path::PathBuf, [f64; 3])> = viewer
+        .layers
+        .iter()
+        .filter_map(|l| {
+            let c = l.cloud()?;
+            c.overview_of?;
+            Some((l.id, l.path.clone()?, c.cloud.origin))
+        })
+        .collect();
+    if partial.is_empty() {
+        return;
+    }
+    match &mut viewer.corridor {
+        Some(c) if c.key == key => {
+            if c.started || viewer.frame < c.since + 10 {
+                return;
+            }
+            c.started = true;
+        }
+        _ => {
+            viewer.corridor = Some(CorridorRead {
+                key,
+                series: HashMap::new(),
+                since: viewer.frame,
+                started: false,
+            });
+            return;
+        }
+    }
+    for (kind, job) in &viewer.jobs {
+        if *kind == JobKind::Profile {
+            job.cancel.cancel();
+        }
+    }
+    let (a, b, width) = key;
+    let label = viewer.t(S::Profile).to_string();
+    let job = super::jobs::Job::spawn(label, move |p, cancel| {
+        let corridor = crate::io::las::Corridor {
+            a,
+            b,
+            half_width: width / 2.0,
+        };
+        let mut series = Vec::new();
+        for (id, path, origin) in partial {
+            let name = path.file_name().unwrap_or_default().to_string_lossy();
+            let step = name.as_ref();
+            p.set_step(step);
+            let fields = super::jobs::VIEW_FIELDS;
+            let cloud = crate::io::las::read_corridor(&path, fields, &corridor, origin, |d, t| {
+                crate::pipeline::Progress::update(p, step, d, t);
+                !cancel.is_cancelled()
+            })
+            .map_err(|e| {
+                if cancel.is_cancelled() {
+                    "cancelled".to_string()
+                } else {
+                    e.to_string()
+                }
+            })?;
+            series.push((id, cross_section(&cloud, a, b, width, PROFILE_POINTS)));
+        }
+        Ok(super::jobs::Output::Corridor { key, series })
+    });
+    viewer.jobs.push((JobKind::Profile, job));
+}
+
+/// Points a cross-section shows per layer at most (evenly thinned beyond).
+const PROFILE_POINTS: usize = 20_000;
 
 #[derive(Clone, Debug)]
 pub struct Profile {
@@ -234,10 +337,23 @@ pub fn make_profile(viewer: &Viewer, a: [f64; 2], b: [f64; 2]) -> Profile {
         .iter()
         .filter_map(|l| l.cloud().map(|c| (l, c)))
         .enumerate()
-        .map(|(k, (l, c))| Series {
-            name: l.name.clone(),
-            colour: palette[k % palette.len()],
-            points: cross_section(&c.cloud, a, b, viewer.profile_width, 20_000),
+        .map(|(k, (l, c))| {
+            let width = viewer.profile_width;
+            // The corridor read from the file, once there is one for this line.
+            let read = viewer
+                .corridor
+                .as_ref()
+                .filter(|r| r.key == (a, b, width))
+                .and_then(|r| r.series.get(&l.id));
+            Series {
+                name: l.name.clone(),
+                colour: palette[k % palette.len()],
+                full: read.is_some() || c.overview_of.is_none(),
+                points: match read {
+                    Some(p) => p.clone(),
+                    None => cross_section(&c.cloud, a, b, width, PROFILE_POINTS),
+                },
+            }
         })
         .filter(|s| !s.points.is_empty())
         .collect();

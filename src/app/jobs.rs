@@ -98,6 +98,11 @@ pub enum Output {
     Saved {
         path: PathBuf,
     },
+    /// A cross-section's series read from files (`inspect::follow_corridor`), by layer id.
+    Corridor {
+        key: super::inspect::ProfileKey,
+        series: Vec<(u32, Vec<[f32; 2]>)>,
+    },
 }
 
 pub struct Job {

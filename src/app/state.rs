@@ -266,6 +266,8 @@ pub enum JobKind {
     Colourise,
     Save,
     Export,
+    /// A cross-section's corridor read from files.
+    Profile,
 }
 
 #[derive(Resource)]
@@ -289,6 +291,8 @@ pub struct Viewer {
     pub profile: Option<inspect::Profile>,
     pub series: super::series::SeriesState,
     pub profile_width: f64,
+    /// The open cross-section's corridor, read from the files of partly held layers.
+    pub corridor: Option<inspect::CorridorRead>,
     pub view: Option<points::ViewInfo>,
     /// The 3D view's rectangle (physical pixels) left by the panels.
     pub view_rect: Option<Rect>,
@@ -370,6 +374,7 @@ impl Viewer {
             profile: None,
             series: Default::default(),
             profile_width: 1.0,
+            corridor: None,
             view: None,
             view_rect: None,
             frame: 0,

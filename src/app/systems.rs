@@ -20,6 +20,7 @@ pub(super) fn poll_jobs(
     }
     // Layers read on demand: the nodes read for the view since the last frame.
     take_snapshots(&mut viewer, &mut commands);
+    inspect::follow_corridor(&mut viewer);
     let mut i = 0;
     while i < viewer.jobs.len() {
         match viewer.jobs[i].1.poll() {
@@ -32,6 +33,8 @@ pub(super) fn poll_jobs(
     }
     for (kind, label, r) in finished {
         match r {
+            // A corridor read for a line since moved: nothing to say.
+            Err(e) if kind == JobKind::Profile && e == "cancelled" => {}
             Err(e) => {
                 let msg = if e == "cancelled" {
                     format!("{}: {}", label, viewer.t(S::Cancelled))
@@ -41,6 +44,19 @@ pub(super) fn poll_jobs(
                     format!("{label}: {e}")
                 };
                 viewer.errors.push(msg);
+            }
+            Ok(jobs::Output::Corridor { key, series }) => {
+                if let Some(c) = viewer.corridor.as_mut().filter(|c| c.key == key) {
+                    c.series.extend(series);
+                    if let Some(p) = viewer
+                        .profile
+                        .as_ref()
+                        .filter(|p| (p.a, p.b, p.width) == key)
+                    {
+                        let (a, b) = (p.a, p.b);
+                        viewer.profile = Some(inspect::make_profile(&viewer, a, b));
+                    }
+                }
             }
             Ok(jobs::Output::Saved { path }) => {
                 let msg = format!("{}: {}", viewer.t(S::Saved), path.display());

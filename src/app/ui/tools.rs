@@ -197,7 +197,16 @@ pub(super) fn profile_panel(ui: &mut egui::Ui, v: &mut Viewer) {
             p.width
         ));
         for s in &p.series {
-            ui.colored_label(c32(s.colour), format!("● {} ({})", s.name, s.points.len()));
+            // Until its corridor is read from the file, a partly held layer shows what it holds.
+            let note = if s.full {
+                String::new()
+            } else {
+                format!(" · {}", S::ProfileInView.t(lang))
+            };
+            ui.colored_label(
+                c32(s.colour),
+                format!("● {} ({}{note})", s.name, s.points.len()),
+            );
         }
     });
     let len = ((p.b[0] - p.a[0]).hypot(p.b[1] - p.a[1])) as f32;

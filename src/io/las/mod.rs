@@ -9,6 +9,7 @@
 mod area;
 pub mod copc;
 mod copc_write;
+mod corridor;
 mod header;
 mod overview;
 mod write;
@@ -18,6 +19,7 @@ use super::{guard, IoError, Result};
 use crate::cloud::{origin_for, Bounds, Crs, PointCloud, ScalarField};
 pub use area::{contains, expand, files_in, is_many, meets, read_area, Area};
 pub use copc_write::{write_copc, CopcOptions, CopcWritten};
+pub use corridor::{read_corridor, Corridor};
 pub use header::Chunk;
 use header::*;
 use las::{PointData, PointDataBuilder, Reader, ReaderOptions};

@@ -37,6 +37,8 @@ pub struct CorridorRead {
     pub key: ProfileKey,
     /// Each layer's series, as `cross_section` cuts it from the corridor's points.
     pub series: HashMap<u32, Vec<[f32; 2]>>,
+    /// The layers read (a layer opened since is read again with the others).
+    layers: Vec<u32>,
     /// The frame the line was first seen (a width being dragged does not start reads).
     since: u64,
     started: bool,
@@ -70,8 +72,9 @@ pub fn follow_corridor(viewer: &mut Viewer) {
     if partial.is_empty() {
         return;
     }
+    let layers: Vec<u32> = partial.iter().map(|p| p.0).collect();
     match &mut viewer.corridor {
-        Some(c) if c.key == key => {
+        Some(c) if c.key == key && c.layers == layers => {
             if c.started || viewer.frame < c.since + 10 {
                 return;
             }
@@ -81,6 +84,7 @@ pub fn follow_corridor(viewer: &mut Viewer) {
             viewer.corridor = Some(CorridorRead {
                 key,
                 series: HashMap::new(),
+                layers,
                 since: viewer.frame,
                 started: false,
             });

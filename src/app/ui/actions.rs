@@ -211,6 +211,33 @@ pub fn save_result(v: &mut Viewer, id: u32, path: std::path::PathBuf) {
 /// every scalar field as a property attribute (a result's deformation first).
 pub fn export_tiles(v: &mut Viewer, id: u32, dir: std::path::PathBuf) {
     let Some(l) = v.layer(id) else { return };
+    // A layer read on demand is exported from its file, as `kizashi export tiles` does.
+    if let (true, Some(input)) = (l.on_demand(), l.path.clone()) {
+        let attributes = l
+            .cloud()
+            .map(|c| c.cloud.scalars.iter().map(|s| s.name.clone()).collect())
+            .unwrap_or_default();
+        let label = format!("{} {}", S::ExportTiles.t(v.lang), dir.display());
+        let j = jobs::Job::spawn(label, move |p, cancel| {
+            let defaults = crate::export::tiles3d::Options::default();
+            let job = crate::pipeline::tiles::TilesJob {
+                input,
+                output: dir.clone(),
+                attributes,
+                geoid_offset: defaults.geoid_offset,
+                geoid: defaults.geoid,
+                max_points_per_tile: defaults.max_points_per_tile,
+                overwrite: defaults.overwrite,
+                tile: false,
+            };
+            crate::pipeline::tiles::run_tiles(&job, p, cancel).map_err(|e| e.to_string())?;
+            Ok(jobs::Output::Saved {
+                path: crate::export::tiles3d::tileset_path(&dir),
+            })
+        });
+        v.jobs.push((JobKind::Export, j));
+        return;
+    }
     if let Some(why) = l.whole_cloud_missing() {
         v.errors.push(why.t(v.lang).into());
         return;

@@ -55,9 +55,11 @@ impl OrbitCamera {
     }
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Preset {
     Top,
     Side,
+    #[default]
     Reset,
 }
 

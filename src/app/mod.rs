@@ -63,6 +63,7 @@ pub fn run(opts: ViewOptions) -> anyhow::Result<()> {
     let mut viewer = Viewer::new(lang, settings);
     viewer.budget_explicit = opts.budget.is_some();
     viewer.initial_colour = opts.colour.clone();
+    viewer.start_view = opts.start_view.unwrap_or_default();
     viewer.series.epoch_request = opts.series_epoch;
     viewer.series.pick_request = opts.pick;
     for f in &opts.files {

@@ -478,6 +478,9 @@ pub fn update_lod(
             None => Default::default(),
         };
         let (shading, range) = (cl.colouring.shading as u32, cl.range);
+        // COPC writers keep any point of a cell (untwine, PDAL, ours: the first), not the
+        // one nearest its centre as our octree does: neighbours can be two cells apart.
+        let splat_cover = if cl.paged.is_some() { 2.0 } else { SPLAT_COVER };
         let layer_params = PointParams {
             size_world: cl.spacing * settings.point_size,
             min_px: settings.min_px,
@@ -495,7 +498,7 @@ pub fn update_lod(
             let recolour = nd.colour_version != cl.colour_version;
             let size = cover
                 .get(id)
-                .map(|&s| s.max(cl.spacing) * settings.point_size);
+                .map(|&s| s.max(cl.spacing) * splat_cover * settings.point_size);
             let Some(m) = materials.get(&nd.material) else {
                 continue;
             };
@@ -531,6 +534,11 @@ pub fn update_lod(
     viewer.points_held = held;
     viewer.lod_pending = pending;
 }
+
+/// A splat's diameter over its node's spacing: discs as wide as the spacing leave a fifth of
+/// a sampled level's grid uncovered (pi / 4), stipple where a coarse level is drawn alone;
+/// as wide as a cell's diagonal they close it.
+const SPLAT_COVER: f32 = std::f32::consts::SQRT_2;
 
 /// The node of a snapshot's octree (`paging`: points in node order) that holds point `index`.
 fn node_of(octree: &crate::analysis::octree::Octree, index: usize) -> Option<u32> {

@@ -41,6 +41,8 @@ pub struct ViewOptions {
     pub series_epoch: Option<usize>,
     /// Pick the core point nearest this XY (data CRS), as a click would.
     pub pick: Option<[f64; 2]>,
+    /// The view the data is first framed in (the Top / Side / Reset buttons' presets).
+    pub start_view: Option<camera::Preset>,
 }
 
 #[derive(Clone, Debug)]
@@ -309,6 +311,8 @@ pub struct Viewer {
     pub drag_in_view: bool,
     pub drag_px: f32,
     pub preset_request: Option<camera::Preset>,
+    /// The preset the data is framed in when it arrives.
+    pub start_view: camera::Preset,
     pub focus_request: Option<Vec3>,
     pub frame_ms: f32,
     pub dialogs: Vec<std::sync::Mutex<std::sync::mpsc::Receiver<DialogResult>>>,
@@ -393,6 +397,7 @@ impl Viewer {
             initial_colour: None,
             renderer: None,
             budget_explicit: false,
+            start_view: camera::Preset::Reset,
             framed: false,
             framed_cloud: false,
         }

@@ -391,7 +391,7 @@ pub(super) fn sync_layers(
                 } else {
                     0.8
                 };
-                camera::apply_preset(&mut c, camera::Preset::Reset, Some(b), fov);
+                camera::apply_preset(&mut c, viewer.start_view, Some(b), fov);
                 viewer.framed = true;
                 viewer.framed_cloud = has_cloud;
             }

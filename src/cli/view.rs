@@ -67,6 +67,9 @@ pub struct Args {
     /// Pick the point nearest x,y (data CRS) as a click would (a series: its plot).
     #[arg(long, value_delimiter = ',', num_args = 1, allow_hyphen_values = true)]
     pick: Option<Vec<f64>>,
+    /// The view the data is first framed in: oblique (default), top or side.
+    #[arg(long, default_value = "oblique", value_parser = ["oblique", "top", "side"])]
+    view: String,
     /// Scripted runs (--screenshot/--stats) fail after this many seconds.
     #[arg(long, default_value_t = 900.0)]
     pub timeout: f64,
@@ -137,6 +140,11 @@ pub fn run(a: Args) -> Result<i32> {
         ground_only: a.ground_only,
         series_epoch: a.series_epoch,
         pick,
+        start_view: Some(match a.view.as_str() {
+            "top" => kizashi::app::camera::Preset::Top,
+            "side" => kizashi::app::camera::Preset::Side,
+            _ => kizashi::app::camera::Preset::Reset,
+        }),
     };
     kizashi::app::run(opts)?;
     Ok(0)

@@ -6,8 +6,9 @@
 //!
 //! What the layer holds is a snapshot: the wanted nodes that are in the cache, as one cloud
 //! and an octree of the hierarchy's shape whose node ids are the hierarchy's, so nodes already
-//! on the GPU stay there when the next snapshot comes. Picking, cross-sections and histograms
-//! see the snapshot; change detection and exports read the file.
+//! on the GPU stay there when the next snapshot comes. Picking and histograms see the
+//! snapshot; change detection, exports and cross-sections (`io::las::read_corridor`) read the
+//! file.
 
 use crate::analysis::octree::{Node, Octree, Params};
 use crate::cloud::{origin_for, Bounds, Crs, PointCloud};
@@ -152,8 +153,13 @@ pub fn open(
     else {
         return Ok(None);
     };
-    // What a point costs held: measured on the root node.
-    let Some(root) = tree.chunks.first().copied().flatten() else {
+    // What a point costs held: measured on the first node with points (the root, as a rule).
+    let Some((root_id, root)) = tree
+        .chunks
+        .iter()
+        .enumerate()
+        .find_map(|(i, c)| Some((i as u32, (*c)?)))
+    else {
         return Ok(None);
     };
     let mut first = PointCloud::with_origin(tree.origin);
@@ -179,7 +185,7 @@ pub fn open(
         wake: Condvar::new(),
     });
     let mut cache = Cache::default();
-    cache.insert(0, first, 0);
+    cache.insert(root_id, first, 0);
     let s = shared.clone();
     drop(reader);
     // The reader is opened again on its thread (las-rs's readers are not `Send`).
@@ -220,14 +226,9 @@ pub fn open(
             paged.want(Vec::new());
             return Err("cancelled".into());
         }
-        let Some(st) = paged.shared.lock() else {
+        let Some(mut st) = paged.shared.lock() else {
             return Err("the reader stopped".into());
         };
-        let (mut st, _) = paged
-            .shared
-            .wake
-            .wait_timeout(st, Duration::from_millis(100))
-            .map_err(|_| "the reader stopped".to_string())?;
         if !st.busy {
             if let Some(s) = st.snapshot.take() {
                 break s;
@@ -236,6 +237,11 @@ pub fn open(
         if let Some(e) = st.errors.first() {
             return Err(e.clone());
         }
+        let _ = paged
+            .shared
+            .wake
+            .wait_timeout(st, Duration::from_millis(100))
+            .map_err(|_| "the reader stopped".to_string())?;
     };
     Ok(Some((paged, snapshot, h.warnings.clone())))
 }

@@ -10,7 +10,14 @@ pub(super) fn poll_jobs(
     mut std_materials: ResMut<Assets<StandardMaterial>>,
     mut meshes: ResMut<Assets<Mesh>>,
     mut images: ResMut<Assets<Image>>,
+    ready: Res<super::PipelinesReady>,
 ) {
+    // Points are on screen: reads that waited for their overview to show go on.
+    if viewer.points_drawn > 0 && ready.0.load(std::sync::atomic::Ordering::Relaxed) {
+        for (_, job) in &viewer.jobs {
+            job.progress.mark_shown();
+        }
+    }
     let mut finished = Vec::new();
     // What running jobs handed over early (overviews), before what ended.
     for (kind, job) in &viewer.jobs {

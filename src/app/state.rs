@@ -319,6 +319,8 @@ pub struct Viewer {
     pub initial_colour: Option<String>,
     /// The GPU (or software renderer) in use, once known.
     pub renderer: Option<(String, bool)>,
+    /// Every render pipeline has compiled once (start-up is over).
+    pub(crate) started_up: bool,
     pub(crate) budget_explicit: bool,
     pub(crate) framed: bool,
     pub(crate) framed_cloud: bool,
@@ -396,6 +398,7 @@ impl Viewer {
             dialogs: Vec::new(),
             initial_colour: None,
             renderer: None,
+            started_up: false,
             budget_explicit: false,
             start_view: camera::Preset::Reset,
             framed: false,

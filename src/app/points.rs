@@ -330,7 +330,7 @@ pub fn update_lod(
         .collect();
     // Until bevy has compiled its pipelines once, a quarter of the budget: on a software
     // renderer every point drawn takes CPU from the compile, which sets the first frame (10 M
-    // LAS, 2 cores, lavapipe: 0.83-0.96 s against 0.88-1.33 s with the whole budget).
+    // LAS, 2 cores, lavapipe: 0.73-0.96 s against 0.77-1.33 s with the whole budget).
     viewer.started_up |= ready.0.load(std::sync::atomic::Ordering::Relaxed);
     let budget = if viewer.started_up {
         settings.budget

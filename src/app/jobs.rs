@@ -54,7 +54,7 @@ impl JobProgress {
     /// Waits until the viewer shows points (`mark_shown`), at most `max` seconds. On a few
     /// cores a read that goes on while the renderer starts up delays the first frame by half:
     /// bevy compiles its pipelines on one thread and a software renderer draws on the same
-    /// cores (10 M LAS, 2 cores, lavapipe: first frame 1.2-1.8 s reading on, 0.9-1.3 s
+    /// cores (10 M LAS, 2 cores, lavapipe: first frame 1.2-1.8 s reading on, 0.8-1.3 s
     /// waiting; the whole cloud comes ~0.5 s later).
     fn wait_shown(&self, max: f64, cancel: &Cancel) {
         let t = std::time::Instant::now();
@@ -237,7 +237,15 @@ pub fn load(
         .and_then(Result::ok)
         .flatten();
     let loaded = match overview {
-        Some(o) => stream(&path, o, overview_points, REFRESH_S, p, cancel)?,
+        Some(o) => stream(
+            &path,
+            o,
+            overview_points,
+            REFRESH_S,
+            SHOWN_WAIT_S,
+            p,
+            cancel,
+        )?,
         None => pipeline::load_epoch(&path, fields, p, cancel).map_err(|e| e.to_string())?,
     };
     if loaded.cloud.is_empty() {
@@ -270,16 +278,17 @@ const REFRESH_S: f64 = 4.0;
 /// that draws nothing, minimised or hidden, must not hold the read up).
 const SHOWN_WAIT_S: f64 = 2.0;
 
-/// Publishes the overview, waits until it is on screen, then reads every point; on the way,
-/// every `refresh_s`, the overview plus an even sample of what has been read (as many points
-/// again) replaces it, so the part read so far shows at an even density (a LAZ overview
-/// follows the file order). Memory: the whole cloud being read, plus two samples of `budget`
-/// points.
+/// Publishes the overview, waits until it is on screen (at most `shown_wait_s`), then reads
+/// every point; on the way, every `refresh_s`, the overview plus an even sample of what has
+/// been read (as many points again) replaces it, so the part read so far shows at an even
+/// density (a LAZ overview follows the file order). Memory: the whole cloud being read, plus
+/// two samples of `budget` points.
 fn stream(
     path: &std::path::Path,
     overview: crate::io::las::Loaded,
     budget: u64,
     refresh_s: f64,
+    shown_wait_s: f64,
     p: &JobProgress,
     cancel: &Cancel,
 ) -> Result<crate::io::las::Loaded, String> {
@@ -297,7 +306,7 @@ fn stream(
     };
     let first = overview.cloud;
     publish(first.clone(), overview.warnings);
-    p.wait_shown(SHOWN_WAIT_S, cancel);
+    p.wait_shown(shown_wait_s, cancel);
     let step = pipeline::read_step(path);
     let mut last = std::time::Instant::now();
     crate::io::las::read_streaming(path, VIEW_FIELDS, |done, total, so_far| {
@@ -377,7 +386,10 @@ mod tests {
         let p = Arc::new(JobProgress::default());
         let reader = {
             let p = p.clone();
-            std::thread::spawn(move || stream(&path, ov, 50_000, 0.0, &p, &Cancel::default()))
+            // A wait far longer than the test's pause: only `mark_shown` lets the read go on.
+            std::thread::spawn(move || {
+                stream(&path, ov, 50_000, 0.0, 600.0, &p, &Cancel::default())
+            })
         };
         // Nothing more is read until the viewer shows the overview.
         while p.early.lock().unwrap().is_empty() {

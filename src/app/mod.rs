@@ -115,6 +115,7 @@ pub fn run(opts: ViewOptions) -> anyhow::Result<()> {
                 apply_viewport,
                 sync_edl,
                 know_renderer,
+                pace_while_loading,
             )
                 .chain(),
         )

@@ -479,3 +479,58 @@ pub(super) fn apply_viewport(
         cam.viewport = Some(vp);
     }
 }
+
+/// While a file is read in the background and nobody touches the view, a software renderer
+/// pauses 0.5 s after each frame: on 2 cores, lavapipe drawing the same picture again and again
+/// took the CPU the reader needs (the overview's refined view of a 100 M LAZ came ~5 % after a
+/// plain read; with the pause 25 % sooner than before). Input in the last second lifts the
+/// pause, so the first touch waits at most 0.5 s; a GPU is never paused. A sleep, not winit's
+/// reactive mode: under Xvfb that mode still woke every frame (docs/large-files.md).
+pub(super) fn pace_while_loading(
+    viewer: Res<Viewer>,
+    buttons: Res<ButtonInput<MouseButton>>,
+    keys: Res<ButtonInput<KeyCode>>,
+    motion: Res<bevy::input::mouse::AccumulatedMouseMotion>,
+    scroll: Res<bevy::input::mouse::AccumulatedMouseScroll>,
+    time: Res<Time<Real>>,
+    mut last_input: Local<f64>,
+) {
+    let now = time.elapsed_secs_f64();
+    if buttons.get_pressed().next().is_some()
+        || keys.get_pressed().next().is_some()
+        || motion.delta != Vec2::ZERO
+        || scroll.delta != Vec2::ZERO
+    {
+        *last_input = now;
+    }
+    let software = matches!(viewer.renderer, Some((_, true)));
+    let loading = viewer.busy(JobKind::Load);
+    let pause = pause_s(software && loading && viewer.started_up, now - *last_input);
+    if pause > 0.0 {
+        std::thread::sleep(std::time::Duration::from_secs_f64(pause));
+    }
+}
+
+/// The pause after a frame: 0.5 s once the view has been left alone for a second while
+/// `idle_loading` (software renderer, a file loading, pipelines compiled) holds, else none.
+fn pause_s(idle_loading: bool, since_input_s: f64) -> f64 {
+    if idle_loading && since_input_s >= 1.0 {
+        0.5
+    } else {
+        0.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pause_s;
+
+    #[test]
+    fn pauses_only_while_loading_untouched() {
+        assert_eq!(pause_s(true, 5.0), 0.5);
+        assert_eq!(pause_s(true, 1.0), 0.5);
+        // Touched within the last second, or nothing loading: every frame drawn.
+        assert_eq!(pause_s(true, 0.5), 0.0);
+        assert_eq!(pause_s(false, 5.0), 0.0);
+    }
+}

@@ -320,6 +320,8 @@ pub struct Viewer {
     /// The GPU (or software renderer) in use, once known.
     pub renderer: Option<(String, bool)>,
     /// Every render pipeline has compiled once (start-up is over).
+    /// Job outputs taken in so far (`poll_jobs`): a frame that took one changed the scene.
+    pub(crate) outputs_taken: u64,
     pub(crate) started_up: bool,
     pub(crate) budget_explicit: bool,
     pub(crate) framed: bool,
@@ -399,6 +401,7 @@ impl Viewer {
             initial_colour: None,
             renderer: None,
             started_up: false,
+            outputs_taken: 0,
             budget_explicit: false,
             start_view: camera::Preset::Reset,
             framed: false,

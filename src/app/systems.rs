@@ -38,6 +38,7 @@ pub(super) fn poll_jobs(
             }
         }
     }
+    viewer.outputs_taken += finished.len() as u64;
     for (kind, label, r) in finished {
         match r {
             // A corridor read for a line since moved: nothing to say.
@@ -481,11 +482,15 @@ pub(super) fn apply_viewport(
 }
 
 /// While a file is read in the background and nobody touches the view, a software renderer
-/// pauses 0.5 s after each frame: on 2 cores, lavapipe drawing the same picture again and again
-/// took the CPU the reader needs (the overview's refined view of a 100 M LAZ came ~5 % after a
-/// plain read; with the pause 25 % sooner than before). Input in the last second lifts the
-/// pause, so the first touch waits at most 0.5 s; a GPU is never paused. A sleep, not winit's
-/// reactive mode: under Xvfb that mode still woke every frame (docs/large-files.md).
+/// pauses 0.5 s after each frame that changed nothing on screen: on 2 cores, lavapipe drawing
+/// the same picture again and again took the CPU the reader needs (the overview's refined view
+/// of a 100 M LAZ came in 53-55 s; with the pause 42 s). A frame that took a job's output, or
+/// whose drawn nodes are still coming or changed, is not paused, so new points show at once;
+/// input in the last second lifts the pause, so a first touch waits at most 0.5 s; a GPU is
+/// never paused. A sleep, not winit's reactive mode: under Xvfb that mode still woke every
+/// frame (docs/large-files.md).
+// Bevy's input resources, the viewer and the clocks: a struct would only rename them.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn pace_while_loading(
     viewer: Res<Viewer>,
     buttons: Res<ButtonInput<MouseButton>>,
@@ -494,6 +499,7 @@ pub(super) fn pace_while_loading(
     scroll: Res<bevy::input::mouse::AccumulatedMouseScroll>,
     time: Res<Time<Real>>,
     mut last_input: Local<f64>,
+    mut last_scene: Local<(u64, usize, usize)>,
 ) {
     let now = time.elapsed_secs_f64();
     if buttons.get_pressed().next().is_some()
@@ -503,16 +509,27 @@ pub(super) fn pace_while_loading(
     {
         *last_input = now;
     }
+    let scene = (
+        viewer.outputs_taken,
+        viewer.points_drawn,
+        viewer.points_held,
+    );
+    let same_scene = scene == *last_scene && !viewer.lod_pending;
+    *last_scene = scene;
     let software = matches!(viewer.renderer, Some((_, true)));
     let loading = viewer.busy(JobKind::Load);
-    let pause = pause_s(software && loading && viewer.started_up, now - *last_input);
+    let pause = pause_s(
+        software && loading && viewer.started_up && same_scene,
+        now - *last_input,
+    );
     if pause > 0.0 {
         std::thread::sleep(std::time::Duration::from_secs_f64(pause));
     }
 }
 
 /// The pause after a frame: 0.5 s once the view has been left alone for a second while
-/// `idle_loading` (software renderer, a file loading, pipelines compiled) holds, else none.
+/// `idle_loading` (software renderer, a file loading, pipelines compiled, the scene as in the
+/// frame before) holds, else none.
 fn pause_s(idle_loading: bool, since_input_s: f64) -> f64 {
     if idle_loading && since_input_s >= 1.0 {
         0.5

@@ -7,7 +7,22 @@ use crate::pipeline::{self, Cancel, Progress};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{channel, Receiver, TryRecvError};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
+
+/// Wakes the window's event loop: while a file loads untouched, a software renderer waits
+/// between frames (`systems::pace_while_loading`), and a job that publishes or ends must show
+/// at once. One event loop a process, so one waker, set when the app starts.
+static WAKER: OnceLock<Box<dyn Fn() + Send + Sync>> = OnceLock::new();
+
+pub fn set_waker(wake: impl Fn() + Send + Sync + 'static) {
+    let _ = WAKER.set(Box::new(wake));
+}
+
+fn wake() {
+    if let Some(w) = WAKER.get() {
+        w();
+    }
+}
 
 #[derive(Default)]
 pub struct JobProgress {
@@ -36,6 +51,7 @@ impl JobProgress {
         if let Ok(mut e) = self.early.lock() {
             e.push(o);
         }
+        wake();
     }
 
     /// What the job published since the last call.
@@ -166,6 +182,7 @@ impl Job {
                         ))
                     });
                 let _ = tx.send(r);
+                wake();
             });
         if let Err(e) = spawned {
             let (tx, rx2) = channel();
@@ -366,6 +383,34 @@ pub fn colourise(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A job that publishes or ends wakes the viewer (which may be waiting for input): the
+    /// only test in this binary that sets the waker.
+    #[test]
+    fn publishing_and_ending_wake_the_viewer() {
+        static WAKES: AtomicU64 = AtomicU64::new(0);
+        set_waker(|| {
+            WAKES.fetch_add(1, Ordering::SeqCst);
+        });
+        let job = Job::spawn("t".into(), |p, _| {
+            p.publish(Output::Saved {
+                path: PathBuf::from("a"),
+            });
+            Ok(Output::Saved {
+                path: PathBuf::from("b"),
+            })
+        });
+        let t = std::time::Instant::now();
+        while matches!(job.poll(), Poll::Running) && t.elapsed().as_secs() < 10 {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        // The result is sent before the wake: wait for the second wake itself.
+        while WAKES.load(Ordering::SeqCst) < 2 && t.elapsed().as_secs() < 10 {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert_eq!(job.progress.take_published().len(), 1);
+        assert_eq!(WAKES.load(Ordering::SeqCst), 2);
+    }
 
     /// A file read with an overview: the overview first, then (here after every 1 M-point
     /// chunk read, before the last 20 %) the overview plus an even sample of the points read

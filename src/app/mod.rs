@@ -119,6 +119,13 @@ pub fn run(opts: ViewOptions) -> anyhow::Result<()> {
             )
                 .chain(),
         )
+        .add_systems(
+            PreUpdate,
+            drop_unchanged_modifiers
+                .after(bevy_egui::EguiPreUpdateSet::ProcessInput)
+                .before(bevy_egui::EguiPreUpdateSet::BeginPass),
+        )
+        .add_systems(Last, drop_redraws_while_idle)
         .add_systems(EguiPrimaryContextPass, ui::draw);
     bevy::asset::load_internal_asset!(
         app,
@@ -143,7 +150,14 @@ fn setup(
     mut materials: ResMut<Assets<points::PointMaterial>>,
     mut buffers: ResMut<Assets<bevy::render::storage::ShaderBuffer>>,
     mut viewer: ResMut<Viewer>,
+    proxy: Option<Res<bevy::winit::EventLoopProxyWrapper>>,
 ) {
+    if let Some(proxy) = proxy {
+        let proxy = (**proxy).clone();
+        jobs::set_waker(move || {
+            let _ = proxy.send_event(bevy::winit::WinitUserEvent::WakeUp);
+        });
+    }
     let luts = buffers.add(points::colour_luts());
     viewer.colour_luts = luts.clone();
     // A node of no points, never culled: the point pipeline compiles while the first file is

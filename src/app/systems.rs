@@ -482,22 +482,26 @@ pub(super) fn apply_viewport(
 }
 
 /// While a file is read in the background and nobody touches the view, a software renderer
-/// pauses 0.5 s after each frame that changed nothing on screen: on 2 cores, lavapipe drawing
-/// the same picture again and again took the CPU the reader needs (the overview's refined view
-/// of a 100 M LAZ came in 53-55 s; with the pause 42 s). A frame that took a job's output, or
-/// whose drawn nodes are still coming or changed, is not paused, so new points show at once;
-/// input in the last second lifts the pause, so a first touch waits at most 0.5 s; a GPU is
-/// never paused. A sleep, not winit's reactive mode: under Xvfb that mode still woke every
-/// frame (docs/large-files.md).
+/// stops drawing: on 2 cores, lavapipe drawing the same picture again and again took the CPU
+/// the reader needs (the overview's refined view of a 100 M LAZ came in 53-55 s; with a 0.5 s
+/// sleep after each frame 42 s; see docs/large-files.md). The app then waits in winit's
+/// reactive mode: input wakes it at once (a window event), so does a job that publishes or
+/// ends (`jobs::wake`), else it draws once every `IDLE_WAIT_S` for the progress shown.
+/// egui's own repaint requests are dropped meanwhile (`IDLE_LOADING`): bevy_egui turns them
+/// into wake-ups, and egui asks for one on any input event. A frame that took a job's output,
+/// or whose drawn nodes are still coming or changed, is followed by the next at once, so new
+/// points show; input in the last second keeps every frame drawn; a GPU is never paced.
 // Bevy's input resources, the viewer and the clocks: a struct would only rename them.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn pace_while_loading(
-    viewer: Res<Viewer>,
+    mut viewer: ResMut<Viewer>,
     buttons: Res<ButtonInput<MouseButton>>,
     keys: Res<ButtonInput<KeyCode>>,
     motion: Res<bevy::input::mouse::AccumulatedMouseMotion>,
     scroll: Res<bevy::input::mouse::AccumulatedMouseScroll>,
     time: Res<Time<Real>>,
+    mut winit: ResMut<bevy::winit::WinitSettings>,
+    shots: Query<(), With<bevy::render::view::screenshot::Screenshot>>,
     mut last_input: Local<f64>,
     mut last_scene: Local<(u64, usize, usize)>,
 ) {
@@ -518,36 +522,74 @@ pub(super) fn pace_while_loading(
     *last_scene = scene;
     let software = matches!(viewer.renderer, Some((_, true)));
     let loading = viewer.busy(JobKind::Load);
-    let pause = pause_s(
-        software && loading && viewer.started_up && same_scene,
+    // A screenshot asked for is taken in the frames that follow: those come at once.
+    let idle = idles(
+        software && loading && viewer.started_up && same_scene && shots.is_empty(),
         now - *last_input,
     );
-    if pause > 0.0 {
-        std::thread::sleep(std::time::Duration::from_secs_f64(pause));
+    if viewer.idle_loading != idle {
+        viewer.idle_loading = idle;
+    }
+    IDLE_LOADING.store(idle, std::sync::atomic::Ordering::Relaxed);
+    let mode = if idle {
+        bevy::winit::UpdateMode::reactive_low_power(std::time::Duration::from_secs_f64(IDLE_WAIT_S))
+    } else {
+        bevy::winit::UpdateMode::Continuous
+    };
+    if winit.focused_mode != mode || winit.unfocused_mode != mode {
+        winit.focused_mode = mode;
+        winit.unfocused_mode = mode;
     }
 }
 
-/// The pause after a frame: 0.5 s once the view has been left alone for a second while
-/// `idle_loading` (software renderer, a file loading, pipelines compiled, the scene as in the
-/// frame before) holds, else none.
-fn pause_s(idle_loading: bool, since_input_s: f64) -> f64 {
-    if idle_loading && since_input_s >= 1.0 {
-        0.5
-    } else {
-        0.0
+/// Seconds between two frames while a file loads untouched (`pace_while_loading`): the
+/// progress shown; new points and input wake the app sooner.
+const IDLE_WAIT_S: f64 = 2.0;
+
+/// `pace_while_loading` idles: egui's repaint requests do not wake the app (`ui::draw`).
+pub(super) static IDLE_LOADING: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
+/// Whether the app idles after this frame: once the view has been left alone for a second
+/// while `idle_loading` (software renderer, a file loading, pipelines compiled, the scene as
+/// in the frame before) holds.
+fn idles(idle_loading: bool, since_input_s: f64) -> bool {
+    idle_loading && since_input_s >= 1.0
+}
+
+/// bevy_egui 0.42 queues a `ModifiersChanged` event every frame, changed or not, and egui
+/// repaints at once on any event: the app never idled in a reactive update mode. Only real
+/// changes go through.
+pub(super) fn drop_unchanged_modifiers(
+    mut inputs: Query<&mut bevy_egui::EguiInput>,
+    mut last: Local<Option<bevy_egui::egui::Modifiers>>,
+) {
+    for mut input in &mut inputs {
+        input.events.retain(|e| match e {
+            bevy_egui::egui::Event::ModifiersChanged(m) => last.replace(*m) != Some(*m),
+            _ => true,
+        });
+    }
+}
+
+/// While the app idles on a file being loaded (`pace_while_loading`), egui's requests for the
+/// next frame (bevy_egui turns any repaint egui asks for into a `RequestRedraw`) are dropped.
+pub(super) fn drop_redraws_while_idle(mut redraws: ResMut<Messages<bevy::window::RequestRedraw>>) {
+    if IDLE_LOADING.load(std::sync::atomic::Ordering::Relaxed) {
+        redraws.clear();
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::pause_s;
+    use super::idles;
 
     #[test]
-    fn pauses_only_while_loading_untouched() {
-        assert_eq!(pause_s(true, 5.0), 0.5);
-        assert_eq!(pause_s(true, 1.0), 0.5);
+    fn idles_only_while_loading_untouched() {
+        assert!(idles(true, 5.0));
+        assert!(idles(true, 1.0));
         // Touched within the last second, or nothing loading: every frame drawn.
-        assert_eq!(pause_s(true, 0.5), 0.0);
-        assert_eq!(pause_s(false, 5.0), 0.0);
+        assert!(!idles(true, 0.5));
+        assert!(!idles(false, 5.0));
     }
 }

@@ -114,11 +114,24 @@ pub fn draw(
     mut viewer: ResMut<Viewer>,
     mut commands: Commands,
     mut fonts_done: Local<bool>,
+    proxy: Option<Res<bevy::winit::EventLoopProxyWrapper>>,
 ) -> Result {
     let ctx = contexts.ctx_mut()?.clone();
     if !*fonts_done {
         install_fonts(&ctx);
         *fonts_done = true;
+        // bevy_egui's callback (set when the context was made) wakes the event loop whenever
+        // egui asks to repaint; while the app idles on a file being loaded it must not.
+        if let Some(proxy) = proxy {
+            let proxy = (**proxy).clone();
+            ctx.set_request_repaint_callback(move |info| {
+                if info.delay.is_zero()
+                    && !super::systems::IDLE_LOADING.load(std::sync::atomic::Ordering::Relaxed)
+                {
+                    let _ = proxy.send_event(bevy::winit::WinitUserEvent::WakeUp);
+                }
+            });
+        }
     }
     let v = viewer.as_mut();
     if v.refresh_series() {

@@ -183,14 +183,14 @@ pub(super) fn jobs_window(ctx: &egui::Context, v: &mut Viewer, central: egui::Re
                         Some(f) => ui.add(egui::ProgressBar::new(f).show_percentage()),
                         None => ui.add(
                             egui::ProgressBar::new(0.0)
-                                .animate(true)
+                                // An animation asks egui for every frame.
+                                .animate(!v.idle_loading)
                                 .text(S::Working.t(lang)),
                         ),
                     };
                 }
             });
         });
-    ctx.request_repaint();
 }
 
 pub(super) fn errors_window(ctx: &egui::Context, v: &mut Viewer) {

@@ -136,6 +136,54 @@ strings! {
     Building => "Building", "建物";
     Water => "Water", "水部";
     Other => "Other", "その他";
+    // Job steps (`jobs::JobProgress`): the English is the step's name as the job gives it.
+    StepRead => "read", "読み込み";
+    StepOverview => "overview", "概観の読み込み";
+    StepOctree => "octree", "八分木の構築";
+    StepRaster => "raster", "ラスタ読み込み";
+    StepGround => "ground", "地表面分類";
+    StepIcp => "ICP", "ICP 位置合わせ";
+    StepCoregistration => "co-registration", "位置合わせ";
+    StepM3c2 => "M3C2", "M3C2 計算";
+    StepGrid => "grid", "格子化";
+    StepTin => "TIN", "TIN 生成";
+    StepWrite => "write", "書き出し";
+    StepTiles => "3D Tiles", "3D Tiles 書き出し";
+    StepObjects => "objects", "変化オブジェクト";
+    StepColourise => "colourise", "着色";
+    StepEpoch => "epoch", "時期";
+}
+
+/// A job step as shown (`jobs::JobProgress` names its steps in English): "read NAME",
+/// "M3C2 epoch K" and the steps above in the viewer's language; anything else (a file name)
+/// as it is.
+pub fn step_label(step: &str, lang: Lang) -> String {
+    if let Some(rest) = step.strip_prefix("read ") {
+        return format!("{} {rest}", S::StepRead.t(lang));
+    }
+    // A series' M3C2 against its k-th epoch.
+    if let Some(k) = step.strip_prefix("M3C2 epoch ") {
+        return format!("{} · {} {k}", S::StepM3c2.t(lang), S::StepEpoch.t(lang));
+    }
+    const STEPS: &[S] = &[
+        S::StepOverview,
+        S::StepOctree,
+        S::StepRaster,
+        S::StepGround,
+        S::StepIcp,
+        S::StepCoregistration,
+        S::StepM3c2,
+        S::StepGrid,
+        S::StepTin,
+        S::StepWrite,
+        S::StepTiles,
+        S::StepObjects,
+        S::StepColourise,
+    ];
+    STEPS
+        .iter()
+        .find(|s| s.t(Lang::En) == step)
+        .map_or_else(|| step.to_string(), |s| s.t(lang).to_string())
 }
 
 #[cfg(test)]
@@ -157,6 +205,19 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn job_steps_show_in_the_viewers_language() {
+        assert_eq!(step_label("overview", Lang::Ja), "概観の読み込み");
+        assert_eq!(step_label("overview", Lang::En), "overview");
+        assert_eq!(step_label("read a.laz", Lang::Ja), "読み込み a.laz");
+        assert_eq!(step_label("M3C2", Lang::Ja), "M3C2 計算");
+        assert_eq!(step_label("M3C2 epoch 3", Lang::Ja), "M3C2 計算 · 時期 3");
+        // A file name (a cross-section's corridor read) stays as it is, even one named like a
+        // string of the table that is not a step.
+        assert_eq!(step_label("e1.laz", Lang::Ja), "e1.laz");
+        assert_eq!(step_label("Ground", Lang::Ja), "Ground");
     }
 
     #[test]

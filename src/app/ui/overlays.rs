@@ -174,7 +174,11 @@ pub(super) fn jobs_window(ctx: &egui::Context, v: &mut Viewer, central: egui::Re
                 for (_, j) in &v.jobs {
                     let (step, frac) = j.progress.get();
                     ui.horizontal(|ui| {
-                        ui.label(format!("{} · {step}", j.label));
+                        ui.label(format!(
+                            "{} · {}",
+                            j.label,
+                            super::super::i18n::step_label(&step, lang)
+                        ));
                         if ui.small_button(S::Cancel.t(lang)).clicked() {
                             j.cancel.cancel();
                         }

@@ -323,8 +323,6 @@ pub struct Viewer {
     pub(crate) started_up: bool,
     /// Job outputs taken in so far (`poll_jobs`): a frame that took one changed the scene.
     pub(crate) outputs_taken: u64,
-    /// The app waits for input or a job between frames (`systems::pace_while_loading`).
-    pub(crate) idle_loading: bool,
     pub(crate) budget_explicit: bool,
     pub(crate) framed: bool,
     pub(crate) framed_cloud: bool,
@@ -404,7 +402,6 @@ impl Viewer {
             renderer: None,
             started_up: false,
             outputs_taken: 0,
-            idle_loading: false,
             budget_explicit: false,
             start_view: camera::Preset::Reset,
             framed: false,

@@ -494,7 +494,7 @@ pub(super) fn apply_viewport(
 // Bevy's input resources, the viewer and the clocks: a struct would only rename them.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn pace_while_loading(
-    mut viewer: ResMut<Viewer>,
+    viewer: Res<Viewer>,
     buttons: Res<ButtonInput<MouseButton>>,
     keys: Res<ButtonInput<KeyCode>>,
     motion: Res<bevy::input::mouse::AccumulatedMouseMotion>,
@@ -527,9 +527,6 @@ pub(super) fn pace_while_loading(
         software && loading && viewer.started_up && same_scene && shots.is_empty(),
         now - *last_input,
     );
-    if viewer.idle_loading != idle {
-        viewer.idle_loading = idle;
-    }
     IDLE_LOADING.store(idle, std::sync::atomic::Ordering::Relaxed);
     let mode = if idle {
         bevy::winit::UpdateMode::reactive_low_power(std::time::Duration::from_secs_f64(IDLE_WAIT_S))
@@ -546,9 +543,14 @@ pub(super) fn pace_while_loading(
 /// progress shown; new points and input wake the app sooner.
 const IDLE_WAIT_S: f64 = 2.0;
 
-/// `pace_while_loading` idles: egui's repaint requests do not wake the app (`ui::draw`).
-pub(super) static IDLE_LOADING: std::sync::atomic::AtomicBool =
-    std::sync::atomic::AtomicBool::new(false);
+/// `pace_while_loading` idles: egui's repaint requests do not wake the app (`ui::draw`) and the
+/// progress bar does not animate. An atomic: egui's repaint callback may run on any thread.
+static IDLE_LOADING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether the app idles between frames on a file being loaded (`pace_while_loading`).
+pub(super) fn idle_loading() -> bool {
+    IDLE_LOADING.load(std::sync::atomic::Ordering::Relaxed)
+}
 
 /// Whether the app idles after this frame: once the view has been left alone for a second
 /// while `idle_loading` (software renderer, a file loading, pipelines compiled, the scene as
@@ -575,7 +577,7 @@ pub(super) fn drop_unchanged_modifiers(
 /// While the app idles on a file being loaded (`pace_while_loading`), egui's requests for the
 /// next frame (bevy_egui turns any repaint egui asks for into a `RequestRedraw`) are dropped.
 pub(super) fn drop_redraws_while_idle(mut redraws: ResMut<Messages<bevy::window::RequestRedraw>>) {
-    if IDLE_LOADING.load(std::sync::atomic::Ordering::Relaxed) {
+    if idle_loading() {
         redraws.clear();
     }
 }

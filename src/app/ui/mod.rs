@@ -125,9 +125,7 @@ pub fn draw(
         if let Some(proxy) = proxy {
             let proxy = (**proxy).clone();
             ctx.set_request_repaint_callback(move |info| {
-                if info.delay.is_zero()
-                    && !super::systems::IDLE_LOADING.load(std::sync::atomic::Ordering::Relaxed)
-                {
+                if info.delay.is_zero() && !super::systems::idle_loading() {
                     let _ = proxy.send_event(bevy::winit::WinitUserEvent::WakeUp);
                 }
             });

@@ -188,7 +188,7 @@ pub(super) fn jobs_window(ctx: &egui::Context, v: &mut Viewer, central: egui::Re
                         None => ui.add(
                             egui::ProgressBar::new(0.0)
                                 // An animation asks egui for every frame.
-                                .animate(!v.idle_loading)
+                                .animate(!super::super::systems::idle_loading())
                                 .text(S::Working.t(lang)),
                         ),
                     };

@@ -288,7 +288,9 @@ pub const VIEW_FIELDS: crate::io::las::Fields = crate::io::las::Fields {
     ..crate::io::las::Fields::ALL
 };
 
-/// Seconds between two views of a file being read (each costs a sample and its octree).
+/// Seconds to the first view of a file being read after its overview; each wait after is twice
+/// the one before (4, 8, 16 s: a view costs a sample, its octree and a few frames, ~1 core-s
+/// on lavapipe, and a 100 M LAZ's five views at a fixed 4 s slowed its read).
 const REFRESH_S: f64 = 4.0;
 
 /// Longest wait for the overview to be on screen before the rest of the file is read (a window
@@ -296,7 +298,7 @@ const REFRESH_S: f64 = 4.0;
 const SHOWN_WAIT_S: f64 = 2.0;
 
 /// Publishes the overview, waits until it is on screen (at most `shown_wait_s`), then reads
-/// every point; on the way, every `refresh_s`, the overview plus an even sample of what has
+/// every point; on the way, after `refresh_s` and then after waits twice as long, the overview plus an even sample of what has
 /// been read (as many points again) replaces it, so the part read so far shows at an even
 /// density (a LAZ overview follows the file order). Memory: the whole cloud being read, plus
 /// two samples of `budget` points.
@@ -326,16 +328,19 @@ fn stream(
     p.wait_shown(shown_wait_s, cancel);
     let step = pipeline::read_step(path);
     let mut last = std::time::Instant::now();
+    let mut wait_s = refresh_s;
     crate::io::las::read_streaming(path, VIEW_FIELDS, |done, total, so_far| {
         p.update(&step, done, total);
         // Not near the end: the whole cloud comes soon enough.
-        if last.elapsed().as_secs_f64() >= refresh_s && done < total / 10 * 8 {
+        if last.elapsed().as_secs_f64() >= wait_s && done < total / 10 * 8 {
             let stride = so_far.len().div_ceil(budget.max(1) as usize).max(1);
             let idx: Vec<usize> = (0..so_far.len()).step_by(stride).collect();
             let mut view = first.clone();
             view.append(&so_far.subset(&idx));
             publish(view, Vec::new());
             last = std::time::Instant::now();
+            // Each view costs its octree and a few frames: fewer as the read goes on.
+            wait_s *= 2.0;
         }
         !cancel.is_cancelled()
     })

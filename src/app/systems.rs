@@ -486,7 +486,8 @@ pub(super) fn apply_viewport(
 /// the reader needs (the overview's refined view of a 100 M LAZ came in 53-55 s; with a 0.5 s
 /// sleep after each frame 42 s; see docs/large-files.md). The app then waits in winit's
 /// reactive mode: input wakes it at once (a window event), so does a job that publishes or
-/// ends (`jobs::wake`), else it draws once every `IDLE_WAIT_S` for the progress shown.
+/// ends (`jobs::wake`), else it draws once in a while for the progress shown (`idle_wait_s`:
+/// each such frame costs lavapipe ~0.25 s of both cores, so they come at most 1/20 of the time).
 /// egui's own repaint requests are dropped meanwhile (`IDLE_LOADING`): bevy_egui turns them
 /// into wake-ups, and egui asks for one on any input event. A frame that took a job's output,
 /// or whose drawn nodes are still coming or changed, is followed by the next at once, so new
@@ -504,8 +505,13 @@ pub(super) fn pace_while_loading(
     shots: Query<(), With<bevy::render::view::screenshot::Screenshot>>,
     mut last_input: Local<f64>,
     mut last_scene: Local<(u64, usize, usize)>,
+    mut frame_s: Local<FrameCost>,
 ) {
     let now = time.elapsed_secs_f64();
+    // Frames drawn one after the other (not after an idle wait) tell what one costs.
+    if !idle_loading() {
+        frame_s.observe(time.delta_secs_f64());
+    }
     if buttons.get_pressed().next().is_some()
         || keys.get_pressed().next().is_some()
         || motion.delta != Vec2::ZERO
@@ -529,7 +535,9 @@ pub(super) fn pace_while_loading(
     );
     IDLE_LOADING.store(idle, std::sync::atomic::Ordering::Relaxed);
     let mode = if idle {
-        bevy::winit::UpdateMode::reactive_low_power(std::time::Duration::from_secs_f64(IDLE_WAIT_S))
+        bevy::winit::UpdateMode::reactive_low_power(std::time::Duration::from_secs_f64(
+            idle_wait_s(frame_s.0),
+        ))
     } else {
         bevy::winit::UpdateMode::Continuous
     };
@@ -539,9 +547,31 @@ pub(super) fn pace_while_loading(
     }
 }
 
-/// Seconds between two frames while a file loads untouched (`pace_while_loading`): the
-/// progress shown; new points and input wake the app sooner.
-const IDLE_WAIT_S: f64 = 2.0;
+/// Seconds between two frames while a file loads untouched (`pace_while_loading`), for the
+/// progress shown; new points and input wake the app sooner. Twenty frames' time, so redrawing
+/// the same view takes at most 1/20 of the CPU the reader needs: on 2 cores lavapipe draws a
+/// 0.3 M-point frame in ~0.25 s while a file is read, and a frame every 2 s took 10-15 core-s
+/// of a 100 M LAZ's ~60 (docs/large-files.md). At least 2 s, at most 8 s.
+fn idle_wait_s(frame_s: f64) -> f64 {
+    (20.0 * frame_s).clamp(2.0, 8.0)
+}
+
+/// A smoothed time between frames drawn back to back.
+#[derive(Default)]
+pub(super) struct FrameCost(f64);
+
+impl FrameCost {
+    fn observe(&mut self, delta_s: f64) {
+        // A frame that waited (a window hidden, a stall) is not a frame's cost.
+        if delta_s.is_finite() && delta_s > 0.0 && delta_s < 2.0 {
+            self.0 = if self.0 == 0.0 {
+                delta_s
+            } else {
+                0.8 * self.0 + 0.2 * delta_s
+            };
+        }
+    }
+}
 
 /// `pace_while_loading` idles: egui's repaint requests do not wake the app (`ui::draw`) and the
 /// progress bar does not animate. An atomic: egui's repaint callback may run on any thread.
@@ -585,6 +615,24 @@ pub(super) fn drop_redraws_while_idle(mut redraws: ResMut<Messages<bevy::window:
 #[cfg(test)]
 mod tests {
     use super::idles;
+
+    #[test]
+    fn idle_frames_take_a_twentieth_of_the_time() {
+        use super::{idle_wait_s, FrameCost};
+        // lavapipe while a file is read: ~0.25 s a frame -> one every 5 s.
+        assert_eq!(idle_wait_s(0.25), 5.0);
+        // A fast renderer still shows progress every 2 s; a very slow one every 8 s.
+        assert_eq!(idle_wait_s(0.01), 2.0);
+        assert_eq!(idle_wait_s(1.5), 8.0);
+        let mut c = FrameCost::default();
+        c.observe(0.25);
+        assert_eq!(c.0, 0.25);
+        // A frame after a wait is no measure of the cost; a slower frame moves it a fifth.
+        c.observe(5.0);
+        assert_eq!(c.0, 0.25);
+        c.observe(0.5);
+        assert!((c.0 - 0.3).abs() < 1e-9);
+    }
 
     #[test]
     fn idles_only_while_loading_untouched() {

@@ -289,8 +289,8 @@ pub const VIEW_FIELDS: crate::io::las::Fields = crate::io::las::Fields {
 };
 
 /// Seconds to the first view of a file being read after its overview; each wait after is twice
-/// the one before (4, 8, 16 s: a view costs a sample, its octree and a few frames, ~1 core-s
-/// on lavapipe, and a 100 M LAZ's five views at a fixed 4 s slowed its read).
+/// the one before (4, 8, 16 s: a view costs a sample, its octree and ~3 frames, each ~0.25 s of
+/// both cores on lavapipe; five views at a fixed 4 s slowed a 100 M LAZ's read).
 const REFRESH_S: f64 = 4.0;
 
 /// Longest wait for the overview to be on screen before the rest of the file is read (a window

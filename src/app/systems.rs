@@ -550,8 +550,8 @@ pub(super) fn pace_while_loading(
 /// Seconds between two frames while a file loads untouched (`pace_while_loading`), for the
 /// progress shown; new points and input wake the app sooner. Twenty frames' time, so redrawing
 /// the same view takes at most 1/20 of the CPU the reader needs: on 2 cores lavapipe draws a
-/// 0.3 M-point frame in ~0.25 s while a file is read, and a frame every 2 s took 10-15 core-s
-/// of a 100 M LAZ's ~60 (docs/large-files.md). At least 2 s, at most 8 s.
+/// 0.3 M-point frame in ~0.25 s while a file is read, and a frame every 2 s with a view every
+/// 4 s took 8-15 core-s more than a plain read's ~60 (docs/large-files.md). 2 s to 8 s.
 fn idle_wait_s(frame_s: f64) -> f64 {
     (20.0 * frame_s).clamp(2.0, 8.0)
 }

@@ -101,7 +101,16 @@ struct Tmp {
 
 impl Octree {
     pub fn build(positions: &[[f32; 3]], params: Params) -> Octree {
-        let params = params.normalised();
+        // The grid is a power of two so a node's cells are octree cells GRID_BITS levels down:
+        // then one Morton sort serves every node (its points and its cells are runs of it).
+        let grid = params.grid.clamp(1, 1 << 10).next_power_of_two();
+        let gbits = grid.trailing_zeros() as u8;
+        let params = Params {
+            grid,
+            max_leaf: params.max_leaf.max(1),
+            max_node: params.max_node.max(1),
+            max_depth: params.max_depth.min(MORTON_BITS - gbits),
+        };
         let idx: Vec<u32> = (0..positions.len() as u32)
             .filter(|&i| positions[i as usize].iter().all(|v| v.is_finite()))
             .collect();
@@ -136,13 +145,41 @@ impl Octree {
                     )
                 },
             );
-        let cube = Cube::around(lo, hi);
-        let items: Vec<(u64, u32)> = idx
+        // A cube, slightly larger than the data so the maximum falls inside the last cell.
+        let size = (0..3)
+            .map(|k| hi[k] - lo[k])
+            .fold(0.0f32, f32::max)
+            .max(1e-3)
+            * 1.0001;
+        let scale = (1u64 << MORTON_BITS) as f64 / f64::from(size);
+        let mut items: Vec<(u64, u32)> = idx
             .par_iter()
-            .map(|&i| (cube.code(&positions[i as usize]), i))
+            .map(|&i| {
+                let p = positions[i as usize];
+                let q = [0, 1, 2].map(|k| {
+                    ((f64::from(p[k] - lo[k]) * scale) as u64).min((1 << MORTON_BITS) - 1)
+                });
+                (spread(q[0]) | (spread(q[1]) << 1) | (spread(q[2]) << 2), i)
+            })
             .collect();
         drop(idx);
-        from_codes(items, cube, skipped, positions.len(), params)
+        items.par_sort_unstable();
+        let frame = Frame {
+            min: lo.map(f64::from),
+            quantum: f64::from(size) / (1u64 << MORTON_BITS) as f64,
+        };
+        let root = build_node(&frame, &mut items, lo, size, 0, &params);
+        // The codes (16 bytes a point) go before `order` is made: the build's peak is then the
+        // codes and the nodes' point lists (20 bytes a point), not that and `order` (24).
+        drop(items);
+        let mut tree = Octree {
+            nodes: Vec::new(),
+            order: Vec::with_capacity(positions.len()),
+            params,
+            skipped,
+        };
+        flatten(root, &mut tree);
+        tree
     }
 
     pub fn len(&self) -> usize {
@@ -248,169 +285,6 @@ impl Octree {
 struct Frame {
     min: [f64; 3],
     quantum: f64,
-}
-
-impl Params {
-    /// The grid a power of two, so a node's cells are octree cells GRID_BITS levels down: then
-    /// one Morton sort serves every node (its points and its cells are runs of it).
-    fn normalised(self) -> Params {
-        let grid = self.grid.clamp(1, 1 << 10).next_power_of_two();
-        let gbits = grid.trailing_zeros() as u8;
-        Params {
-            grid,
-            max_leaf: self.max_leaf.max(1),
-            max_depth: self.max_depth.min(MORTON_BITS - gbits),
-            max_node: self.max_node.max(1),
-        }
-    }
-}
-
-/// The octree's root cube and its Morton quantisation.
-#[derive(Clone, Copy, Debug)]
-struct Cube {
-    lo: [f32; 3],
-    size: f32,
-    scale: f64,
-}
-
-impl Cube {
-    /// A cube, slightly larger than the bounds so the maximum falls inside the last cell.
-    fn around(lo: [f32; 3], hi: [f32; 3]) -> Cube {
-        let size = (0..3)
-            .map(|k| hi[k] - lo[k])
-            .fold(0.0f32, f32::max)
-            .max(1e-3)
-            * 1.0001;
-        Cube {
-            lo,
-            size,
-            scale: (1u64 << MORTON_BITS) as f64 / f64::from(size),
-        }
-    }
-
-    fn code(&self, p: &[f32; 3]) -> u64 {
-        let q = [0, 1, 2].map(|k| {
-            ((f64::from(p[k] - self.lo[k]) * self.scale) as u64).min((1 << MORTON_BITS) - 1)
-        });
-        spread(q[0]) | (spread(q[1]) << 1) | (spread(q[2]) << 2)
-    }
-
-    /// `code`, or None for a point outside the cube (which `code` would clamp onto a face).
-    fn code_inside(&self, p: &[f32; 3]) -> Option<u64> {
-        let mut q = [0u64; 3];
-        for k in 0..3 {
-            let v = f64::from(p[k] - self.lo[k]) * self.scale;
-            if !(p[k] >= self.lo[k] && v < (1u64 << MORTON_BITS) as f64) {
-                return None;
-            }
-            q[k] = v as u64;
-        }
-        Some(spread(q[0]) | (spread(q[1]) << 1) | (spread(q[2]) << 2))
-    }
-}
-
-/// The tree from every finite point's (code, index), in any order.
-fn from_codes(
-    mut items: Vec<(u64, u32)>,
-    cube: Cube,
-    skipped: usize,
-    n: usize,
-    params: Params,
-) -> Octree {
-    if items.is_empty() {
-        return Octree {
-            nodes: Vec::new(),
-            order: Vec::new(),
-            params,
-            skipped,
-        };
-    }
-    items.par_sort_unstable();
-    let frame = Frame {
-        min: cube.lo.map(f64::from),
-        quantum: f64::from(cube.size) / (1u64 << MORTON_BITS) as f64,
-    };
-    let root = build_node(&frame, &mut items, cube.lo, cube.size, 0, &params);
-    // The codes (16 bytes a point) go before `order` is made: the build's peak is then the
-    // codes and the nodes' point lists (20 bytes a point), not that and `order` (24).
-    drop(items);
-    let mut tree = Octree {
-        nodes: Vec::new(),
-        order: Vec::with_capacity(n),
-        params,
-        skipped,
-    };
-    flatten(root, &mut tree);
-    tree
-}
-
-/// The Morton codes of a cloud's points as they are read, for the octree of a file still being
-/// read: of `Octree::build`'s ~12 s on a 100 M-point cloud (2 cores), ~5.6 s go to finding the
-/// finite points and coding them (mostly the page faults of writing 1.6 GB of codes), which a
-/// thread beside the reader does while the file decompresses. The cube comes first, from the
-/// file's header bounds; a point outside it (a header that lies) makes `finish` build the
-/// tree from scratch.
-pub struct Codes {
-    cube: Cube,
-    items: Vec<(u64, u32)>,
-    /// Points pushed so far (finite or not).
-    seen: usize,
-    skipped: usize,
-    outside: bool,
-}
-
-impl Codes {
-    /// For points within `lo..=hi` (the cloud's local frame).
-    pub fn new(lo: [f32; 3], hi: [f32; 3]) -> Codes {
-        Codes {
-            cube: Cube::around(lo, hi),
-            items: Vec::new(),
-            seen: 0,
-            skipped: 0,
-            outside: false,
-        }
-    }
-
-    /// The next points of the cloud, in order.
-    pub fn push(&mut self, positions: &[[f32; 3]]) {
-        if self.outside {
-            self.seen += positions.len();
-            return;
-        }
-        let start = self.seen;
-        self.seen += positions.len();
-        self.items.reserve(positions.len());
-        for (j, p) in positions.iter().enumerate() {
-            if !p.iter().all(|v| v.is_finite()) {
-                self.skipped += 1;
-            } else if let Some(code) = self.cube.code_inside(p) {
-                self.items.push((code, (start + j) as u32));
-            } else {
-                self.outside = true;
-                self.items = Vec::new();
-                return;
-            }
-        }
-    }
-
-    /// The octree of `positions`, the cloud whose first points were pushed (the rest are
-    /// coded now); the same tree as `Octree::build` over a cube from the same bounds.
-    pub fn finish(mut self, positions: &[[f32; 3]], params: Params) -> Octree {
-        if self.seen < positions.len() {
-            let seen = self.seen;
-            self.push(&positions[seen..]);
-        }
-        if self.outside || self.seen != positions.len() || positions.len() > u32::MAX as usize {
-            return Octree::build(positions, params);
-        }
-        from_codes(
-            self.items,
-            self.cube,
-            self.skipped,
-            positions.len(),
-            params.normalised(),
-        )
-    }
 }
 
 /// Bits per axis of the Morton codes: node levels + grid levels fit in it.
@@ -682,72 +556,6 @@ mod tests {
             "root should cover the terrain: {}",
             root.count
         );
-    }
-
-    /// A node as bits: level, cube, tight bounds, points.
-    type NodeBits = (u8, [u32; 4], [u32; 6], Vec<u32>);
-
-    /// Every node's box, level, tight bounds and points, in order.
-    fn shape(t: &Octree) -> Vec<NodeBits> {
-        (0..t.nodes.len())
-            .map(|id| {
-                let n = &t.nodes[id];
-                let b = |v: &[f32; 3]| v.map(f32::to_bits);
-                let (m, lo, hi) = (b(&n.min), b(&n.tight_min), b(&n.tight_max));
-                (
-                    n.level,
-                    [m[0], m[1], m[2], n.size.to_bits()],
-                    [lo[0], lo[1], lo[2], hi[0], hi[1], hi[2]],
-                    t.points(id).to_vec(),
-                )
-            })
-            .collect()
-    }
-
-    #[test]
-    fn codes_pushed_as_read_give_the_built_tree() {
-        let mut pos = terrain(60_000);
-        pos[123] = [f32::NAN, 1.0, 1.0];
-        let finite = pos.iter().filter(|p| p[0].is_finite());
-        let lo = finite
-            .clone()
-            .fold([f32::MAX; 3], |a, p| [0, 1, 2].map(|k| a[k].min(p[k])));
-        let hi = finite.fold([f32::MIN; 3], |a, p| [0, 1, 2].map(|k| a[k].max(p[k])));
-        let mut codes = Codes::new(lo, hi);
-        // Pushed in uneven pieces; the last 5 000 are left for `finish`.
-        for piece in pos[..55_000].chunks(7_777) {
-            codes.push(piece);
-        }
-        let t = codes.finish(&pos, SMALL);
-        let built = Octree::build(&pos, SMALL);
-        assert_eq!(t.skipped, 1);
-        assert!(t.nodes.len() > 10);
-        assert_eq!(shape(&t), shape(&built));
-    }
-
-    #[test]
-    fn codes_in_a_header_cube_or_past_it() {
-        let pos = terrain(60_000);
-        // A header's bounds, a little wider than the points: another tree, as valid.
-        let mut codes = Codes::new([-1.0, -2.0, -5.0], [101.0, 52.0, 8.0]);
-        codes.push(&pos);
-        let t = codes.finish(&pos, SMALL);
-        assert_eq!(t.nodes[0].min, [-1.0, -2.0, -5.0]);
-        let mut seen = vec![false; pos.len()];
-        for (id, n) in t.nodes.iter().enumerate() {
-            for &i in t.points(id) {
-                assert!(!std::mem::replace(&mut seen[i as usize], true));
-                let p = pos[i as usize];
-                assert!((0..3).all(|k| p[k] >= n.tight_min[k] && p[k] <= n.tight_max[k]));
-                assert!((0..3).all(|k| p[k] >= n.min[k] && p[k] <= n.min[k] + n.size));
-            }
-        }
-        assert!(seen.iter().all(|s| *s));
-        // A header that leaves points out: the tree is built from the points themselves.
-        let mut codes = Codes::new([0.0, 0.0, -5.0], [50.0, 50.0, 8.0]);
-        codes.push(&pos[..30_000]);
-        let t = codes.finish(&pos, SMALL);
-        assert_eq!(shape(&t), shape(&Octree::build(&pos, SMALL)));
     }
 
     #[test]

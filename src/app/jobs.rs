@@ -253,33 +253,23 @@ pub fn load(
         .then(|| crate::io::las::read_overview(&path, fields, overview_points))
         .and_then(Result::ok)
         .flatten();
-    let (loaded, codes) = match overview {
-        Some(o) => {
-            let (loaded, codes) = stream(
-                &path,
-                o,
-                overview_points,
-                REFRESH_S,
-                SHOWN_WAIT_S,
-                p,
-                cancel,
-            )?;
-            (loaded, codes)
-        }
-        None => (
-            pipeline::load_epoch(&path, fields, p, cancel).map_err(|e| e.to_string())?,
-            None,
-        ),
+    let loaded = match overview {
+        Some(o) => stream(
+            &path,
+            o,
+            overview_points,
+            REFRESH_S,
+            SHOWN_WAIT_S,
+            p,
+            cancel,
+        )?,
+        None => pipeline::load_epoch(&path, fields, p, cancel).map_err(|e| e.to_string())?,
     };
     if loaded.cloud.is_empty() {
         return Err(format!("{}: no points", path.display()));
     }
     p.set_step("octree");
-    let params = octree::Params::default();
-    let octree = match codes {
-        Some(codes) => codes.finish(&loaded.cloud.positions, params),
-        None => Octree::build(&loaded.cloud.positions, params),
-    };
+    let octree = Octree::build(&loaded.cloud.positions, octree::Params::default());
     Ok(Output::Cloud {
         path,
         cloud: loaded.cloud,
@@ -310,10 +300,8 @@ const SHOWN_WAIT_S: f64 = 2.0;
 /// Publishes the overview, waits until it is on screen (at most `shown_wait_s`), then reads
 /// every point; on the way, after `refresh_s` and then after waits twice as long, the overview
 /// plus an even sample of what has been read (as many points again) replaces it, so the part read so far shows at an even
-/// density (a LAZ overview follows the file order). Meanwhile a thread beside the reader codes
-/// the points read for the whole cloud's octree (`octree::Codes`, in the cube of the header's
-/// bounds; None if it stopped). Memory: the whole cloud being read, its codes (16 bytes a
-/// point, as `Octree::build` makes them), two samples of `budget` points.
+/// density (a LAZ overview follows the file order). Memory: the whole cloud being read, plus
+/// two samples of `budget` points.
 fn stream(
     path: &std::path::Path,
     overview: crate::io::las::Loaded,
@@ -322,9 +310,8 @@ fn stream(
     shown_wait_s: f64,
     p: &JobProgress,
     cancel: &Cancel,
-) -> Result<(crate::io::las::Loaded, Option<octree::Codes>), String> {
+) -> Result<crate::io::las::Loaded, String> {
     let total = overview.header.point_count;
-    let bounds = overview.header.bounds;
     let publish = |cloud: PointCloud, warnings: Vec<String>| {
         let octree = Octree::build(&cloud.positions, octree::Params::default());
         p.publish(Output::Cloud {
@@ -342,12 +329,8 @@ fn stream(
     let step = pipeline::read_step(path);
     let mut last = std::time::Instant::now();
     let mut wait_s = refresh_s;
-    let mut coder: Option<Coder> = None;
-    let loaded = crate::io::las::read_streaming(path, VIEW_FIELDS, |done, total, so_far| {
+    crate::io::las::read_streaming(path, VIEW_FIELDS, |done, total, so_far| {
         p.update(&step, done, total);
-        // The first points read fix the cloud's origin, hence the cube in its frame.
-        let coder = coder.get_or_insert_with(|| Coder::start(&bounds, so_far.origin));
-        coder.send(&so_far.positions);
         // Not near the end: the whole cloud comes soon enough.
         if last.elapsed().as_secs_f64() >= wait_s && done < total / 10 * 8 {
             let stride = so_far.len().div_ceil(budget.max(1) as usize).max(1);
@@ -361,59 +344,7 @@ fn stream(
         }
         !cancel.is_cancelled()
     })
-    .map_err(|e| pipeline::PipelineError::from(e).to_string())?;
-    Ok((loaded, coder.and_then(Coder::finish)))
-}
-
-/// `octree::Codes` on a thread of its own, fed copies of the points as they are read: it runs
-/// while the reader decompresses (on 2 cores, the reader alone leaves ~15 % of them idle while
-/// it converts each decoded chunk), so the octree after the read skips that pass.
-struct Coder {
-    send: Option<std::sync::mpsc::SyncSender<Vec<[f32; 3]>>>,
-    sent: usize,
-    thread: std::thread::JoinHandle<octree::Codes>,
-}
-
-impl Coder {
-    /// The cube: the header's bounds in the cloud's local frame, a little wider for rounding.
-    fn start(bounds: &crate::cloud::Bounds, origin: [f64; 3]) -> Coder {
-        let pad = 1e-4
-            * (0..3)
-                .map(|k| bounds.max[k] - bounds.min[k])
-                .fold(0.0, f64::max)
-            + 0.01;
-        let lo = [0, 1, 2].map(|k| (bounds.min[k] - origin[k] - pad) as f32);
-        let hi = [0, 1, 2].map(|k| (bounds.max[k] - origin[k] + pad) as f32);
-        // A few chunks in flight at most: the reader waits rather than piling up copies.
-        let (send, recv) = std::sync::mpsc::sync_channel::<Vec<[f32; 3]>>(4);
-        let thread = std::thread::spawn(move || {
-            let mut codes = octree::Codes::new(lo, hi);
-            for piece in recv {
-                codes.push(&piece);
-            }
-            codes
-        });
-        Coder {
-            send: Some(send),
-            sent: 0,
-            thread,
-        }
-    }
-
-    /// The points read since the last call.
-    fn send(&mut self, positions: &[[f32; 3]]) {
-        if let (Some(send), Some(new)) = (&self.send, positions.get(self.sent..)) {
-            if !new.is_empty() && send.send(new.to_vec()).is_ok() {
-                self.sent = positions.len();
-            }
-        }
-    }
-
-    /// The codes of every point sent; None if the thread failed.
-    fn finish(mut self) -> Option<octree::Codes> {
-        self.send = None;
-        self.thread.join().ok()
-    }
+    .map_err(|e| pipeline::PipelineError::from(e).to_string())
 }
 
 /// Ground classification of a cloud layer (`pipeline::classify`, SMRF): 2 ground, 1 other,
@@ -518,18 +449,8 @@ mod tests {
         assert_eq!(p.done.load(Ordering::Relaxed), 0);
         assert!(!reader.is_finished());
         p.mark_shown();
-        let (whole, codes) = reader.join().unwrap().unwrap();
+        let whole = reader.join().unwrap().unwrap();
         assert_eq!(whole.cloud.len(), n);
-        // The octree from the codes made during the read holds every point once.
-        let tree = codes
-            .expect("codes made while reading")
-            .finish(&whole.cloud.positions, octree::Params::default());
-        let mut order = tree.order.clone();
-        order.sort_unstable();
-        assert!(order.iter().copied().eq(0..n as u32));
-        // In the header's cube (padded), not rebuilt around the points.
-        let built = Octree::build(&whole.cloud.positions, octree::Params::default());
-        assert!((0..3).all(|k| tree.nodes[0].min[k] < built.nodes[0].min[k]));
         let views: Vec<PointCloud> = p
             .take_published()
             .into_iter()

@@ -299,9 +299,9 @@ const SHOWN_WAIT_S: f64 = 2.0;
 
 /// Publishes the overview, waits until it is on screen (at most `shown_wait_s`), then reads
 /// every point; on the way, after `refresh_s` and then after waits twice as long, the overview
-/// plus an even sample of what has been read (as many points again) replaces it, so the part read so far shows at an even
-/// density (a LAZ overview follows the file order). Memory: the whole cloud being read, plus
-/// two samples of `budget` points.
+/// plus an even sample of what has been read (as many points again) replaces it, so the part
+/// read so far shows at an even density (a LAZ overview follows the file order). Memory: the
+/// whole cloud being read, plus two samples of `budget` points.
 fn stream(
     path: &std::path::Path,
     overview: crate::io::las::Loaded,

@@ -204,8 +204,8 @@ impl Octree {
         min_screen: f32,
         visible: impl Fn(&[f32; 3], &[f32; 3]) -> bool,
         screen_size: impl Fn(&Node) -> f32,
-    ) -> Vec<u32> {
-        let mut out = Vec::new();
+    ) -> Selection {
+        let mut out = Selection::default();
         if self.nodes.is_empty() {
             return out;
         }
@@ -218,11 +218,12 @@ impl Octree {
             if !visible(&node.tight_min, &node.tight_max) {
                 continue;
             }
-            if total + node.count > budget && !out.is_empty() {
+            if total + node.count > budget && !out.nodes.is_empty() {
+                out.budget_full = true;
                 break;
             }
             total += node.count;
-            out.push(id);
+            out.nodes.push(id);
             for &c in &node.children {
                 let s = screen_size(&self.nodes[c as usize]);
                 if s >= min_screen {
@@ -232,6 +233,16 @@ impl Octree {
         }
         out
     }
+}
+
+/// What `Octree::select` picked for a view.
+#[derive(Debug, Default)]
+pub struct Selection {
+    /// Node ids, most important first.
+    pub nodes: Vec<u32>,
+    /// The budget stopped the choice: more points in the cloud would not be drawn. Otherwise
+    /// every node that the view wants is drawn, and a denser cloud would draw more.
+    pub budget_full: bool,
 }
 
 impl Octree {
@@ -664,20 +675,26 @@ mod tests {
         let pos = terrain(60_000);
         let t = Octree::build(&pos, SMALL);
         let all = t.select(usize::MAX, 0.0, |_, _| true, |n| n.size);
-        assert_eq!(all.len(), t.nodes.len());
+        assert_eq!(all.nodes.len(), t.nodes.len());
+        assert!(!all.budget_full);
         let some = t.select(10_000, 0.0, |_, _| true, |n| n.size);
-        let drawn: usize = some.iter().map(|&i| t.nodes[i as usize].count).sum();
+        let drawn: usize = some.nodes.iter().map(|&i| t.nodes[i as usize].count).sum();
         assert!(drawn <= 10_000 && drawn > 2_000, "{drawn}");
+        assert!(some.budget_full);
         // Parents come before children: larger screen size first.
-        assert_eq!(some[0], 0);
+        assert_eq!(some.nodes[0], 0);
         // Nothing visible right of x = 50 -> no node entirely there is taken.
         let left = t.select(usize::MAX, 0.0, |lo, _| lo[0] < 50.0, |n| n.size);
         assert!(left
+            .nodes
             .iter()
             .all(|&i| t.nodes[i as usize].tight_min[0] < 50.0));
-        assert!(left.len() < t.nodes.len());
-        assert!(Octree::build(&[], Params::default())
-            .select(10, 0.0, |_, _| true, |_| 1.0)
-            .is_empty());
+        assert!(left.nodes.len() < t.nodes.len());
+        // Children too small on screen are not wanted: all of a far view fits a budget.
+        let far = t.select(usize::MAX - 1, 1e9, |_, _| true, |n| n.size);
+        assert_eq!(far.nodes, vec![0]);
+        assert!(!far.budget_full);
+        let empty = Octree::build(&[], Params::default()).select(10, 0.0, |_, _| true, |_| 1.0);
+        assert!(empty.nodes.is_empty() && !empty.budget_full);
     }
 }

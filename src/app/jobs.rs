@@ -33,6 +33,8 @@ pub struct JobProgress {
     early: Mutex<Vec<Output>>,
     /// The window shows points, every render pipeline compiled (`mark_shown`).
     shown: AtomicBool,
+    /// The view of the file being read would draw more points than it holds (`want_views`).
+    views_wanted: AtomicBool,
 }
 
 impl JobProgress {
@@ -80,6 +82,13 @@ impl JobProgress {
         {
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
+    }
+
+    /// Said by the viewer each frame: whether the view of a file being read would draw more
+    /// points than the overview it holds (its point budget not full). Only then are denser
+    /// views of the part read so far worth their cost (`stream`).
+    pub fn want_views(&self, wanted: bool) {
+        self.views_wanted.store(wanted, Ordering::Relaxed);
     }
 
     pub fn set_step(&self, step: &str) {
@@ -298,10 +307,14 @@ const REFRESH_S: f64 = 4.0;
 const SHOWN_WAIT_S: f64 = 2.0;
 
 /// Publishes the overview, waits until it is on screen (at most `shown_wait_s`), then reads
-/// every point; on the way, after `refresh_s` and then after waits twice as long, the overview
-/// plus an even sample of what has been read (as many points again) replaces it, so the part
-/// read so far shows at an even density (a LAZ overview follows the file order). Memory: the
-/// whole cloud being read, plus two samples of `budget` points.
+/// every point. On the way, while the viewer says the view would draw more points than it
+/// holds (`JobProgress::want_views`: zoomed in, or a point budget larger than the overview),
+/// after `refresh_s` and then after waits twice as long, the overview plus an even sample of
+/// what has been read (as many points again) replaces it, so the part read so far shows at an
+/// even density (a LAZ overview follows the file order). A view its overview already fills
+/// gets none (lavapipe's budget, 0.3 M points, under the overview's 1 M): each cost a sample,
+/// its octree and a few frames on the cores the reader needs. Memory: the whole cloud being
+/// read, plus two samples of `budget` points.
 fn stream(
     path: &std::path::Path,
     overview: crate::io::las::Loaded,
@@ -332,7 +345,10 @@ fn stream(
     crate::io::las::read_streaming(path, VIEW_FIELDS, |done, total, so_far| {
         p.update(&step, done, total);
         // Not near the end: the whole cloud comes soon enough.
-        if last.elapsed().as_secs_f64() >= wait_s && done < total / 10 * 8 {
+        if p.views_wanted.load(Ordering::Relaxed)
+            && last.elapsed().as_secs_f64() >= wait_s
+            && done < total / 10 * 8
+        {
             let stride = so_far.len().div_ceil(budget.max(1) as usize).max(1);
             let idx: Vec<usize> = (0..so_far.len()).step_by(stride).collect();
             let mut view = first.clone();
@@ -417,9 +433,9 @@ mod tests {
         assert_eq!(WAKES.load(Ordering::SeqCst), 2);
     }
 
-    /// A file read with an overview: the overview first, then (here after every 1 M-point
-    /// chunk read, before the last 20 %) the overview plus an even sample of the points read
-    /// so far, in file order; then the whole cloud.
+    /// A file read with an overview: the overview first, then, while the view wants more
+    /// points (here after every 1 M-point chunk read, before the last 20 %), the overview plus
+    /// an even sample of the points read so far, in file order; then the whole cloud.
     #[test]
     fn streaming_publishes_the_overview_then_denser_views() {
         let dir = tempfile::tempdir().unwrap();
@@ -433,7 +449,23 @@ mod tests {
             .unwrap()
             .unwrap();
         let ov_points = ov.cloud.positions.clone();
+        // A view that its overview fills (a small point budget) wants nothing more: the
+        // overview, then the whole cloud.
+        let p = JobProgress::default();
+        p.mark_shown();
+        let again = crate::io::las::read_overview(&path, fields, 50_000)
+            .unwrap()
+            .unwrap();
+        let whole = stream(&path, again, 50_000, 0.0, 600.0, &p, &Cancel::default()).unwrap();
+        assert_eq!(whole.cloud.len(), n);
+        let published = p.take_published();
+        assert_eq!(published.len(), 1);
+        assert!(
+            matches!(&published[0], Output::Cloud { cloud, .. } if cloud.positions == ov_points)
+        );
+        // A view that would draw more gets denser views on the way.
         let p = Arc::new(JobProgress::default());
+        p.want_views(true);
         let reader = {
             let p = p.clone();
             // A wait far longer than the test's pause: only `mark_shown` lets the read go on.

@@ -344,6 +344,8 @@ pub fn update_lod(
         settings.budget.min(1_500_000) / 3
     };
     let mut pending = false;
+    // Files being read whose view would draw more points than their overview holds.
+    let mut short = Vec::new();
     let mut drawn = 0usize;
     let mut held = 0usize;
     let swipe_px = view.viewport.x + viewer.compare.swipe * view.viewport.z;
@@ -351,13 +353,13 @@ pub fn update_lod(
     for li in 0..viewer.layers.len() {
         let shown_now = shown.contains(&li);
         let layer = &mut viewer.layers[li];
-        let (swipe_side, layer_id) = (layer.swipe_side, layer.id);
+        let (swipe_side, layer_id, path) = (layer.swipe_side, layer.id, layer.path.clone());
         let LayerKind::Cloud(cl) = &mut layer.kind else {
             continue;
         };
         let world_from_local = roots.get(cl.root).ok().map(|g| g.to_matrix());
         let clip_from_local = world_from_local.map(|m| view.clip_from_world * m);
-        let wanted: Vec<u32> = match (shown_now, world_from_local, clip_from_local) {
+        let selection = match (shown_now, world_from_local, clip_from_local) {
             (true, Some(world_from_local), Some(clip_from_local)) => {
                 let cam = view.camera_pos;
                 // A file read on demand: select from its whole hierarchy.
@@ -376,8 +378,12 @@ pub fn update_lod(
                 )
             }
             (true, ..) => continue,
-            _ => Vec::new(),
+            _ => Default::default(),
         };
+        if shown_now && !selection.budget_full && cl.overview_of.is_some() && cl.paged.is_none() {
+            short.extend(path);
+        }
+        let wanted = selection.nodes;
         let wanted_set: std::collections::HashSet<u32> = wanted.iter().copied().collect();
         let mut layer_pending = false;
         if let (Some(paged), true) = (&mut cl.paged, shown_now) {
@@ -543,6 +549,10 @@ pub fn update_lod(
     viewer.points_drawn = drawn;
     viewer.points_held = held;
     viewer.lod_pending = pending;
+    for (_, job) in &viewer.jobs {
+        let wants = job.file.as_ref().is_some_and(|f| short.contains(f));
+        job.progress.want_views(wants);
+    }
 }
 
 /// A splat's diameter over its node's spacing: discs as wide as the spacing leave a fifth of

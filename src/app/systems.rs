@@ -487,7 +487,8 @@ pub(super) fn apply_viewport(
 /// sleep after each frame 42 s; see docs/large-files.md). The app then waits in winit's
 /// reactive mode: input wakes it at once (a window event), so does a job that publishes or
 /// ends (`jobs::wake`), else it draws once in a while for the progress shown (`idle_wait_s`:
-/// each such frame costs lavapipe ~0.25 s of both cores, so they come at most 1/20 of the time).
+/// each such frame costs lavapipe ~0.25 s of both cores, so they come at most 1/20 of the time;
+/// `NO_FRACTION_WAIT_S` while no job shows a fraction).
 /// egui's own repaint requests are dropped meanwhile (`IDLE_LOADING`): bevy_egui turns them
 /// into wake-ups, and egui asks for one on any input event. A frame that took a job's output,
 /// or whose drawn nodes are still coming or changed, is followed by the next at once, so new
@@ -536,7 +537,15 @@ pub(super) fn pace_while_loading(
     IDLE_LOADING.store(idle, std::sync::atomic::Ordering::Relaxed);
     let mode = if idle {
         bevy::winit::UpdateMode::reactive_low_power(std::time::Duration::from_secs_f64(
-            idle_wait_s(frame_s.0),
+            if viewer
+                .jobs
+                .iter()
+                .any(|(_, j)| j.progress.get().1.is_some())
+            {
+                idle_wait_s(frame_s.0)
+            } else {
+                NO_FRACTION_WAIT_S
+            },
         ))
     } else {
         bevy::winit::UpdateMode::Continuous
@@ -555,6 +564,11 @@ pub(super) fn pace_while_loading(
 fn idle_wait_s(frame_s: f64) -> f64 {
     (20.0 * frame_s).clamp(2.0, 8.0)
 }
+
+/// Seconds between two frames while a file loads untouched and no job has a fraction to show
+/// (the octree built after a read: 10-13 s at 100 M points): the picture and the bar would not
+/// change; the job's end wakes the app. Measured with the views below (docs/large-files.md).
+const NO_FRACTION_WAIT_S: f64 = 30.0;
 
 /// A smoothed time between frames drawn back to back.
 #[derive(Default)]

@@ -344,7 +344,7 @@ pub fn update_lod(
         settings.budget.min(1_500_000) / 3
     };
     let mut pending = false;
-    // Files being read whose view would draw more points than their overview holds.
+    // Layers of files being read whose view would draw more points than their overview holds.
     let mut short = Vec::new();
     let mut drawn = 0usize;
     let mut held = 0usize;
@@ -353,7 +353,7 @@ pub fn update_lod(
     for li in 0..viewer.layers.len() {
         let shown_now = shown.contains(&li);
         let layer = &mut viewer.layers[li];
-        let (swipe_side, layer_id, path) = (layer.swipe_side, layer.id, layer.path.clone());
+        let (swipe_side, layer_id) = (layer.swipe_side, layer.id);
         let LayerKind::Cloud(cl) = &mut layer.kind else {
             continue;
         };
@@ -381,7 +381,7 @@ pub fn update_lod(
             _ => Default::default(),
         };
         if shown_now && !selection.budget_full && cl.overview_of.is_some() && cl.paged.is_none() {
-            short.extend(path);
+            short.push(li);
         }
         let wanted = selection.nodes;
         let wanted_set: std::collections::HashSet<u32> = wanted.iter().copied().collect();
@@ -550,7 +550,9 @@ pub fn update_lod(
     viewer.points_held = held;
     viewer.lod_pending = pending;
     for (_, job) in &viewer.jobs {
-        let wants = job.file.as_ref().is_some_and(|f| short.contains(f));
+        let wants = short
+            .iter()
+            .any(|&li| job.file.is_some() && viewer.layers[li].path == job.file);
         job.progress.want_views(wants);
     }
 }

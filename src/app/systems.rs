@@ -567,7 +567,8 @@ fn idle_wait_s(frame_s: f64) -> f64 {
 
 /// Seconds between two frames while a file loads untouched and no job has a fraction to show
 /// (the octree built after a read: 10-13 s at 100 M points): the picture and the bar would not
-/// change; the job's end wakes the app. Measured with the views below (docs/large-files.md).
+/// change; the job's end wakes the app. Measured together with the denser views made only
+/// when wanted (`jobs::stream`; docs/large-files.md).
 const NO_FRACTION_WAIT_S: f64 = 30.0;
 
 /// A smoothed time between frames drawn back to back.
